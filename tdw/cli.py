@@ -11,11 +11,11 @@ import time
 from collections.abc import Sequence
 
 from tdw import jobs as jobs_mod
+from tdw import launch
 from tdw.errors import TdwError
-from tdw.family import variant_id
 from tdw.params import parse_assignments
 from tdw.registry import families
-from tdw.runs import AlreadyTrained, AnalysisRun, check_training
+from tdw.runs import AlreadyTrained, AnalysisRun
 from tdw.store import Store
 
 __all__ = ["main"]
@@ -91,22 +91,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     store = Store(args.store)
     given = parse_assignments(args.set or [])
     try:
-        fam, values, sched = check_training(store, args.family, given, args.preset,
-                                            args.schedule or "", force=args.force,
-                                            require_resume=args.resume)
+        request = launch.validate_training(store, args.family, given, preset=args.preset,
+                                           schedule=args.schedule or "", force=args.force,
+                                           device=args.device, require_resume=args.resume)
     except AlreadyTrained as exc:
         print(f"tdw: {exc}", file=sys.stderr)
         return 0
-    vid = variant_id(fam, values)
+    sched = request.schedule
     if args.dry_run:
-        print(f"would train {vid} for {sched.n_epochs} epochs with {len(sched.epochs)} "
-              f"checkpoints: {', '.join(map(str, sched.epochs))}")
+        print(f"would train {request.variant} for {sched.n_epochs} epochs with "
+              f"{len(sched.epochs)} checkpoints: {', '.join(map(str, sched.epochs))}")
         return 0
-    parameters = {"family": fam.name, "preset": "", "params": values, "schedule": sched.spec,
-                  "device": args.device, "force": args.force}
-    record = jobs_mod.submit(store, "train", vid, parameters)
-    print(f"job {record.id}: training {vid} ({sched.n_epochs} epochs, {len(sched.epochs)} "
-          f"checkpoints); record: {store.path(f'jobs/{record.id}')}")
+    record = launch.start_training(store, request)
+    print(f"job {record.id}: training {request.describe()}; record: "
+          f"{store.path(f'jobs/{record.id}')}")
     if args.background:
         print(f"running in the background; follow it with: tdw jobs show {record.id}")
         return 0
@@ -115,17 +113,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     store = Store(args.store)
-    run = AnalysisRun.prepare(variant=args.variant, analyzers=args.analyzers or "",
-                              checkpoints=args.checkpoints or "", force=args.force,
-                              workers=args.workers, store=store)
-    print(run.describe())
-    if args.dry_run or run.plan.empty:
+    if args.dry_run:
+        print(AnalysisRun.prepare(variant=args.variant, analyzers=args.analyzers or "",
+                                  checkpoints=args.checkpoints or "", force=args.force,
+                                  workers=args.workers, store=store).describe())
         return 0
-    config = run.config
-    record = jobs_mod.submit(store, "analyze", config.variant, {
-        "variant": config.variant, "analyzers": ",".join(config.analyzers),
-        "checkpoints": config.checkpoints, "force": config.force, "workers": config.workers})
-    print(f"job {record.id}: analysing {config.variant}; record: "
+    run, record = launch.start_analysis(store, args.variant, analyzers=args.analyzers or "",
+                                        checkpoints=args.checkpoints or "", force=args.force,
+                                        workers=args.workers)
+    print(run.describe())
+    if record is None:
+        return 0
+    print(f"job {record.id}: analysing {run.config.variant}; record: "
           f"{store.path(f'jobs/{record.id}')}")
     if args.background:
         print(f"running in the background; follow it with: tdw jobs show {record.id}")
@@ -180,8 +179,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
               f"{store.path(rec.notebook) if rec.notebook else '-'}")
         if rec.error:
             print(f"  error     {rec.error}")
-        if rec.log and store.path(rec.log).exists():
-            tail = store.path(rec.log).read_text(errors="replace").splitlines()[-args.lines:]
+        if tail := jobs_mod.log_tail(store, rec, args.lines):
             print("  log tail:\n    " + "\n    ".join(tail))
         return 0
     rows = []

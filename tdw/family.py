@@ -87,6 +87,10 @@ class Family:
         analyzers: the family's per-checkpoint analyzers (:class:`tdw.analyzer.Analyzer`).
         cross_epoch: analyzers over all checkpoints (:class:`tdw.analyzer.CrossEpochAnalyzer`).
         views: the family's views.
+        summaries: ``(label, analyzer, attr)`` triples: an attribute of the analyzer's
+            artifact at the last checkpoint (or its cross-epoch artifact) that the variant
+            table shows as a column, e.g. ``("key frequencies", "dominant_frequencies",
+            "key_frequencies")``.
         version: bumped when the data or probe generator changes meaning.
     """
 
@@ -106,6 +110,7 @@ class Family:
     analyzers: tuple[Any, ...] = ()
     cross_epoch: tuple[Any, ...] = ()
     views: tuple[Any, ...] = ()
+    summaries: tuple[tuple[str, str, str], ...] = ()
     version: int = 1
 
     def __post_init__(self) -> None:

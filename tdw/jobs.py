@@ -32,7 +32,7 @@ from tdw.store import Store
 from tdw.training import TrainState
 
 __all__ = ["JobRecord", "JobReporter", "submit", "job", "jobs", "cancel", "reconcile",
-           "progress_reporter", "template_path", "ACTIVE", "FINISHED"]
+           "progress_reporter", "template_path", "log_tail", "ACTIVE", "FINISHED"]
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -77,6 +77,13 @@ class JobRecord:
         if done <= 0 or elapsed <= 0:
             return None
         return (self.total - self.progress) * elapsed / done
+
+
+def log_tail(store: Store, record: JobRecord, lines: int = 20) -> list[str]:
+    """The last ``lines`` lines of a job's log (empty before the job has one)."""
+    if not record.log or not store.path(record.log).exists():
+        return []
+    return store.path(record.log).read_text(errors="replace").splitlines()[-lines:]
 
 
 def template_path(name: str) -> Path:

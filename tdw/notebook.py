@@ -34,7 +34,9 @@ class Variant:
         self.params = dict(self.record.params)
         self.epochs = tuple(c.epoch for c in self.store.checkpoints(self.id))
         self._analyzers = analyzers_of(self.family)
-        self._load = lru_cache(maxsize=512)(self._load_uncached)
+        # Every artifact of a variant fits easily (0.25 MB per checkpoint at p = 59), and a
+        # slider that plays through training revisits all of them.
+        self._load = lru_cache(maxsize=8192)(self._load_uncached)
         self._metrics = lru_cache(maxsize=1)(lambda: self.store.load_metrics(self.id))
 
     def __repr__(self) -> str:
@@ -74,6 +76,24 @@ class Variant:
     # ----------------------------------------------------------------- views
     def views(self) -> list[str]:
         return [v.name for v in self.family.views]
+
+    def missing(self, view: View | str) -> list[str]:
+        """What ``view`` still needs, e.g. ``["coarseness: 12 of 95 checkpoints"]``; empty
+        when every artifact it reads is stored."""
+        view = self._view(view) if isinstance(view, str) else view
+        coverage = self.store.artifact_epochs(self.id)
+        needs = []
+        for name in view.reads:
+            if name == "metrics":
+                continue
+            have = coverage.get(name, set())
+            if isinstance(self._analyzers.get(name), CrossEpochAnalyzer):
+                if -1 not in have:
+                    needs.append(f"{name}: not computed")
+            elif missing := [e for e in self.epochs if e not in have]:
+                needs.append(f"{name}: {len(self.epochs) - len(missing)} of "
+                             f"{len(self.epochs)} checkpoints")
+        return needs
 
     def _view(self, name: str) -> View:
         for view in self.family.views:

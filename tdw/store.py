@@ -336,6 +336,14 @@ class Store:
                         artifact.checkpoint_sha256, digest, str(rel), len(data), now()))
         return digest
 
+    def artifact_epochs(self, vid: str) -> dict[str, set[int]]:
+        """Analyzer name -> epochs with a stored artifact (-1 for a cross-epoch one)."""
+        coverage: dict[str, set[int]] = {}
+        for row in self.catalog.query("SELECT analyzer, epoch FROM artifacts WHERE variant = ?",
+                                      (vid,)):
+            coverage.setdefault(row["analyzer"], set()).add(int(row["epoch"]))
+        return coverage
+
     def load_artifact(self, vid: str, schema: ArtifactSchema, epoch: int | None) -> Artifact:
         key = -1 if epoch is None else epoch
         row = self.catalog.one("SELECT * FROM artifacts WHERE variant = ? AND analyzer = ? "

@@ -20,7 +20,7 @@ import numpy as np
 from tdw.artifacts import Artifact
 from tdw.errors import TdwError
 
-__all__ = ["View", "ViewContext", "ViewResult", "render"]
+__all__ = ["View", "ViewContext", "ViewResult", "Trace", "render"]
 
 Columns = dict[str, dict[str, Any]]
 """Source name -> column name -> values (lists or 1-D arrays; 2-D images as [array])."""
@@ -57,6 +57,21 @@ class ViewContext:
 
 
 @dataclass(frozen=True)
+class Trace:
+    """One curve that summarises a view across training, to overlay variants in Compare.
+
+    Attributes:
+        label: y-axis label, e.g. "test loss".
+        values: context -> ``(epochs, values)``.
+        log: draw on a log y axis.
+    """
+
+    label: str
+    values: Callable[[ViewContext], tuple[Any, Any]]
+    log: bool = False
+
+
+@dataclass(frozen=True)
 class View:
     """A named visualisation.
 
@@ -73,6 +88,7 @@ class View:
         selectors: selector name -> (artifact analyzer, array, axis) giving its range,
             e.g. ``{"neuron": ("neuron_activations", "neurons", 0)}``.
         group: heading under which dashboards place it.
+        trace: the curve Compare overlays across variants, if any.
     """
 
     name: str
@@ -85,6 +101,7 @@ class View:
     epoch_data: Callable[[ViewContext], Columns] = lambda ctx: {}
     selectors: Mapping[str, tuple[str, str, int]] = field(default_factory=dict)
     group: str = "Analyses"
+    trace: Trace | None = None
 
     def __post_init__(self) -> None:
         if self.scope not in ("checkpoint", "summary"):

@@ -108,6 +108,7 @@ FAMILY = Family(
                make_flatness(probe_loss)),
     cross_epoch=(parameter_trajectory, grokking_turn, graduation, neuron_specialisation),
     views=VIEWS,
+    summaries=(("key frequencies", "dominant_frequencies", "key_frequencies"),),
     presets={
         # A CPU-sized run that still groks; see the family README for the measurements.
         "quick": {"p": 59, "train_fraction": 0.5, "n_epochs": 2500},

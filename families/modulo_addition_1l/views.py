@@ -6,7 +6,7 @@ import numpy as np
 
 from tdw import _plot
 from tdw.library.views import GENERIC_VIEWS
-from tdw.views import View, ViewContext
+from tdw.views import Trace, View, ViewContext
 
 __all__ = ["VIEWS"]
 
@@ -141,7 +141,10 @@ PROGRESS_MEASURES = View(
     "progress_measures", "Progress measures", "Nanda et al.'s restricted loss (only the key "
     "frequencies) and excluded loss (key frequencies removed, train data) against train and "
     "test loss across checkpoints.", ("progress_measures",), "summary", build=_build_progress,
-    data=_progress_data, epoch_data=_plot.current_columns, group="Training")
+    data=_progress_data, epoch_data=_plot.current_columns, group="Training",
+    trace=Trace("restricted loss", lambda ctx: (ctx.epochs, [
+        ctx.load("progress_measures", e).attrs["restricted_loss"] for e in ctx.epochs]),
+        log=True))
 
 
 def _graduation_data(ctx: ViewContext) -> dict:
@@ -189,7 +192,9 @@ NEURON_SPECIALISATION = View(
     "neuron_specialisation", "Neuron specialisation", "How many neurons specialise in each key "
     "frequency, across training.", ("neuron_specialisation",), "summary",
     build=_build_specialisation, data=_specialisation_data, epoch_data=_plot.current_columns,
-    group="Fourier")
+    group="Fourier", trace=Trace("neurons specialised in a key frequency", lambda ctx: (
+        lambda lines: (lines["xs"][0], np.sum(lines["ys"], axis=0)))(
+        _specialisation_data(ctx)["lines"])))
 
 VIEWS = (*GENERIC_VIEWS, PROGRESS_MEASURES, DOMINANT_FREQUENCIES, NEURON_FREQ_CLUSTERS,
          ATTENTION_FREQUENCIES, COARSENESS, NEURON_SPECIALISATION, NEURON_ACTIVATIONS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tdw import _plot
-from tdw.views import View, ViewContext
+from tdw.views import Trace, View, ViewContext
 
 __all__ = ["LOSS_CURVES", "ACCURACY_CURVES", "PARAMETER_TRAJECTORY", "PARAMETER_VELOCITY",
            "PARAMETER_NORMS", "EFFECTIVE_DIMENSIONALITY", "FLATNESS", "GENERIC_VIEWS"]
@@ -41,18 +41,25 @@ def _build_curves(title: str, y_label: str, log: bool):
     return build
 
 
+def _metric_trace(name: str) -> Trace:
+    def values(ctx: ViewContext):
+        series = ctx.metrics()[name]
+        return np.arange(len(series)), series
+    return Trace(name.replace("_", " "), values, log=name.endswith("loss"))
+
+
 LOSS_CURVES = View(
     "loss_curves", "Loss", "Train and test loss per epoch (log scale) with the checkpoint "
     "markers, the detected turn and the current checkpoint.", ("metrics",), "summary",
     build=_build_curves("Loss", "cross-entropy", log=True),
     data=lambda ctx: _curves(ctx, "train_loss", "test_loss"), epoch_data=_plot.current_columns,
-    group="Training")
+    group="Training", trace=_metric_trace("test_loss"))
 
 ACCURACY_CURVES = View(
     "accuracy_curves", "Accuracy", "Train and test accuracy per epoch.", ("metrics",), "summary",
     build=_build_curves("Accuracy", "accuracy", log=False),
     data=lambda ctx: _curves(ctx, "train_acc", "test_acc"), epoch_data=_plot.current_columns,
-    group="Training")
+    group="Training", trace=_metric_trace("test_acc"))
 
 
 def _trajectory_data(ctx: ViewContext) -> dict:
@@ -112,7 +119,8 @@ PARAMETER_VELOCITY = View(
     "parameter_velocity", "Parameter velocity", "Distance the weights move per epoch between "
     "consecutive checkpoints (sketch distance over the epoch gap).", ("parameter_trajectory",),
     "summary", build=_build_velocity, data=_velocity_data, epoch_data=_plot.current_columns,
-    group="Trajectory")
+    group="Trajectory", trace=Trace("|Δθ| per epoch", lambda ctx: (
+        lambda s: (s["epoch"], s["velocity"]))(_velocity_data(ctx)["speed"]), log=True))
 
 
 def _norms_data(ctx: ViewContext) -> dict:
@@ -157,7 +165,10 @@ EFFECTIVE_DIMENSIONALITY = View(
     "effective_dimensionality", "Effective dimensionality", "Participation ratio of each "
     "weight matrix's singular values over training: how many directions carry its energy.",
     ("effective_dimensionality",), "summary", build=_build_dimensionality,
-    data=_dimensionality_data, epoch_data=_plot.current_columns, group="Trajectory")
+    data=_dimensionality_data, epoch_data=_plot.current_columns, group="Trajectory",
+    trace=Trace("mean participation ratio", lambda ctx: (
+        lambda lines: (lines["xs"][0], np.mean(lines["ys"], axis=0)))(
+        _dimensionality_data(ctx)["lines"])))
 
 
 def _flatness_data(ctx: ViewContext) -> dict:
@@ -180,7 +191,9 @@ def _build_flatness(sources, ctx: ViewContext):
 FLATNESS = View(
     "flatness", "Loss-landscape sharpness", "Mean increase of the probe loss along seeded "
     "random unit directions at a fixed radius: lower is flatter.", ("flatness",), "summary",
-    build=_build_flatness, data=_flatness_data, epoch_data=_flatness_marker, group="Trajectory")
+    build=_build_flatness, data=_flatness_data, epoch_data=_flatness_marker, group="Trajectory",
+    trace=Trace("sharpness", lambda ctx: (lambda t: (t["epoch"], t["value"]))(
+        _flatness_data(ctx)["trend"])))
 
 GENERIC_VIEWS = (LOSS_CURVES, ACCURACY_CURVES, PARAMETER_TRAJECTORY, PARAMETER_VELOCITY,
                  PARAMETER_NORMS, EFFECTIVE_DIMENSIONALITY, FLATNESS)

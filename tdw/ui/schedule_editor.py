@@ -1,0 +1,142 @@
+"""A checkpoint-schedule editor: ranges, log spacing and a dense window, with a preview.
+
+The composed text is ordinary schedule grammar (:mod:`tdw.schedule`), shown and editable;
+the preview draws the resulting checkpoints over the loss curve of an existing variant, so
+one can see whether the schedule is dense where the loss moves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import panel as pn
+import param
+
+from tdw import _plot
+from tdw.errors import TdwError
+from tdw.schedule import Schedule, parse_schedule
+
+__all__ = ["ScheduleEditor", "compose"]
+
+
+def compose(kind: str, start: int, stop: int, step_or_count: int, *,
+            window: tuple[int, int, int] | None = None) -> str:
+    """Schedule text for a base segment plus an optional dense window, always with ``end``.
+
+    >>> compose("range", 0, 2500, 100, window=(500, 1500, 20))
+    '0-2500/100,500-1500/20,end'
+    >>> compose("log", 0, 25000, 40)
+    '0,log:1-25000/40,end'
+    """
+    if kind == "range":
+        parts = [f"{start}-{stop}/{step_or_count}"]
+    elif kind == "log":
+        parts = (["0"] if start == 0 else []) + [f"log:{max(start, 1)}-{stop}/{step_or_count}"]
+    else:
+        raise TdwError(f"unknown schedule kind {kind!r}; choose 'range' or 'log'")
+    if window is not None:
+        parts.append("{}-{}/{}".format(*window))
+    return ",".join(parts + ["end"])
+
+
+class ScheduleEditor(pn.viewable.Viewer):
+    """Edit a schedule for a run of ``n_epochs``; ``schedule`` is None while invalid."""
+
+    n_epochs = param.Integer(default=1000, bounds=(1, None))
+    spec = param.String(default="")
+    schedule = param.ClassSelector(class_=Schedule, default=None, allow_None=True)
+    error = param.String(default="")
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        n = self.n_epochs
+        self.kind = pn.widgets.RadioButtonGroup(options=["range", "log"], value="range",
+                                                width=140)
+        self.start = pn.widgets.IntInput(name="from", value=0, start=0, width=90)
+        self.stop = pn.widgets.IntInput(name="to", value=n, start=0, width=90)
+        self.step = pn.widgets.IntInput(name="every / count", value=max(n // 25, 1), start=1,
+                                        width=110)
+        self.dense = pn.widgets.Checkbox(name="dense window", value=False, width=120)
+        self.w_start = pn.widgets.IntInput(name="from", value=0, start=0, width=90)
+        self.w_stop = pn.widgets.IntInput(name="to", value=n // 5, start=0, width=90)
+        self.w_step = pn.widgets.IntInput(name="every", value=max(n // 250, 1), start=1,
+                                          width=90)
+        self.text = pn.widgets.TextInput(name="schedule", value="", sizing_mode="stretch_width",
+                                         description="Schedule grammar: e.g. 0-1500/100,"
+                                         "log:1-25000/40,end. Edit freely.")
+        self.status = pn.pane.Markdown("", margin=(0, 10))
+        for w in (self.kind, self.start, self.stop, self.step, self.dense, self.w_start,
+                  self.w_stop, self.w_step):
+            w.param.watch(lambda e: self._compose(), "value")
+        self.text.param.watch(lambda e: setattr(self, "spec", e.new), "value")
+        self.param.watch(lambda e: self._parse(), ["spec", "n_epochs"])
+        self._compose()
+
+    @param.depends("n_epochs", watch=True)
+    def _fit_to_run(self) -> None:
+        self.stop.value = self.n_epochs
+
+    def _compose(self) -> None:
+        window = ((self.w_start.value, self.w_stop.value, self.w_step.value)
+                  if self.dense.value else None)
+        try:
+            self.text.value = compose(self.kind.value, self.start.value or 0,
+                                      self.stop.value or 0, self.step.value or 1, window=window)
+        except TdwError as exc:
+            self.error = str(exc)
+
+    def _parse(self) -> None:
+        try:
+            self.schedule, self.error = parse_schedule(self.spec, self.n_epochs), ""
+        except TdwError as exc:
+            self.schedule, self.error = None, str(exc)
+        if self.schedule is not None:
+            epochs = self.schedule.epochs
+            self.status.object = (f"**{len(epochs)} checkpoints**: "
+                                  f"{', '.join(map(str, epochs[:8]))}"
+                                  f"{' … ' + str(epochs[-1]) if len(epochs) > 8 else ''}")
+        else:
+            self.status.object = f"<span style='color:#b00'>{self.error}</span>"
+
+    def __panel__(self):
+        window = pn.Row(self.dense, self.w_start, self.w_stop, self.w_step)
+        return pn.Column(pn.Row(self.kind, self.start, self.stop, self.step), window,
+                         self.text, self.status, sizing_mode="stretch_width")
+
+
+class SchedulePreview(pn.viewable.Viewer):
+    """The loss curve of an existing variant with a schedule's checkpoints marked on it."""
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        from bokeh.models import ColumnDataSource
+
+        self.curve = ColumnDataSource({"epoch": [], "test": [], "train": []})
+        self.marks = ColumnDataSource({"epoch": [], "y": []})
+        fig = _plot.figure("Schedule preview", x_label="epoch", y_label="loss",
+                           y_axis_type="log", width=620, height=240)
+        fig.line("epoch", "train", source=self.curve, color=_plot.PALETTE[0],
+                 legend_label="train")
+        fig.line("epoch", "test", source=self.curve, color=_plot.PALETTE[1], legend_label="test")
+        fig.scatter("epoch", "y", source=self.marks, marker="triangle", size=7,
+                    color=_plot.CURRENT, legend_label="new checkpoints", name="schedule")
+        _plot.legend_outside(fig)
+        self.figure = fig
+        self.pane = pn.pane.Bokeh(fig)
+
+    def show(self, metrics: dict[str, np.ndarray] | None, epochs: tuple[int, ...]) -> None:
+        """Draw ``metrics`` (or nothing) and mark ``epochs`` on it."""
+        if metrics:
+            n = len(metrics["test_loss"])
+            self.curve.data = {"epoch": np.arange(n), "test": metrics["test_loss"],
+                               "train": metrics["train_loss"]}
+            test = metrics["test_loss"]
+            y = [float(test[min(e, n - 1)]) for e in epochs]
+        else:
+            self.curve.data = {"epoch": [], "test": [], "train": []}
+            y = [1.0] * len(epochs)
+        self.marks.data = {"epoch": list(epochs), "y": y}
+
+    def __panel__(self):
+        return self.pane

@@ -1,0 +1,160 @@
+"""The workbench: Train, Analyze, Explore, Compare and Variants as tabs of one app.
+
+Everything on it is generated from the family registry and the store; no page knows any
+particular family. Selecting a row of the variant table opens it in Explore; a job that
+finishes refreshes the variant lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+import param
+
+from tdw.errors import TdwError
+from tdw.jobs import JobRecord
+from tdw.notebook import Variant
+from tdw.store import Store
+from tdw.ui._panel import ensure_extension
+from tdw.ui.compare import MAX_VARIANTS, Compare
+from tdw.ui.explorer import Explorer
+from tdw.ui.jobs import JobList
+from tdw.ui.pages import AnalyzePage, TrainPage
+from tdw.ui.variants import VariantTable
+
+__all__ = ["Workbench", "ExplorePage", "ComparePage"]
+
+TABS = ("Explore", "Compare", "Variants", "Train", "Analyze")
+
+
+def _explorable(store: Store) -> list[str]:
+    return [v.id for v in store.variants() if store.checkpoints(v.id)]
+
+
+def _problem(message: str):
+    return pn.pane.Alert(message, alert_type="warning", sizing_mode="stretch_width")
+
+
+class ExplorePage(pn.viewable.Viewer):
+    """A variant picker above the :class:`~tdw.ui.explorer.Explorer` of the chosen one."""
+
+    variant = param.String(default="")
+
+    def __init__(self, store: Store, **params: Any):
+        super().__init__(**params)
+        self.store = store
+        self.picker = pn.widgets.Select(name="variant", width=460)
+        self.body = pn.Column(sizing_mode="stretch_width")
+        self.explorer: Explorer | None = None
+        self.picker.param.watch(lambda e: setattr(self, "variant", e.new or ""), "value")
+        self.refresh()
+
+    def refresh(self) -> None:
+        ids = _explorable(self.store)
+        self.picker.options = ids
+        if ids and self.picker.value not in ids:
+            self.picker.value = ids[0]
+        elif not ids:
+            self.body.objects = [_problem("No variant with checkpoints yet: start one on the "
+                                          "Train page.")]
+
+    @param.depends("variant", watch=True)
+    def _open(self) -> None:
+        if self.picker.value != self.variant:
+            self.picker.value = self.variant
+            return
+        if not self.variant:
+            return
+        try:
+            self.explorer = Explorer(Variant(self.variant, self.store))
+        except (TdwError, ValueError) as exc:
+            self.explorer = None
+            self.body.objects = [_problem(str(exc))]
+        else:
+            self.body.objects = [self.explorer]
+
+    def __panel__(self):
+        return pn.Column(self.picker, self.body, sizing_mode="stretch_width")
+
+
+class ComparePage(pn.viewable.Viewer):
+    """Choose 2-4 variants; shows their :class:`~tdw.ui.compare.Compare`."""
+
+    def __init__(self, store: Store, **params: Any):
+        super().__init__(**params)
+        self.store = store
+        self.picker = pn.widgets.MultiChoice(name="variants (2 to 4)", max_items=MAX_VARIANTS,
+                                             sizing_mode="stretch_width")
+        self.body = pn.Column(sizing_mode="stretch_width")
+        self.compare: Compare | None = None
+        self.picker.param.watch(lambda e: self._open(), "value")
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.picker.options = _explorable(self.store)
+        if not self.picker.value and len(self.picker.options) >= 2:
+            self.picker.value = self.picker.options[:2]
+        else:
+            self._open()
+
+    def _open(self) -> None:
+        chosen = list(self.picker.value)
+        if len(chosen) < 2:
+            self.compare = None
+            self.body.objects = [_problem("Pick at least two variants to compare.")]
+            return
+        try:
+            self.compare = Compare([Variant(v, self.store) for v in chosen])
+        except TdwError as exc:
+            self.compare = None
+            self.body.objects = [_problem(str(exc))]
+        else:
+            self.body.objects = [self.compare]
+
+    def __panel__(self):
+        return pn.Column(self.picker, self.body, sizing_mode="stretch_width")
+
+
+class Workbench(pn.viewable.Viewer):
+    """The whole workbench on one store (default: ``$TDW_HOME``).
+
+    >>> Workbench()                    # doctest: +SKIP   (in a notebook cell)
+    """
+
+    def __init__(self, store: Store | str | None = None, *, tab: str = "Explore",
+                 variant: str | None = None, **params: Any):
+        ensure_extension()
+        super().__init__(**params)
+        self.store = store if isinstance(store, Store) else Store(store)
+        self.jobs = JobList(self.store, on_finished=self._job_finished)
+        self.train = TrainPage(self.store, self.jobs)
+        self.analyze = AnalyzePage(self.store, self.jobs)
+        self.explore = ExplorePage(self.store)
+        self.compare = ComparePage(self.store)
+        self.variants = VariantTable(self.store)
+        self.variants.param.watch(self._open_variant, "selected")
+        pages = {"Explore": self.explore, "Compare": self.compare, "Variants": self.variants,
+                 "Train": self.train, "Analyze": self.analyze}
+        self.tabs = pn.Tabs(*[(name, pages[name]) for name in TABS], dynamic=True,
+                            sizing_mode="stretch_width")
+        if tab not in TABS:
+            raise TdwError(f"unknown tab {tab!r}; choose one of: {', '.join(TABS)}")
+        self.tabs.active = TABS.index(tab)
+        if variant:
+            self.explore.variant = self.store.variant(variant).id
+
+    def _open_variant(self, event: param.parameterized.Event) -> None:
+        if event.new:
+            self.explore.variant = event.new
+            self.tabs.active = TABS.index("Explore")
+
+    def _job_finished(self, record: JobRecord) -> None:
+        self.variants.refresh()
+        self.analyze.refresh_variants()
+        self.explore.refresh()
+        self.compare.refresh()
+
+    def __panel__(self):
+        title = pn.pane.Markdown("## tdw · Training Dynamics Workbench", margin=(5, 10))
+        return pn.Column(title, self.tabs, sizing_mode="stretch_width")
