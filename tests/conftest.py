@@ -35,3 +35,16 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     # package (as a user's shell would), not the checkout's tdw/ folder.
     (tmp_path / "cli-store-cwd").mkdir()
     return env
+
+
+@pytest.fixture(scope="session")
+def ui_store(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A store with two tiny analysed variants (seeds 999 and 1), shared by the UI tests.
+
+    Tests must not change it; they train anything else into a store of their own.
+    """
+    from helpers import train_and_analyse
+
+    root = tmp_path_factory.mktemp("ui") / "store"
+    ids = [train_and_analyse(root, model_seed=seed) for seed in (999, 1)]
+    return root, ids

@@ -21,3 +21,14 @@ def snapshot(root: Path) -> dict[str, object]:
         out["catalog.sqlite"] = "\n".join(db.iterdump())
         db.close()
     return out
+
+
+def train_and_analyse(root: Path, **params) -> str:
+    """Train a tiny Modulo Addition variant in-process and analyse it fully; its id."""
+    from tdw.runs import AnalysisRun, TrainingRun
+
+    values = {"p": 11, "n_epochs": 60, "train_fraction": 0.5, **params}
+    result = TrainingRun.prepare(family="modulo_addition_1l", params=values,
+                                 schedule="0-60/10", store=root, device="cpu").execute()
+    AnalysisRun.prepare(variant=result.variant, workers=1, store=root).execute()
+    return result.variant

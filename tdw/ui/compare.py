@@ -79,7 +79,7 @@ class Compare(pn.viewable.Viewer):
                            f"analysed; comparable views: {', '.join(shared)}")
         self.columns = [[ViewPane(v, v._view(n), v.epochs[-1]) for n in self.view_names]
                         for v in self.variants]
-        self.slider = pn.widgets.DiscreteSlider(name="epoch", options=[0], value=0,
+        self.slider = pn.widgets.DiscreteSlider(label="epoch", options=[0], value=0,
                                                 sizing_mode="stretch_width")
         self.align_widget = pn.widgets.RadioButtonGroup(
             options={"align by epoch": "epoch", "align by turn": "turn"}, value=align)
@@ -113,7 +113,7 @@ class Compare(pn.viewable.Viewer):
 
     def _reset_slider(self) -> None:
         positions = aligned_positions(self.variants, self.align)
-        self.slider.name = "epoch" if self.align == "epoch" else "epochs since turn"
+        self.slider.label = "epoch" if self.align == "epoch" else "epochs since turn"
         self.slider.options = positions
         value = positions[-1]
         if self.slider.value != value:

@@ -75,7 +75,7 @@ class Explorer(pn.viewable.Viewer):
                 self.panes.append(ViewPane(self.variant, view, epochs[start],
                                            client_budget=client_budget))
         self.player = pn.widgets.Player(
-            name="checkpoint", start=0, end=len(epochs) - 1, value=start, interval=400,
+            label="checkpoint", start=0, end=len(epochs) - 1, value=start, interval=400,
             loop_policy="once", show_loop_controls=False, show_value=False,
             sizing_mode="stretch_width",
             visible_buttons=["first", "previous", "pause", "play", "next", "last"])
@@ -166,7 +166,7 @@ class Explorer(pn.viewable.Viewer):
     def _pane_card(self, pane: ViewPane):
         widgets = []
         for name, size in pane.selector_ranges.items():
-            slider = pn.widgets.IntSlider(name=name, start=0, end=max(size - 1, 0), value=0,
+            slider = pn.widgets.IntSlider(label=name, start=0, end=max(size - 1, 0), value=0,
                                           width=240)
             slider.param.watch(lambda e, n=name, p=pane: p.select(**{n: e.new}), "value")
             widgets.append(slider)

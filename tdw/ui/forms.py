@@ -22,11 +22,11 @@ __all__ = ["ParamForm", "widget_for"]
 def widget_for(p: Param, value: Any):
     """A Panel widget editing one parameter."""
     label = f"{p.name}"
-    common = {"name": label, "description": p.description, "width": 200}
+    common = {"label": label, "description": p.description, "width": 200}
     if p.choices:
         return pn.widgets.Select(options=list(p.choices), value=value, **common)
     if p.type == "bool":
-        return pn.widgets.Checkbox(value=bool(value), name=label, width=200)
+        return pn.widgets.Checkbox(value=bool(value), label=label, width=200)
     if p.type == "int":
         bounds = {k: int(v) for k, v in (("start", p.minimum), ("end", p.maximum))
                   if v is not None}
@@ -50,7 +50,7 @@ class ParamForm(pn.viewable.Viewer):
         super().__init__(**params)
         self.family = family
         defaults = family.resolve()
-        self.preset = pn.widgets.Select(name="preset", options=["(defaults)", *family.presets],
+        self.preset = pn.widgets.Select(label="preset", options=["(defaults)", *family.presets],
                                         width=200)
         self.widgets = {p.name: widget_for(p, defaults[p.name]) for p in family.params}
         for w in self.widgets.values():

@@ -42,7 +42,7 @@ class JobRow(pn.viewable.Viewer):
         self.bar = pn.indicators.Progress(value=0, max=100, width=220, height=18,
                                           margin=(8, 10), bar_color="primary")
         self.status = pn.pane.Markdown("", margin=(0, 10), width=260)
-        self.cancel = pn.widgets.Button(name="Cancel", button_type="danger", width=80,
+        self.cancel = pn.widgets.Button(label="Cancel", button_type="danger", width=80,
                                         margin=(5, 10))
         self.cancel.on_click(self._cancel)
         self.download = pn.widgets.FileDownload(

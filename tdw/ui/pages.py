@@ -26,15 +26,15 @@ class TrainPage(pn.viewable.Viewer):
         super().__init__(**params)
         self.store, self.job_list = store, job_list
         names = list(families())
-        self.family = pn.widgets.Select(name="family", options=names, value=names[0],
+        self.family = pn.widgets.Select(label="family", options=names, value=names[0],
                                         width=260)
         self.about = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.form_holder = pn.Column(sizing_mode="stretch_width")
         self.schedule = ScheduleEditor()
         self.preview = SchedulePreview()
-        self.preview_variant = pn.widgets.Select(name="preview on variant", width=420)
+        self.preview_variant = pn.widgets.Select(label="preview on variant", width=420)
         self.request_text = pn.pane.Markdown("", margin=(0, 10))
-        self.start = pn.widgets.Button(name="Start training", button_type="primary", width=160)
+        self.start = pn.widgets.Button(label="Start training", button_type="primary", width=160)
         self.start.on_click(self._start)
         self.feedback = pn.pane.Alert("", alert_type="info", visible=False)
         self.family.param.watch(lambda e: self._load_family(), "value")
@@ -126,15 +126,15 @@ class AnalyzePage(pn.viewable.Viewer):
     def __init__(self, store: Store, job_list: JobList, **params: Any):
         super().__init__(**params)
         self.store, self.job_list = store, job_list
-        self.picker = pn.widgets.Select(name="variant", width=460)
-        self.analyzers = pn.widgets.MultiChoice(name="analyzers (empty: all)", options=[],
+        self.picker = pn.widgets.Select(label="variant", width=460)
+        self.analyzers = pn.widgets.MultiChoice(label="analyzers (empty: all)", options=[],
                                                 sizing_mode="stretch_width")
         self.checkpoints = pn.widgets.TextInput(
-            name="checkpoints (empty: all)", placeholder="e.g. 0-1000/100,end", width=300)
-        self.force = pn.widgets.Checkbox(name="recompute up-to-date artifacts", value=False)
+            label="checkpoints (empty: all)", placeholder="e.g. 0-1000/100,end", width=300)
+        self.force = pn.widgets.Checkbox(label="recompute up-to-date artifacts", value=False)
         self.plan_text = pn.pane.Markdown("", sizing_mode="stretch_width",
                                           css_classes=["tdw-plan"])
-        self.start = pn.widgets.Button(name="Start analysis", button_type="primary", width=160)
+        self.start = pn.widgets.Button(label="Start analysis", button_type="primary", width=160)
         self.start.on_click(self._start)
         self.feedback = pn.pane.Alert("", alert_type="info", visible=False)
         self.picker.param.watch(self._pick, "value")

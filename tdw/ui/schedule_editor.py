@@ -53,16 +53,16 @@ class ScheduleEditor(pn.viewable.Viewer):
         n = self.n_epochs
         self.kind = pn.widgets.RadioButtonGroup(options=["range", "log"], value="range",
                                                 width=140)
-        self.start = pn.widgets.IntInput(name="from", value=0, start=0, width=90)
-        self.stop = pn.widgets.IntInput(name="to", value=n, start=0, width=90)
-        self.step = pn.widgets.IntInput(name="every / count", value=max(n // 25, 1), start=1,
+        self.start = pn.widgets.IntInput(label="from", value=0, start=0, width=90)
+        self.stop = pn.widgets.IntInput(label="to", value=n, start=0, width=90)
+        self.step = pn.widgets.IntInput(label="every / count", value=max(n // 25, 1), start=1,
                                         width=110)
-        self.dense = pn.widgets.Checkbox(name="dense window", value=False, width=120)
-        self.w_start = pn.widgets.IntInput(name="from", value=0, start=0, width=90)
-        self.w_stop = pn.widgets.IntInput(name="to", value=n // 5, start=0, width=90)
-        self.w_step = pn.widgets.IntInput(name="every", value=max(n // 250, 1), start=1,
+        self.dense = pn.widgets.Checkbox(label="dense window", value=False, width=120)
+        self.w_start = pn.widgets.IntInput(label="from", value=0, start=0, width=90)
+        self.w_stop = pn.widgets.IntInput(label="to", value=n // 5, start=0, width=90)
+        self.w_step = pn.widgets.IntInput(label="every", value=max(n // 250, 1), start=1,
                                           width=90)
-        self.text = pn.widgets.TextInput(name="schedule", value="", sizing_mode="stretch_width",
+        self.text = pn.widgets.TextInput(label="schedule", value="", sizing_mode="stretch_width",
                                          description="Schedule grammar: e.g. 0-1500/100,"
                                          "log:1-25000/40,end. Edit freely.")
         self.status = pn.pane.Markdown("", margin=(0, 10))

@@ -70,7 +70,7 @@ class VariantTable(pn.viewable.Viewer):
             formatters={"train acc": {"type": "progress", "max": 1, "legend": True},
                         "test acc": {"type": "progress", "max": 1, "legend": True},
                         "analysed": {"type": "progress", "max": 1, "legend": True}},
-            name="variants")
+            label="variants")
         self.table.param.watch(self._select, "selection")
         self.hint = pn.pane.Markdown("Click a row to open it in Explore.", margin=(0, 10))
         self.refresh()

@@ -17,6 +17,7 @@ from tdw.jobs import JobRecord
 from tdw.notebook import Variant
 from tdw.store import Store
 from tdw.ui._panel import ensure_extension
+from tdw.ui.apps import explorable_variants
 from tdw.ui.compare import MAX_VARIANTS, Compare
 from tdw.ui.explorer import Explorer
 from tdw.ui.jobs import JobList
@@ -26,10 +27,6 @@ from tdw.ui.variants import VariantTable
 __all__ = ["Workbench", "ExplorePage", "ComparePage"]
 
 TABS = ("Explore", "Compare", "Variants", "Train", "Analyze")
-
-
-def _explorable(store: Store) -> list[str]:
-    return [v.id for v in store.variants() if store.checkpoints(v.id)]
 
 
 def _problem(message: str):
@@ -44,14 +41,14 @@ class ExplorePage(pn.viewable.Viewer):
     def __init__(self, store: Store, **params: Any):
         super().__init__(**params)
         self.store = store
-        self.picker = pn.widgets.Select(name="variant", width=460)
+        self.picker = pn.widgets.Select(label="variant", width=460)
         self.body = pn.Column(sizing_mode="stretch_width")
         self.explorer: Explorer | None = None
         self.picker.param.watch(lambda e: setattr(self, "variant", e.new or ""), "value")
         self.refresh()
 
     def refresh(self) -> None:
-        ids = _explorable(self.store)
+        ids = explorable_variants(self.store)
         self.picker.options = ids
         if ids and self.picker.value not in ids:
             self.picker.value = ids[0]
@@ -84,7 +81,7 @@ class ComparePage(pn.viewable.Viewer):
     def __init__(self, store: Store, **params: Any):
         super().__init__(**params)
         self.store = store
-        self.picker = pn.widgets.MultiChoice(name="variants (2 to 4)", max_items=MAX_VARIANTS,
+        self.picker = pn.widgets.MultiChoice(label="variants (2 to 4)", max_items=MAX_VARIANTS,
                                              sizing_mode="stretch_width")
         self.body = pn.Column(sizing_mode="stretch_width")
         self.compare: Compare | None = None
@@ -92,7 +89,7 @@ class ComparePage(pn.viewable.Viewer):
         self.refresh()
 
     def refresh(self) -> None:
-        self.picker.options = _explorable(self.store)
+        self.picker.options = explorable_variants(self.store)
         if not self.picker.value and len(self.picker.options) >= 2:
             self.picker.value = self.picker.options[:2]
         else:
