@@ -216,6 +216,29 @@ def cmd_variants(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tdw.notebook import Variant
+
+    variant = Variant(args.variant, Store(args.store))
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    selection = {k: int(v) for k, v in parse_assignments(args.select or []).items()}
+    if args.view is None:
+        if suffix != ".html":
+            raise TdwError(f"{out.name}: without --view tdw export writes the standalone "
+                           "explorer, an .html file; name a view to export .png, .svg or .gif")
+        variant.export_explorer(out)
+    elif suffix == ".gif":
+        variant.animate(args.view, out, fps=args.fps, **selection)
+    else:
+        epoch = args.epoch if args.epoch is not None else variant.epochs[-1]
+        variant.at(epoch).view(args.view, **selection).export(out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
 # -------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -268,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?", help="variant id (a unique prefix of its name is enough)")
     p.add_argument("--family")
     p.set_defaults(func=cmd_variants)
+
+    p = sub.add_parser("export", help="export a view (.png, .svg, .html; .gif across "
+                       "checkpoints) or a variant's standalone explorer (.html)")
+    p.add_argument("variant", help="variant id or a unique prefix")
+    p.add_argument("out", help="output file; its suffix picks the format")
+    p.add_argument("--view", help="view name (see tdw views); omit for the standalone explorer")
+    p.add_argument("--epoch", type=int, help="checkpoint epoch (default: the last)")
+    p.add_argument("--select", action="append", metavar="NAME=INDEX",
+                   help="selector value, e.g. --select neuron=3")
+    p.add_argument("--fps", type=float, default=4, help="GIF frames per second")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

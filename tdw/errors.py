@@ -61,3 +61,7 @@ class SchemaError(TdwError, ValueError):
 
 class JobError(TdwError):
     """A job that cannot be started, found or cancelled."""
+
+
+class ExportError(TdwError):
+    """An export that cannot run (no browser, render timeout) or wrote an invalid file."""

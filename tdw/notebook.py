@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,7 @@ from tdw.engine import analyzers_of
 from tdw.errors import TdwError, UnknownNameError
 from tdw.registry import get_family
 from tdw.store import Store
-from tdw.views import View, ViewContext, ViewResult, render
+from tdw.views import View, ViewContext, ViewResult, bare, render
 
 __all__ = ["Variant", "Checkpoint"]
 
@@ -120,6 +122,25 @@ class Variant:
         if view.scope != "summary":
             raise TdwError(f"{name} is drawn per checkpoint: use variant.at(epoch).view({name!r})")
         return render(view, self.context(self.epochs[-1], **selection))
+
+
+    # ---------------------------------------------------------------- export
+    def animate(self, name: str, path: str | Path, *, fps: float = 4,
+                epochs: Sequence[int] | None = None, **selection: int) -> Path:
+        """Write a GIF of view ``name`` stepping through ``epochs`` (default: every
+        checkpoint), e.g. ``v.animate("dominant_frequencies", "freqs.gif")``."""
+        from tdw.ui.export import export_gif
+
+        view = self._view(name)
+        epochs = list(self.epochs if epochs is None else epochs)
+        contexts = [self.context(e, **selection) for e in epochs]  # bad epochs raise first
+        return export_gif(lambda i: bare(view.figure(contexts[i])), len(contexts), path, fps=fps)
+
+    def export_explorer(self, path: str | Path) -> Path:
+        """Write a self-contained HTML explorer of this variant (scrubs offline)."""
+        from tdw.ui.standalone import export_standalone
+
+        return export_standalone(self, path)
 
 
 class Checkpoint:

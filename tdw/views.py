@@ -132,19 +132,33 @@ class ViewResult:
     context: ViewContext
 
     def export(self, path: str | Path) -> Path:
-        """Write the figure to ``path``: ``.html`` (self-contained, no CDN)."""
-        from bokeh.embed import file_html
-        from bokeh.resources import INLINE
+        """Write the figure to ``path``, by suffix: ``.html`` (self-contained, no CDN),
+        ``.png`` or ``.svg`` (rendered in headless Chromium; see :mod:`tdw.ui.export`)."""
+        from tdw._atomic import atomic_write_bytes
 
         path = Path(path)
-        if path.suffix.lower() != ".html":
-            raise TdwError(f"cannot export {path.name}: views export to .html here (PNG, SVG "
-                           "and GIF export come with the dashboards)")
-        from tdw._atomic import atomic_write_bytes
+        suffix = path.suffix.lower()
+        if suffix == ".png":
+            from tdw.ui.export import export_png
+
+            return export_png(self.bare_figure(), path)
+        if suffix == ".svg":
+            from tdw.ui.export import export_svg
+
+            return export_svg(self.bare_figure(), path)
+        if suffix != ".html":
+            raise TdwError(f"cannot export {path.name}: a view exports to .html, .png or .svg "
+                           "(an animation across checkpoints: variant.animate(view, 'x.gif'))")
+        from bokeh.embed import file_html
+        from bokeh.resources import INLINE
 
         html = file_html(self.figure, INLINE, title=f"{self.view.title}: {self.context.variant}")
         atomic_write_bytes(path, html.encode())
         return path
+
+    def bare_figure(self):
+        """A fresh copy of the figure without its toolbar, for images."""
+        return bare(self.view.figure(self.context))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         import panel as pn
@@ -163,6 +177,12 @@ def _ensure_panel() -> None:
 
         pn.extension(inline=True)
         _PANEL_READY[0] = True
+
+
+def bare(figure):
+    """``figure`` without its toolbar (what an exported image should show)."""
+    figure.toolbar_location = None
+    return figure
 
 
 def render(view: View, ctx: ViewContext) -> ViewResult:

@@ -94,7 +94,7 @@ def test_export_writes_self_contained_html(variant, tmp_path):
     html = path.read_text()
     assert "Bokeh" in html and "cdn.bokeh.org" not in html
     with pytest.raises(TdwError, match=r"\.html"):
-        variant.view("loss_curves").export(tmp_path / "loss.png")
+        variant.view("loss_curves").export(tmp_path / "loss.jpg")
 
 
 def test_notebook_api_names_its_mistakes(variant):

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from tdw._atomic import atomic_write_bytes
-from tdw.errors import TdwError
+from tdw.errors import ExportError
 
 __all__ = [
     "ExportError",
@@ -65,10 +65,6 @@ _VIEWPORT = {"width": 1280, "height": 800}
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _SVG_TAG = "{http://www.w3.org/2000/svg}svg"
 _PALETTE_PIXELS = 4_000_000  # pixels sampled to choose a GIF's shared palette
-
-
-class ExportError(TdwError):
-    """An export that cannot run (no browser, render timeout) or wrote an invalid file."""
 
 
 # -- browser -------------------------------------------------------------------------------
