@@ -57,11 +57,24 @@ def nearest_index(epochs: np.ndarray | list[int], epoch: int) -> int:
 
 
 def legend_outside(fig) -> None:
-    if fig.legend:
-        fig.legend.click_policy = "hide"
-        fig.legend.label_text_font_size = "8pt"
-        fig.legend.location = "top_right"
-        fig.legend.background_fill_alpha = 0.6
+    """Move the legend to the right of the frame, so it never hides a curve.
+
+    The figure keeps its total width; the frame gives up the legend's width. Clicking an
+    entry hides its glyphs.
+    """
+    if not fig.legend:
+        return
+    legend = fig.legend[0]
+    fig.center = [r for r in fig.center if r is not legend]
+    legend.click_policy = "hide"
+    legend.label_text_font_size = "8pt"
+    legend.glyph_width = 14
+    legend.spacing = 0
+    legend.padding = 4
+    legend.margin = 4
+    legend.border_line_alpha = 0
+    legend.location = "top_left"
+    fig.add_layout(legend, "right")
 
 
 def trend(ctx, analyzer: str, values) -> dict[str, list]:

@@ -234,3 +234,29 @@ def test_the_train_page_refuses_a_bad_request_before_any_job(tmp_path):
     assert page.start.disabled and "prime" in page.request_text.object
     page._start(None)
     assert page.feedback.alert_type == "danger" and jobs.jobs(store) == []
+
+
+def test_the_export_bar_renders_the_chosen_view_at_the_current_checkpoint(variant):
+    from tdw.ui import Explorer
+
+    ex = Explorer(variant)
+    ex.index = 2
+    bar = ex.export
+    bar.view.value, bar.format.value = "loss_curves", "HTML (interactive)"
+    data = bar.render()
+    assert data is not None and b"<html" in data[:2000].lower()
+    assert bar.download.visible and bar.download.filename.endswith(
+        f"-loss_curves-epoch{variant.epochs[2]}.html")
+    bar.format.value = "SVG (vector)"
+    assert not bar.download.visible  # a changed choice hides the stale download
+
+
+def test_the_export_bar_shows_an_error_instead_of_a_broken_download(variant, monkeypatch):
+    from tdw.ui import Explorer
+
+    monkeypatch.setenv("TDW_CHROMIUM", "/nonexistent/chromium")
+    ex = Explorer(variant)
+    ex.export.format.value = "PNG image"
+    assert ex.export.render() is None
+    assert ex.export.status.visible and "TDW_CHROMIUM" in ex.export.status.object
+    assert not ex.export.download.visible

@@ -10,6 +10,6 @@ Apps: :class:`Workbench` (all pages), :class:`Explorer`, :class:`Compare`; widge
 from tdw.ui.compare import Compare
 from tdw.ui.explorer import Explorer
 from tdw.ui.timeline import Timeline
-from tdw.ui.workbench import Workbench
+from tdw.ui.workbench import ComparePage, ExplorePage, Workbench
 
-__all__ = ["Workbench", "Explorer", "Compare", "Timeline"]
+__all__ = ["Workbench", "ExplorePage", "ComparePage", "Explorer", "Compare", "Timeline"]

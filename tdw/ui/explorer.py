@@ -9,7 +9,8 @@ knows about any particular family. A slider move replaces only per-checkpoint da
 * summary views move only their current-checkpoint marker.
 
 Clicking a checkpoint marker on a training curve (any renderer named ``checkpoints``)
-jumps there, and so does clicking the checkpoint timeline.
+jumps there, and so does clicking the checkpoint timeline. The Export card writes any view
+(PNG, SVG, HTML, or a GIF across checkpoints) and the standalone explorer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import param
 from tdw.notebook import Variant
 from tdw.store import Store
 from tdw.ui._panel import ensure_extension
+from tdw.ui.export_bar import ExportBar
 from tdw.ui.timeline import Timeline
 from tdw.ui.viewpane import ViewPane, frame_swap_code
 
@@ -191,7 +193,10 @@ class Explorer(pn.viewable.Viewer):
             pn.pane.Markdown(f"### {self.variant.id}", margin=(0, 10)),
             pn.Row(self.player, self.label, sizing_mode="stretch_width"),
             self.timeline, sizing_mode="stretch_width", css_classes=["tdw-explorer-header"])
-        return pn.Column(header, *sections, sizing_mode="stretch_width")
+        self.export = ExportBar(self)
+        export = pn.Card(self.export, title="Export", collapsed=True,
+                         sizing_mode="stretch_width", css_classes=["tdw-export-card"])
+        return pn.Column(header, export, *sections, sizing_mode="stretch_width")
 
     def __panel__(self):
         # Browser-side frame swaps are not echoed to Python: bring the client-side sources

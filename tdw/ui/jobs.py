@@ -42,12 +42,12 @@ class JobRow(pn.viewable.Viewer):
         self.bar = pn.indicators.Progress(value=0, max=100, width=220, height=18,
                                           margin=(8, 10), bar_color="primary")
         self.status = pn.pane.Markdown("", margin=(0, 10), width=260)
-        self.cancel = pn.widgets.Button(label="Cancel", button_type="danger", width=80,
+        self.cancel = pn.widgets.Button(label="Cancel", color="danger", width=80,
                                         margin=(5, 10))
         self.cancel.on_click(self._cancel)
         self.download = pn.widgets.FileDownload(
             callback=self._notebook_bytes, filename=f"job-{record.id}-{record.kind}.ipynb",
-            label="Executed notebook", button_type="light", width=160, margin=(5, 10),
+            label="Executed notebook", color="light", width=160, margin=(5, 10),
             embed=False)
         self.log = pn.pane.HTML("", sizing_mode="stretch_width", max_height=220,
                                 styles={"overflow": "auto", "font-size": "11px"})

@@ -34,7 +34,7 @@ class TrainPage(pn.viewable.Viewer):
         self.preview = SchedulePreview()
         self.preview_variant = pn.widgets.Select(label="preview on variant", width=420)
         self.request_text = pn.pane.Markdown("", margin=(0, 10))
-        self.start = pn.widgets.Button(label="Start training", button_type="primary", width=160)
+        self.start = pn.widgets.Button(label="Start training", color="primary", width=160)
         self.start.on_click(self._start)
         self.feedback = pn.pane.Alert("", alert_type="info", visible=False)
         self.family.param.watch(lambda e: self._load_family(), "value")
@@ -134,7 +134,7 @@ class AnalyzePage(pn.viewable.Viewer):
         self.force = pn.widgets.Checkbox(label="recompute up-to-date artifacts", value=False)
         self.plan_text = pn.pane.Markdown("", sizing_mode="stretch_width",
                                           css_classes=["tdw-plan"])
-        self.start = pn.widgets.Button(label="Start analysis", button_type="primary", width=160)
+        self.start = pn.widgets.Button(label="Start analysis", color="primary", width=160)
         self.start.on_click(self._start)
         self.feedback = pn.pane.Alert("", alert_type="info", visible=False)
         self.picker.param.watch(self._pick, "value")

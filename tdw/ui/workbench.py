@@ -7,6 +7,7 @@ finishes refreshes the variant lists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import panel as pn
@@ -29,23 +30,33 @@ __all__ = ["Workbench", "ExplorePage", "ComparePage"]
 TABS = ("Explore", "Compare", "Variants", "Train", "Analyze")
 
 
+def _open_store(store: Store | str | None) -> Store:
+    return store if isinstance(store, Store) else Store(store or None)
+
+
 def _problem(message: str):
     return pn.pane.Alert(message, alert_type="warning", sizing_mode="stretch_width")
 
 
 class ExplorePage(pn.viewable.Viewer):
-    """A variant picker above the :class:`~tdw.ui.explorer.Explorer` of the chosen one."""
+    """A variant picker above the :class:`~tdw.ui.explorer.Explorer` of the chosen one.
+
+    ``initial`` is the variant shown first (an id or a unique prefix); default the latest.
+    """
 
     variant = param.String(default="")
 
-    def __init__(self, store: Store, **params: Any):
+    def __init__(self, store: Store | str | None = None, initial: str = "", **params: Any):
+        ensure_extension()
         super().__init__(**params)
-        self.store = store
+        self.store = _open_store(store)
         self.picker = pn.widgets.Select(label="variant", width=460)
         self.body = pn.Column(sizing_mode="stretch_width")
         self.explorer: Explorer | None = None
         self.picker.param.watch(lambda e: setattr(self, "variant", e.new or ""), "value")
         self.refresh()
+        if initial:
+            self.variant = self.store.variant(initial).id
 
     def refresh(self) -> None:
         ids = explorable_variants(self.store)
@@ -78,15 +89,20 @@ class ExplorePage(pn.viewable.Viewer):
 class ComparePage(pn.viewable.Viewer):
     """Choose 2-4 variants; shows their :class:`~tdw.ui.compare.Compare`."""
 
-    def __init__(self, store: Store, **params: Any):
+    def __init__(self, store: Store | str | None = None, initial: Sequence[str] = (),
+                 align: str = "epoch", **params: Any):
+        ensure_extension()
         super().__init__(**params)
-        self.store = store
+        self.store = _open_store(store)
+        self.align = align
         self.picker = pn.widgets.MultiChoice(label="variants (2 to 4)", max_items=MAX_VARIANTS,
                                              sizing_mode="stretch_width")
         self.body = pn.Column(sizing_mode="stretch_width")
         self.compare: Compare | None = None
         self.picker.param.watch(lambda e: self._open(), "value")
         self.refresh()
+        if initial:
+            self.picker.value = [self.store.variant(v).id for v in initial]
 
     def refresh(self) -> None:
         self.picker.options = explorable_variants(self.store)
@@ -102,7 +118,7 @@ class ComparePage(pn.viewable.Viewer):
             self.body.objects = [_problem("Pick at least two variants to compare.")]
             return
         try:
-            self.compare = Compare([Variant(v, self.store) for v in chosen])
+            self.compare = Compare([Variant(v, self.store) for v in chosen], align=self.align)
         except TdwError as exc:
             self.compare = None
             self.body.objects = [_problem(str(exc))]
@@ -123,7 +139,7 @@ class Workbench(pn.viewable.Viewer):
                  variant: str | None = None, **params: Any):
         ensure_extension()
         super().__init__(**params)
-        self.store = store if isinstance(store, Store) else Store(store)
+        self.store = _open_store(store)
         self.jobs = JobList(self.store, on_finished=self._job_finished)
         self.train = TrainPage(self.store, self.jobs)
         self.analyze = AnalyzePage(self.store, self.jobs)

@@ -1,0 +1,1 @@
+"""The dashboard notebooks served by ``tdw serve`` (see README.md here)."""
