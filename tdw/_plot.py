@@ -56,11 +56,11 @@ def nearest_index(epochs: np.ndarray | list[int], epoch: int) -> int:
     return int(np.argmin(np.abs(np.asarray(epochs) - epoch)))
 
 
-def legend_outside(fig) -> None:
-    """Move the legend to the right of the frame, so it never hides a curve.
+def legend_outside(fig, side: str = "right") -> None:
+    """Move the legend beside the frame (``right`` or ``below``), so it never hides a curve.
 
-    The figure keeps its total width; the frame gives up the legend's width. Clicking an
-    entry hides its glyphs.
+    The figure keeps its total size; the frame gives up the legend's room. Long labels (e.g.
+    variant ids) go ``below``. Clicking an entry hides its glyphs.
     """
     if not fig.legend:
         return
@@ -74,7 +74,7 @@ def legend_outside(fig) -> None:
     legend.margin = 4
     legend.border_line_alpha = 0
     legend.location = "top_left"
-    fig.add_layout(legend, "right")
+    fig.add_layout(legend, side)
 
 
 def trend(ctx, analyzer: str, values) -> dict[str, list]:

@@ -157,6 +157,22 @@ def test_compare_aligns_by_epoch_and_by_turn(ui_store, monkeypatch):
     assert shifted[0] == -40 and marker.data["x"] == [10]
 
 
+def test_compare_shows_the_chosen_views_side_by_side_at_the_current_position(ui_store):
+    from tdw.ui.compare import DEFAULT_VIEWS, Compare
+
+    root, ids = ui_store
+    cmp = Compare(ids, root)
+    assert len(cmp.view_names) == DEFAULT_VIEWS
+    kept = cmp.columns[0][0]
+    cmp.slider.value = 10
+    cmp.view_picker.value = [cmp.view_names[0], "loss_curves"]
+    assert [[p.name for p in panes] for panes in cmp.columns] == [[cmp.view_names[0],
+                                                                    "loss_curves"]] * 2
+    assert cmp.columns[0][0] is kept  # a view still chosen keeps its pane
+    assert all(p.epoch == 10 for panes in cmp.columns for p in panes)
+    assert len(cmp.side.objects) == 2
+
+
 def test_compare_refuses_what_it_cannot_show(ui_store):
     from tdw.ui.compare import Compare
 
@@ -204,9 +220,9 @@ def test_the_variant_table_lists_key_metrics_and_opens_a_row_in_explore(ui_store
     wb = Workbench(root, tab="Variants")
     table = wb.variants.table.value
     assert sorted(table["variant"]) == sorted(ids)
-    assert set(table.columns) >= {"train acc", "test acc", "turn epoch", "checkpoints",
-                                  "analysed", "key frequencies"}
-    assert (table["checkpoints"] == 7).all() and (table["analysed"] == 1.0).all()
+    assert set(table.columns) >= {"train acc %", "test acc %", "turn epoch", "checkpoints",
+                                  "analysed %", "key frequencies"}
+    assert (table["checkpoints"] == 7).all() and (table["analysed %"] == 100).all()
     row = list(table["variant"]).index(ids[1])
     wb.variants.table.selection = [row]
     assert wb.tabs.active == 0 and wb.explore.explorer.variant.id == ids[1]

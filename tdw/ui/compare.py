@@ -24,6 +24,8 @@ from tdw.ui.viewpane import ViewPane
 __all__ = ["Compare", "aligned_positions", "MAX_VARIANTS"]
 
 MAX_VARIANTS = 4
+DEFAULT_VIEWS = 3
+"""Per-checkpoint views shown side by side until the user picks others."""
 
 
 def _offset(variant: Variant, align: str) -> int:
@@ -72,13 +74,17 @@ class Compare(pn.viewable.Viewer):
                   if all(name in v.views() and not v.missing(name) for v in self.variants)]
         per_checkpoint = [n for n in shared
                           if self.variants[0]._view(n).scope == "checkpoint"]
-        self.view_names = list(views) if views is not None else per_checkpoint[:2]
+        self.view_names = list(views) if views is not None else per_checkpoint[:DEFAULT_VIEWS]
         unknown = [n for n in self.view_names if n not in shared]
         if unknown:
             raise TdwError(f"cannot compare {', '.join(unknown)}: every variant needs it "
                            f"analysed; comparable views: {', '.join(shared)}")
-        self.columns = [[ViewPane(v, v._view(n), v.epochs[-1]) for n in self.view_names]
-                        for v in self.variants]
+        self.view_picker = pn.widgets.MultiChoice(label="views side by side", options=shared,
+                                                  value=self.view_names,
+                                                  sizing_mode="stretch_width")
+        self.side = pn.Row(sizing_mode="stretch_width", css_classes=["tdw-compare-side"])
+        self._build_columns()
+        self.view_picker.param.watch(self._set_views, "value")
         self.slider = pn.widgets.DiscreteSlider(label="epoch", options=[0], value=0,
                                                 sizing_mode="stretch_width")
         self.align_widget = pn.widgets.RadioButtonGroup(
@@ -122,6 +128,22 @@ class Compare(pn.viewable.Viewer):
             self.position = value
         self._show()
 
+    def _build_columns(self) -> None:
+        """One pane per (variant, chosen view); panes of views still chosen are kept."""
+        old = {(col, p.name): p for col, panes in enumerate(getattr(self, "columns", []))
+               for p in panes}
+        self.columns = [[old.get((col, n)) or ViewPane(v, v._view(n), v.epochs[-1])
+                         for n in self.view_names] for col, v in enumerate(self.variants)]
+        self.side.objects = [
+            pn.Column(pn.pane.Markdown(f"**{v.id}**"),
+                      *[pn.pane.Bokeh(p.figure) for p in panes])
+            for v, panes in zip(self.variants, self.columns, strict=True)]
+
+    def _set_views(self, event: param.parameterized.Event) -> None:
+        self.view_names = list(event.new)
+        self._build_columns()
+        self._show()
+
     def _show(self) -> None:
         epochs = self.epochs_at(self.position)
         for panes, epoch in zip(self.columns, epochs, strict=True):
@@ -143,7 +165,7 @@ class Compare(pn.viewable.Viewer):
             if view.trace is None:
                 continue
             fig = _plot.figure(f"{view.title}: {view.trace.label}", x_label="epoch",
-                               y_label=view.trace.label, width=460, height=260,
+                               y_label=view.trace.label, width=460, height=330,
                                y_axis_type="log" if view.trace.log else "linear")
             fig.name = f"overlay:{name}"
             for i, _v in enumerate(self.variants):
@@ -152,7 +174,7 @@ class Compare(pn.viewable.Viewer):
                          legend_label=_v.id.split("/")[-1])
             marker = ColumnDataSource({"x": [0]})
             _plot.current_epoch_band(fig, marker)
-            _plot.legend_outside(fig)
+            _plot.legend_outside(fig, side="below")
             out.append((fig, marker))
         self._traces = [n for n in shared if first._view(n).trace is not None]
         self._redraw_overlays(out)
@@ -170,11 +192,7 @@ class Compare(pn.viewable.Viewer):
 
     def __panel__(self):
         header = pn.Column(pn.Row(self.align_widget, self.status), self.slider,
-                           sizing_mode="stretch_width")
-        side = pn.Row(*[pn.Column(pn.pane.Markdown(f"**{v.id}**"),
-                                  *[pn.pane.Bokeh(p.figure) for p in panes])
-                        for v, panes in zip(self.variants, self.columns, strict=True)],
-                      sizing_mode="stretch_width", css_classes=["tdw-compare-side"])
+                           self.view_picker, sizing_mode="stretch_width")
         overlays = pn.Card(pn.FlexBox(*[pn.pane.Bokeh(f) for f, _ in self.overlays]),
                            title="Summaries overlaid", sizing_mode="stretch_width")
-        return pn.Column(header, side, overlays, sizing_mode="stretch_width")
+        return pn.Column(header, self.side, overlays, sizing_mode="stretch_width")

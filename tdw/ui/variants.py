@@ -29,6 +29,13 @@ def _summary(variant: Variant, analyzer: str, attr: str) -> Any:
     return ", ".join(map(str, value)) if isinstance(value, list | tuple) else value
 
 
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else round(100 * fraction, 1)
+
+
+_BAR = {"type": "progress", "max": 100, "legend": True}
+
+
 def variant_rows(store: Store) -> pd.DataFrame:
     """One row per variant: what the table shows."""
     rows = []
@@ -41,15 +48,16 @@ def variant_rows(store: Store) -> pd.DataFrame:
                                     if fam is None or fam.param(k).identity
                                     or v != fam.param(k).default),
             "epochs": record.epochs_done, "checkpoints": checkpoints,
-            "train acc": record.final_train_acc, "test acc": record.final_test_acc,
-            "turn epoch": None, "turn confidence": None, "analysed": 0.0}
+            "train acc %": _percent(record.final_train_acc),
+            "test acc %": _percent(record.final_test_acc),
+            "turn epoch": None, "turn confidence": None, "analysed %": 0.0}
         if fam is not None and checkpoints:
             variant = Variant(record.id, store)
             if turn := variant.turn():
-                row["turn epoch"], row["turn confidence"] = turn
+                row["turn epoch"], row["turn confidence"] = turn[0], round(turn[1], 2)
             expected = len(fam.analyzers) * checkpoints + len(fam.cross_epoch)
             have = sum(len(e) for e in store.artifact_epochs(record.id).values())
-            row["analysed"] = min(have / expected, 1.0) if expected else 1.0
+            row["analysed %"] = _percent(min(have / expected, 1.0) if expected else 1.0)
             for label, analyzer, attr in fam.summaries:
                 row[label] = _summary(variant, analyzer, attr)
         rows.append(row)
@@ -67,9 +75,10 @@ class VariantTable(pn.viewable.Viewer):
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(), show_index=False, selectable=1, disabled=True,
             sizing_mode="stretch_width", layout="fit_data_stretch", pagination=None,
-            formatters={"train acc": {"type": "progress", "max": 1, "legend": True},
-                        "test acc": {"type": "progress", "max": 1, "legend": True},
-                        "analysed": {"type": "progress", "max": 1, "legend": True}},
+            formatters={"train acc %": _BAR, "test acc %": _BAR, "analysed %": _BAR,
+                        "parameters": {"type": "textarea"}},
+            widths={"parameters": 220, "train acc %": 110, "test acc %": 110,
+                    "analysed %": 110},
             label="variants")
         self.table.param.watch(self._select, "selection")
         self.hint = pn.pane.Markdown("Click a row to open it in Explore.", margin=(0, 10))

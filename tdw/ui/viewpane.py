@@ -22,7 +22,10 @@ import numpy as np
 from tdw.notebook import Variant
 from tdw.views import Columns, View, ViewContext
 
-__all__ = ["ViewPane", "frame_swap_code", "columns_nbytes"]
+__all__ = ["ViewPane", "frame_swap_code", "columns_nbytes", "MOVES_TAG"]
+
+MOVES_TAG = "tdw:moves"
+"""Bokeh tag on the figure of every view that a checkpoint move updates (tests find them)."""
 
 FRAME_SWAP_JS = """
 const i = Math.max(0, Math.min(Math.round(index), n_frames - 1));
@@ -78,6 +81,10 @@ class ViewPane:
         self.sources = view.sources(ctx)
         self.figure = view.build(self.sources, ctx)
         self.figure.name = f"view:{view.name}"
+        self.moves = bool(self.epoch_columns(epoch))
+        """Whether a checkpoint move changes this figure (false for e.g. a cross-epoch grid)."""
+        if self.moves:
+            self.figure.tags = [*self.figure.tags, MOVES_TAG]
         self.selector_ranges = {name: view.selector_range(ctx, name) for name in view.selectors}
         self.frames: dict[str, Any] = {}
         self.client_side = False
