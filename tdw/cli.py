@@ -250,10 +250,18 @@ def _serve_config(args: argparse.Namespace, store: Store):
                        preheat=not args.no_preheat)
 
 
+def _interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
 def _serve_until_interrupted(config, first_page: str = "") -> int:
+    import signal
+
     from tdw.serve import serve
 
     print(f"starting the dashboards (Voila) on {config.base_url} ...", flush=True)
+    # SIGTERM (kill, a service manager) stops Voila as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     server = serve(config)
     print(f"\n  open {server.page(first_page) if first_page else server.url}\n"
           f"  dashboards: {server.url}\n  log: {server.log}\n\nCtrl-C stops the server.",
@@ -304,7 +312,8 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     if record is None:
         print("2/3 analysis: every checkpoint is already analysed")
     else:
-        print(f"2/3 analysing {variant} (job {record.id}): {run.describe().splitlines()[0]}")
+        plan = run.describe().splitlines()[0].split(": ", 1)[-1]
+        print(f"2/3 analysing {variant} (job {record.id}): {plan}")
         if _follow(store, record.id, unit="checkpoint") != 0:
             return 1
     print("3/3 serving the workbench")

@@ -199,11 +199,18 @@ def voila_command(config: ServeConfig) -> list[str]:
         f"--token={config.token}",
         f"--VoilaConfiguration.preheat_kernel={config.preheat}",
         "--VoilaConfiguration.default_pool_size=1",
+        # A kernel whose page went away without saying so (a crashed tab) is shut down
+        # after 10 idle minutes; kernels of open pages are left alone.
+        "--MappingKernelManager.cull_idle_timeout=600",
+        "--MappingKernelManager.cull_interval=60",
     ]
 
 
 def voila_env(config: ServeConfig, share: Path) -> dict[str, str]:
     env = dict(os.environ)
+    # Voila starts "python3" kernels by looking up `python` on PATH: make it this one, so
+    # the kernels import this tdw even when its environment is not activated.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share), env.get("JUPYTER_PATH")]))
     env["PANEL_CDN_ROOT"] = f"{config.base_url}voila/static/panel-cdn/"
     env["PANEL_INLINE"] = "true"
