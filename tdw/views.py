@@ -167,16 +167,11 @@ class ViewResult:
         return pn.pane.Bokeh(self.figure)._repr_mimebundle_(include, exclude)
 
 
-_PANEL_READY = [False]
-
-
 def _ensure_panel() -> None:
     """Load Panel's JS (inline, no CDN) once per kernel before the first view is shown."""
-    if not _PANEL_READY[0]:
-        import panel as pn
+    from tdw.ui._panel import ensure_extension
 
-        pn.extension(inline=True)
-        _PANEL_READY[0] = True
+    ensure_extension()
 
 
 def bare(figure):

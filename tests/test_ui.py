@@ -212,6 +212,22 @@ def test_the_schedule_editor_composes_and_checks_schedules():
     assert editor.spec.startswith("0,log:1-1000/")
 
 
+def test_the_train_page_starts_from_the_family_default_schedule_until_edited(tmp_path):
+    from tdw.ui import Workbench
+
+    page = Workbench(Store(tmp_path), tab="Train").train
+    fam = get_family("modulo_addition_1l")
+    assert page.schedule.spec == fam.default_schedule(fam.resolve())
+    page.form.widgets["n_epochs"].value = 3000  # not edited yet: follows the family
+    assert page.schedule.spec == fam.default_schedule(fam.resolve({"n_epochs": 3000}))
+    assert page.schedule.schedule.n_epochs == 3000
+    page.schedule.text.value = "0-3000/500"  # edited: kept
+    page.form.widgets["n_epochs"].value = 4000
+    assert page.schedule.spec.startswith("0-4000/")  # recomposed from the range controls
+    page.schedule.use_default.clicks += 1
+    assert page.schedule.spec == fam.default_schedule(fam.resolve({"n_epochs": 4000}))
+
+
 # ------------------------------------------------------------------ workbench
 def test_the_variant_table_lists_key_metrics_and_opens_a_row_in_explore(ui_store):
     from tdw.ui import Workbench

@@ -137,14 +137,17 @@ def _build_progress(sources, ctx: ViewContext):
     return fig
 
 
+def _restricted_loss(ctx: ViewContext):
+    return ctx.epochs, [ctx.load("progress_measures", e).attrs["restricted_loss"]
+                        for e in ctx.epochs]
+
+
 PROGRESS_MEASURES = View(
     "progress_measures", "Progress measures", "Nanda et al.'s restricted loss (only the key "
     "frequencies) and excluded loss (key frequencies removed, train data) against train and "
     "test loss across checkpoints.", ("progress_measures",), "summary", build=_build_progress,
     data=_progress_data, epoch_data=_plot.current_columns, group="Training",
-    trace=Trace("restricted loss", lambda ctx: (ctx.epochs, [
-        ctx.load("progress_measures", e).attrs["restricted_loss"] for e in ctx.epochs]),
-        log=True))
+    trace=Trace("restricted loss", _restricted_loss, log=True))
 
 
 def _graduation_data(ctx: ViewContext) -> dict:
@@ -188,13 +191,17 @@ def _build_specialisation(sources, ctx: ViewContext):
     return fig
 
 
+def _specialised_total(ctx: ViewContext):
+    lines = _specialisation_data(ctx)["lines"]
+    return lines["xs"][0], np.sum(lines["ys"], axis=0)
+
+
 NEURON_SPECIALISATION = View(
     "neuron_specialisation", "Neuron specialisation", "How many neurons specialise in each key "
     "frequency, across training.", ("neuron_specialisation",), "summary",
     build=_build_specialisation, data=_specialisation_data, epoch_data=_plot.current_columns,
-    group="Fourier", trace=Trace("neurons specialised in a key frequency", lambda ctx: (
-        lambda lines: (lines["xs"][0], np.sum(lines["ys"], axis=0)))(
-        _specialisation_data(ctx)["lines"])))
+    group="Fourier", trace=Trace("neurons specialised in a key frequency",
+                                 _specialised_total))
 
 VIEWS = (*GENERIC_VIEWS, PROGRESS_MEASURES, DOMINANT_FREQUENCIES, NEURON_FREQ_CLUSTERS,
          ATTENTION_FREQUENCIES, COARSENESS, NEURON_SPECIALISATION, NEURON_ACTIVATIONS,

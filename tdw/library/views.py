@@ -48,17 +48,25 @@ def _metric_trace(name: str) -> Trace:
     return Trace(name.replace("_", " "), values, log=name.endswith("loss"))
 
 
+def _loss_curves(ctx: ViewContext) -> dict:
+    return _curves(ctx, "train_loss", "test_loss")
+
+
+def _accuracy_curves(ctx: ViewContext) -> dict:
+    return _curves(ctx, "train_acc", "test_acc")
+
+
 LOSS_CURVES = View(
     "loss_curves", "Loss", "Train and test loss per epoch (log scale) with the checkpoint "
     "markers, the detected turn and the current checkpoint.", ("metrics",), "summary",
     build=_build_curves("Loss", "cross-entropy", log=True),
-    data=lambda ctx: _curves(ctx, "train_loss", "test_loss"), epoch_data=_plot.current_columns,
+    data=_loss_curves, epoch_data=_plot.current_columns,
     group="Training", trace=_metric_trace("test_loss"))
 
 ACCURACY_CURVES = View(
     "accuracy_curves", "Accuracy", "Train and test accuracy per epoch.", ("metrics",), "summary",
     build=_build_curves("Accuracy", "accuracy", log=False),
-    data=lambda ctx: _curves(ctx, "train_acc", "test_acc"), epoch_data=_plot.current_columns,
+    data=_accuracy_curves, epoch_data=_plot.current_columns,
     group="Training", trace=_metric_trace("test_acc"))
 
 
@@ -115,12 +123,16 @@ def _build_velocity(sources, ctx: ViewContext):
     return fig
 
 
+def _velocity_trace(ctx: ViewContext):
+    speed = _velocity_data(ctx)["speed"]
+    return speed["epoch"], speed["velocity"]
+
+
 PARAMETER_VELOCITY = View(
     "parameter_velocity", "Parameter velocity", "Distance the weights move per epoch between "
     "consecutive checkpoints (sketch distance over the epoch gap).", ("parameter_trajectory",),
     "summary", build=_build_velocity, data=_velocity_data, epoch_data=_plot.current_columns,
-    group="Trajectory", trace=Trace("|Δθ| per epoch", lambda ctx: (
-        lambda s: (s["epoch"], s["velocity"]))(_velocity_data(ctx)["speed"]), log=True))
+    group="Trajectory", trace=Trace("|Δθ| per epoch", _velocity_trace, log=True))
 
 
 def _norms_data(ctx: ViewContext) -> dict:
@@ -161,14 +173,17 @@ def _build_dimensionality(sources, ctx: ViewContext):
     return fig
 
 
+def _mean_dimensionality(ctx: ViewContext):
+    lines = _dimensionality_data(ctx)["lines"]
+    return lines["xs"][0], np.mean(lines["ys"], axis=0)
+
+
 EFFECTIVE_DIMENSIONALITY = View(
     "effective_dimensionality", "Effective dimensionality", "Participation ratio of each "
     "weight matrix's singular values over training: how many directions carry its energy.",
     ("effective_dimensionality",), "summary", build=_build_dimensionality,
     data=_dimensionality_data, epoch_data=_plot.current_columns, group="Trajectory",
-    trace=Trace("mean participation ratio", lambda ctx: (
-        lambda lines: (lines["xs"][0], np.mean(lines["ys"], axis=0)))(
-        _dimensionality_data(ctx)["lines"])))
+    trace=Trace("mean participation ratio", _mean_dimensionality))
 
 
 def _flatness_data(ctx: ViewContext) -> dict:
@@ -188,12 +203,16 @@ def _build_flatness(sources, ctx: ViewContext):
     return fig
 
 
+def _flatness_trace(ctx: ViewContext):
+    trend = _flatness_data(ctx)["trend"]
+    return trend["epoch"], trend["value"]
+
+
 FLATNESS = View(
     "flatness", "Loss-landscape sharpness", "Mean increase of the probe loss along seeded "
     "random unit directions at a fixed radius: lower is flatter.", ("flatness",), "summary",
     build=_build_flatness, data=_flatness_data, epoch_data=_flatness_marker, group="Trajectory",
-    trace=Trace("sharpness", lambda ctx: (lambda t: (t["epoch"], t["value"]))(
-        _flatness_data(ctx)["trend"])))
+    trace=Trace("sharpness", _flatness_trace))
 
 GENERIC_VIEWS = (LOSS_CURVES, ACCURACY_CURVES, PARAMETER_TRAJECTORY, PARAMETER_VELOCITY,
                  PARAMETER_NORMS, EFFECTIVE_DIMENSIONALITY, FLATNESS)

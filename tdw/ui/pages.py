@@ -72,7 +72,9 @@ class TrainPage(pn.viewable.Viewer):
     def _check(self) -> None:
         n = self._n_epochs()
         if n is not None and n != self.schedule.n_epochs:
-            self.schedule.n_epochs = n  # recomposes and re-parses the schedule
+            fam = families()[self.family.value]
+            # recomposes and re-parses the schedule, which calls back here
+            self.schedule.fit(n, fam.default_schedule(self.form.values))
             return
         try:
             req = self.request()

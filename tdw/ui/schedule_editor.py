@@ -45,6 +45,7 @@ class ScheduleEditor(pn.viewable.Viewer):
 
     n_epochs = param.Integer(default=1000, bounds=(1, None))
     spec = param.String(default="")
+    default = param.String(default="", doc="The family's default schedule for this run.")
     schedule = param.ClassSelector(class_=Schedule, default=None, allow_None=True)
     error = param.String(default="")
 
@@ -66,6 +67,9 @@ class ScheduleEditor(pn.viewable.Viewer):
                                          description="Schedule grammar: e.g. 0-1500/100,"
                                          "log:1-25000/40,end. Edit freely.")
         self.status = pn.pane.Markdown("", margin=(0, 10))
+        self.use_default = pn.widgets.Button(label="family default", width=130, align="end",
+                                             disabled=True)
+        self.use_default.on_click(lambda e: setattr(self.text, "value", self.default))
         for w in (self.kind, self.start, self.stop, self.step, self.dense, self.w_start,
                   self.w_stop, self.w_step):
             w.param.watch(lambda e: self._compose(), "value")
@@ -76,6 +80,19 @@ class ScheduleEditor(pn.viewable.Viewer):
     @param.depends("n_epochs", watch=True)
     def _fit_to_run(self) -> None:
         self.stop.value = self.n_epochs
+
+    def fit(self, n_epochs: int, default: str) -> None:
+        """Fit the editor to a run of ``n_epochs`` whose family suggests ``default``.
+
+        The text follows the family default until the user edits it; the ``family default``
+        button brings it back.
+        """
+        following = not self.default or self.spec == self.default
+        self.default = default
+        self.use_default.disabled = False
+        self.n_epochs = n_epochs
+        if following:
+            self.text.value = default
 
     def _compose(self) -> None:
         window = ((self.w_start.value, self.w_stop.value, self.w_step.value)
@@ -102,7 +119,8 @@ class ScheduleEditor(pn.viewable.Viewer):
     def __panel__(self):
         window = pn.Row(self.dense, self.w_start, self.w_stop, self.w_step)
         return pn.Column(pn.Row(self.kind, self.start, self.stop, self.step), window,
-                         self.text, self.status, sizing_mode="stretch_width")
+                         pn.Row(self.text, self.use_default, sizing_mode="stretch_width"),
+                         self.status, sizing_mode="stretch_width")
 
 
 class SchedulePreview(pn.viewable.Viewer):
