@@ -288,6 +288,9 @@ QUICKSTART_FAMILY = "modulo_addition_1l"
 def cmd_quickstart(args: argparse.Namespace) -> int:
     store = Store(args.store)
     config = _serve_config(args, store)  # bad serve options fail before any training
+    from tdw.serve import check_port_free
+
+    check_port_free(config.ip, config.port)
     jobs_mod.reconcile(store)
     try:
         request = launch.validate_training(store, QUICKSTART_FAMILY, preset="quick")
@@ -304,8 +307,8 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         else:
             record = launch.start_training(store, request)
             print(f"1/3 training {request.describe()} (job {record.id})")
-        if _follow(store, record.id) != 0:
-            return 1
+        if (code := _follow(store, record.id)) != 0:
+            return code
     fam = families()[QUICKSTART_FAMILY]
     variant = variant_id(fam, fam.resolve(preset="quick"))
     run, record = launch.start_analysis(store, variant)
@@ -314,8 +317,8 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     else:
         plan = run.describe().splitlines()[0].split(": ", 1)[-1]
         print(f"2/3 analysing {variant} (job {record.id}): {plan}")
-        if _follow(store, record.id, unit="checkpoint") != 0:
-            return 1
+        if (code := _follow(store, record.id, unit="checkpoint")) != 0:
+            return code
     print("3/3 serving the workbench")
     return _serve_until_interrupted(config, "workbench.ipynb")
 

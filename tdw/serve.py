@@ -30,7 +30,8 @@ from pathlib import Path
 
 from tdw.errors import TdwError
 
-__all__ = ["ServeConfig", "Server", "dashboards_dir", "voila_share", "serve"]
+__all__ = ["ServeConfig", "Server", "check_port_free", "dashboards_dir", "new_token", "serve",
+           "voila_command", "voila_share"]
 
 TEMPLATE = "tdw_offline"
 _TEMPLATE_SRC = Path(__file__).parent / "ui" / "voila_template"
@@ -178,7 +179,7 @@ def voila_share(cache: Path | None = None) -> Path:
 
 
 # ---------------------------------------------------------------------- serving
-def _check_port_free(ip: str, port: int) -> None:
+def check_port_free(ip: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     with socket.socket(family) as sock:
         try:
@@ -285,7 +286,7 @@ def serve(config: ServeConfig, *, timeout: float = 60.0) -> Server:
     from tdw.store import Store
 
     Store(config.store)  # a clear error now, rather than in every dashboard
-    _check_port_free(config.ip, config.port)
+    check_port_free(config.ip, config.port)
     share = voila_share()
     logs = Path(config.store) / "serve"
     logs.mkdir(parents=True, exist_ok=True)

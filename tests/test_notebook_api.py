@@ -1,5 +1,6 @@
 """The notebook API displays every view inside a real Jupyter kernel (executed with
-nbclient, as JupyterLab would run the cells), each as a Panel widget (jupyter_bokeh, the same path Voila uses) and with no errors."""
+nbclient, as JupyterLab would run the cells), each as a Panel widget (jupyter_bokeh, the
+path Voila uses too), with no errors."""
 
 from __future__ import annotations
 

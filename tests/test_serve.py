@@ -50,6 +50,9 @@ def test_a_busy_port_is_named(tmp_path):
         port = taken.getsockname()[1]
         with pytest.raises(TdwError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
             serve(ServeConfig(store=tmp_path, port=port))
+        # quickstart checks the port before it trains anything
+        assert main(["--store", str(tmp_path / "s"), "quickstart", "--port", str(port)]) == 2
+    assert not list((tmp_path / "s").glob("variants/*"))
 
 
 def test_the_offline_template_is_built_once_with_local_fonts_and_panel_styles(tmp_path):
