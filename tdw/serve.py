@@ -264,7 +264,11 @@ def _log_tail(log: Path, lines: int = 15) -> str:
 
 def _wait_until_up(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    probe = server.config.url("voila/static/fontawesome/css/all.min.css")
+    # Ask over the address Voila listens on (loopback when it listens on all of them).
+    ip = {"0.0.0.0": "127.0.0.1", "::": "::1", "localhost": "127.0.0.1"}.get(
+        server.config.ip, server.config.ip)
+    host = f"[{ip}]" if ":" in ip else ip
+    probe = f"http://{host}:{server.config.port}/voila/static/fontawesome/css/all.min.css"
     while time.monotonic() < deadline:
         if not server.running():
             raise TdwError(f"voila exited with status {server.process.returncode}:\n"
