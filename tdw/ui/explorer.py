@@ -92,6 +92,7 @@ class Explorer(pn.viewable.Viewer):
         self.param.watch(self._on_index, "index")
         for pane in self.panes:
             self._link_marker_clicks(pane)
+        self.export = ExportBar(self)
         self._layout = self._build_layout()
 
     # ------------------------------------------------------------- reading
@@ -193,7 +194,6 @@ class Explorer(pn.viewable.Viewer):
             pn.pane.Markdown(f"### {self.variant.id}", margin=(0, 10)),
             pn.Row(self.player, self.label, sizing_mode="stretch_width"),
             self.timeline, sizing_mode="stretch_width", css_classes=["tdw-explorer-header"])
-        self.export = ExportBar(self)
         export = pn.Card(self.export, title="Export", collapsed=True,
                          sizing_mode="stretch_width", css_classes=["tdw-export-card"])
         return pn.Column(header, export, *sections, sizing_mode="stretch_width")
