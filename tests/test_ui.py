@@ -292,3 +292,23 @@ def test_the_export_bar_shows_an_error_instead_of_a_broken_download(variant, mon
     assert ex.export.render() is None
     assert ex.export.status.visible and "TDW_CHROMIUM" in ex.export.status.object
     assert not ex.export.download.visible
+
+
+def test_explore_and_compare_pickers_pick_up_a_variant_trained_elsewhere(ui_store, tmp_path):
+    import shutil
+
+    from helpers import train_and_analyse
+
+    from tdw.ui import ComparePage, ExplorePage
+
+    root, ids = ui_store
+    store = tmp_path / "store"
+    shutil.copytree(root, store)
+    explore, compare = ExplorePage(store), ComparePage(store)
+    shown = compare.compare
+    new = train_and_analyse(store, model_seed=7)  # e.g. from the command line
+    explore.poll_variants()
+    compare.poll_variants()
+    assert new in explore.picker.options and new in compare.picker.options
+    assert explore.variant in ids  # what the user was looking at stays open
+    assert compare.compare is shown  # and the comparison is not rebuilt

@@ -38,7 +38,26 @@ def _problem(message: str):
     return pn.pane.Alert(message, alert_type="warning", sizing_mode="stretch_width")
 
 
-class ExplorePage(pn.viewable.Viewer):
+VARIANT_POLL_MS = 5000
+"""How often a page's variant picker looks for new variants (one small catalog query)."""
+
+
+class _FollowsVariants:
+    """For a page with ``store``, ``picker`` and ``refresh()``: keep the picker's options in
+    step with the store, so a variant trained from the command line or another page appears
+    without a reload. This matters under Voila's preheated kernels too, where a page may have
+    been built minutes before anyone opened it."""
+
+    def poll_variants(self) -> None:
+        """Refresh if the store's explorable variants differ from the picker's options."""
+        if explorable_variants(self.store) != list(self.picker.options):
+            self.refresh()
+
+    def _follow_variants(self) -> None:
+        pn.state.add_periodic_callback(self.poll_variants, period=VARIANT_POLL_MS, start=True)
+
+
+class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
     """A variant picker above the :class:`~tdw.ui.explorer.Explorer` of the chosen one.
 
     ``initial`` is the variant shown first (an id or a unique prefix); default the latest.
@@ -57,6 +76,7 @@ class ExplorePage(pn.viewable.Viewer):
         self.refresh()
         if initial:
             self.variant = self.store.variant(initial).id
+        self._follow_variants()
 
     def refresh(self) -> None:
         ids = explorable_variants(self.store)
@@ -86,7 +106,7 @@ class ExplorePage(pn.viewable.Viewer):
         return pn.Column(self.picker, self.body, sizing_mode="stretch_width")
 
 
-class ComparePage(pn.viewable.Viewer):
+class ComparePage(_FollowsVariants, pn.viewable.Viewer):
     """Choose 2-4 variants; shows their :class:`~tdw.ui.compare.Compare`."""
 
     def __init__(self, store: Store | str | None = None, initial: Sequence[str] = (),
@@ -103,12 +123,13 @@ class ComparePage(pn.viewable.Viewer):
         self.refresh()
         if initial:
             self.picker.value = [self.store.variant(v).id for v in initial]
+        self._follow_variants()
 
     def refresh(self) -> None:
         self.picker.options = explorable_variants(self.store)
         if not self.picker.value and len(self.picker.options) >= 2:
             self.picker.value = self.picker.options[:2]
-        else:
+        elif self.compare is None:
             self._open()
 
     def _open(self) -> None:
