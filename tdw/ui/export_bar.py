@@ -53,12 +53,13 @@ class ExportBar(pn.viewable.Viewer):
         self.render_button = pn.widgets.Button(label="Render", color="primary",
                                                width=110, align="end",
                                                css_classes=["tdw-export-render"])
-        self.download = pn.widgets.FileDownload(label="Download", visible=False, width=260,
-                                                align="end", color="success",
+        self.download = pn.widgets.FileDownload(label="Download", visible=False, width=170,
+                                                color="success",
                                                 css_classes=["tdw-export-download"])
+        self.rendered = pn.pane.Markdown("", margin=(12, 10), visible=False)
         self.explorer_download = pn.widgets.FileDownload(
             callback=self._standalone_bytes, filename=f"{_slug(explorer.variant.id)}.html",
-            label="Standalone explorer (HTML)", width=260, align="end",
+            label="Standalone explorer (HTML)", width=240, align="end",
             css_classes=["tdw-export-standalone"])
         self.status = pn.pane.Alert("", alert_type="danger", visible=False,
                                     sizing_mode="stretch_width")
@@ -100,12 +101,13 @@ class ExportBar(pn.viewable.Viewer):
             self.render_button.loading = False
         self.download.file = io.BytesIO(data)
         self.download.filename = name
-        self.download.label = f"Download {name} ({len(data) / 1e3:,.0f} kB)"
-        self.download.visible = True
+        self.download.label = f"Download ({len(data) / 1e3:,.0f} kB)"
+        self.rendered.object = f"`{name}`"
+        self.download.visible = self.rendered.visible = True
         return data
 
     def _stale(self) -> None:
-        self.download.visible = False
+        self.download.visible = self.rendered.visible = False
         self.status.visible = False
 
     def _standalone_bytes(self) -> io.BytesIO:
@@ -115,6 +117,6 @@ class ExportBar(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(
-            pn.Row(self.view, self.format, self.render_button, self.download,
-                   self.explorer_download, sizing_mode="stretch_width"),
-            self.status, sizing_mode="stretch_width", css_classes=["tdw-export"])
+            pn.Row(self.view, self.format, self.render_button, self.explorer_download),
+            pn.Row(self.download, self.rendered), self.status,
+            sizing_mode="stretch_width", css_classes=["tdw-export"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import panel as pn
@@ -17,6 +18,9 @@ from tdw.ui.jobs import JobList
 from tdw.ui.schedule_editor import ScheduleEditor, SchedulePreview
 
 __all__ = ["TrainPage", "AnalyzePage"]
+
+_PLAN_STYLE = ("background:#f6f8fa; border:1px solid #e1e4e8; border-radius:4px; "
+               "padding:8px 12px; font-size:12px; white-space:pre-wrap; margin:0")
 
 
 class TrainPage(pn.viewable.Viewer):
@@ -134,8 +138,7 @@ class AnalyzePage(pn.viewable.Viewer):
         self.checkpoints = pn.widgets.TextInput(
             label="checkpoints (empty: all)", placeholder="e.g. 0-1000/100,end", width=300)
         self.force = pn.widgets.Checkbox(label="recompute up-to-date artifacts", value=False)
-        self.plan_text = pn.pane.Markdown("", sizing_mode="stretch_width",
-                                          css_classes=["tdw-plan"])
+        self.plan_text = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["tdw-plan"])
         self.start = pn.widgets.Button(label="Start analysis", color="primary", width=160)
         self.start.on_click(self._start)
         self.feedback = pn.pane.Alert("", alert_type="info", visible=False)
@@ -169,9 +172,11 @@ class AnalyzePage(pn.viewable.Viewer):
                 variant=self.variant, analyzers=self.analyzers.value,
                 checkpoints=self.checkpoints.value, force=self.force.value, store=self.store)
         except TdwError as exc:
-            self.plan_text.object, self.start.disabled = f"**{exc}**", True
+            self.plan_text.object = f"<b style='color:#b00'>{html.escape(str(exc))}</b>"
+            self.start.disabled = True
             return
-        self.plan_text.object = "```\n" + run.describe() + "\n```"
+        self.plan_text.object = (f"<pre style='{_PLAN_STYLE}'>{html.escape(run.describe())}"
+                                 "</pre>")
         self.start.disabled = run.plan.empty
 
     def _start(self, event: Any) -> None:
