@@ -75,6 +75,7 @@ def test_the_listing_links_every_dashboard(server, browser):
     assert [h.split("/")[-1].split("?")[0] for h in hrefs] == sorted(DASHBOARDS)
     screenshot(page, "listing")
     guard.check()
+    page.close()  # its kernel is then idle and disconnected, so Voila culls it
 
 
 @pytest.mark.parametrize("notebook", DASHBOARDS)
@@ -92,6 +93,7 @@ def test_every_dashboard_loads_offline_without_console_errors(server, browser, n
             if tab == "Train":  # the family's typed parameters became a form
                 assert page.get_by_label("n_epochs").count() == 1
     guard.check()
+    page.close()  # its kernel is then idle and disconnected, so Voila culls it
 
 
 def test_scrubbing_updates_every_view_that_depends_on_the_checkpoint(server, browser, ui_store):
@@ -123,6 +125,7 @@ def test_scrubbing_updates_every_view_that_depends_on_the_checkpoint(server, bro
                                    "median_ms": statistics.median(ms),
                                    "first_paint_s": first_paint})
     guard.check()
+    page.close()  # its kernel is then idle and disconnected, so Voila culls it
 
 
 MARKER_XY_JS = """
@@ -150,6 +153,7 @@ def test_clicking_a_loss_curve_marker_moves_the_slider(server, browser):
     current = page.locator(".tdw-timeline-current")
     assert poll(lambda: current.get_attribute("data-epoch") == str(target["epoch"]))
     guard.check()
+    page.close()  # its kernel is then idle and disconnected, so Voila culls it
 
 
 def test_compare_shows_two_variants_on_one_slider(server, browser, ui_store):
@@ -174,6 +178,7 @@ def test_compare_shows_two_variants_on_one_slider(server, browser, ui_store):
     assert len(moved) >= 3, changed
     screenshot(page, "compare-after-move")
     guard.check()
+    page.close()  # its kernel is then idle and disconnected, so Voila culls it
 
 
 def test_a_view_exports_to_png_from_the_explorer(server, browser):
@@ -191,6 +196,7 @@ def test_a_view_exports_to_png_from_the_explorer(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(path, ARTIFACTS / info.value.suggested_filename)
     guard.check()
+    page.close()  # its kernel is then idle and disconnected, so Voila culls it
 
 
 def test_a_job_started_from_the_train_form_succeeds_and_can_be_analysed_and_compared(
@@ -252,3 +258,4 @@ def test_a_job_started_from_the_train_form_succeeds_and_can_be_analysed_and_comp
         assert max(names.count(n) for n in names) >= 3  # each chosen view, once per variant
         screenshot(page, "compare-tab-with-new-variant")
         guard.check()
+        page.close()  # its kernel is then idle and disconnected, so Voila culls it
