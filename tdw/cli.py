@@ -286,10 +286,10 @@ QUICKSTART_FAMILY = "modulo_addition_1l"
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    store = Store(args.store)
-    config = _serve_config(args, store)  # bad serve options fail before any training
     from tdw.serve import check_port_free
 
+    store = Store(args.store)
+    config = _serve_config(args, store)  # bad serve options fail before any training
     check_port_free(config.ip, config.port)
     jobs_mod.reconcile(store)
     try:

@@ -105,13 +105,24 @@ class ServeConfig:
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        """The address browsers use."""
+        return _http_root(self.host, self.port)
+
+    @property
+    def local_base_url(self) -> str:
+        """The address this machine uses: the bound one, loopback when bound to all."""
+        ip = {"0.0.0.0": "127.0.0.1", "::": "::1", "localhost": "127.0.0.1"}.get(self.ip,
+                                                                                 self.ip)
+        return _http_root(ip, self.port)
 
     def url(self, page: str = "") -> str:
         """The address of ``page`` (e.g. ``voila/render/workbench.ipynb``) with the token."""
         query = f"?token={self.token}" if self.token else ""
         return f"{self.base_url}{page}{query}"
+
+
+def _http_root(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 # ---------------------------------------------------------------- the data folder
@@ -125,13 +136,10 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _mirror(src_root: Path, dst_root: Path, keep: Callable[[Path], bool]) -> int:
-    count = 0
+def _mirror(src_root: Path, dst_root: Path, keep: Callable[[Path], bool]) -> None:
     for src in src_root.rglob("*"):
         if src.is_file() and keep(src):
             _link_or_copy(src, dst_root / src.relative_to(src_root))
-            count += 1
-    return count
 
 
 def _share_key() -> str:
@@ -264,11 +272,7 @@ def _log_tail(log: Path, lines: int = 15) -> str:
 
 def _wait_until_up(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    # Ask over the address Voila listens on (loopback when it listens on all of them).
-    ip = {"0.0.0.0": "127.0.0.1", "::": "::1", "localhost": "127.0.0.1"}.get(
-        server.config.ip, server.config.ip)
-    host = f"[{ip}]" if ":" in ip else ip
-    probe = f"http://{host}:{server.config.port}/voila/static/fontawesome/css/all.min.css"
+    probe = f"{server.config.local_base_url}voila/static/fontawesome/css/all.min.css"
     while time.monotonic() < deadline:
         if not server.running():
             raise TdwError(f"voila exited with status {server.process.returncode}:\n"

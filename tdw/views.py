@@ -112,11 +112,17 @@ class View:
         analyzer, array, axis = self.selectors[name]
         return int(ctx.load(analyzer, ctx.epoch)[array].shape[axis])
 
-    def sources(self, ctx: ViewContext) -> dict[str, Any]:
-        """Fresh ColumnDataSources holding both the static and the per-epoch columns."""
+    def sources(self, ctx: ViewContext, epoch_columns: Columns | None = None
+                ) -> dict[str, Any]:
+        """Fresh ColumnDataSources holding both the static and the per-epoch columns.
+
+        ``epoch_columns`` is ``epoch_data(ctx)`` when the caller has it already.
+        """
         from bokeh.models import ColumnDataSource
 
-        columns = {**self.data(ctx), **self.epoch_data(ctx)}
+        if epoch_columns is None:
+            epoch_columns = self.epoch_data(ctx)
+        columns = {**self.data(ctx), **epoch_columns}
         return {name: ColumnDataSource(data=cols) for name, cols in columns.items()}
 
     def figure(self, ctx: ViewContext):

@@ -83,6 +83,7 @@ class Compare(pn.viewable.Viewer):
                                                   value=self.view_names,
                                                   sizing_mode="stretch_width")
         self.side = pn.Row(sizing_mode="stretch_width", css_classes=["tdw-compare-side"])
+        self.columns: list[list[ViewPane]] = []
         self._build_columns()
         self.view_picker.param.watch(self._set_views, "value")
         self.slider = pn.widgets.DiscreteSlider(label="epoch", options=[0], value=0,
@@ -130,8 +131,7 @@ class Compare(pn.viewable.Viewer):
 
     def _build_columns(self) -> None:
         """One pane per (variant, chosen view); panes of views still chosen are kept."""
-        old = {(col, p.name): p for col, panes in enumerate(getattr(self, "columns", []))
-               for p in panes}
+        old = {(col, p.name): p for col, panes in enumerate(self.columns) for p in panes}
         self.columns = [[old.get((col, n)) or ViewPane(v, v._view(n), v.epochs[-1])
                          for n in self.view_names] for col, v in enumerate(self.variants)]
         self.side.objects = [

@@ -78,10 +78,11 @@ class ViewPane:
         self._cache: OrderedDict[tuple, Columns] = OrderedDict()
         self._cache_size = cache_size
         ctx = self.context(epoch)
-        self.sources = view.sources(ctx)
+        per_epoch = self.epoch_columns(epoch)
+        self.sources = view.sources(ctx, per_epoch)
         self.figure = view.build(self.sources, ctx)
         self.figure.name = f"view:{view.name}"
-        self.moves = bool(self.epoch_columns(epoch))
+        self.moves = bool(per_epoch)
         """Whether a checkpoint move changes this figure (false for e.g. a cross-epoch grid)."""
         if self.moves:
             self.figure.tags = [*self.figure.tags, MOVES_TAG]
