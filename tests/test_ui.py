@@ -250,7 +250,7 @@ def test_the_workbench_on_an_empty_store_says_what_to_do(tmp_path):
     wb = Workbench(Store(tmp_path))
     text = wb.explore.body.objects[0].object
     assert "Train page" in text
-    assert "at least two" in wb.compare.body.objects[0].object
+    assert "the store has 0" in wb.compare.body.objects[0].object  # and how to get more
     with pytest.raises(TdwError, match="unknown tab"):
         Workbench(Store(tmp_path), tab="Nope")
 

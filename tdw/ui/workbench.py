@@ -136,7 +136,11 @@ class ComparePage(_FollowsVariants, pn.viewable.Viewer):
         chosen = list(self.picker.value)
         if len(chosen) < 2:
             self.compare = None
-            self.body.objects = [_problem("Pick at least two variants to compare.")]
+            available = len(self.picker.options)
+            self.body.objects = [_problem(
+                "Pick at least two variants to compare." if available >= 2 else
+                f"Compare needs two variants with checkpoints; the store has {available}. "
+                "Train another on the workbench's Train page or with `tdw train`.")]
             return
         try:
             self.compare = Compare([Variant(v, self.store) for v in chosen], align=self.align)
