@@ -172,10 +172,14 @@ def test_compare_shows_two_variants_on_one_slider(server, browser, ui_store):
     slider = page.evaluate("tdwProbe.ofType('Slider').map(m => [m.title, m.start, m.end])")
     assert slider, "no slider on the compare page"
     page.evaluate("() => { const s = tdwProbe.ofType('Slider')[0]; s.value = s.start; }")
-    changed = poll(lambda: [n for n, v in page.evaluate("tdwProbe.state()").items()
-                            if v != before[n]], timeout=15)
-    moved = {n.split(":", 1)[1] for n in changed}
-    assert len(moved) >= 3, changed
+    def changed() -> list[str]:
+        return [n for n, v in page.evaluate("tdwProbe.state()").items() if v != before[n]]
+
+    # Wait for all three side-by-side views, not the first to arrive: the client-side ones
+    # change at once, a server-side one after its round trip.
+    poll(lambda: len({n.split(":", 1)[1] for n in changed()}) >= 3, timeout=15)
+    moved = {n.split(":", 1)[1] for n in changed()}
+    assert len(moved) >= 3, changed()
     screenshot(page, "compare-after-move")
     guard.check()
     page.close()  # its kernel is then idle and disconnected, so Voila culls it
