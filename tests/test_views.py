@@ -8,7 +8,6 @@ import pytest
 
 from tdw.errors import TdwError, UnknownNameError
 from tdw.notebook import Variant
-from tdw.registry import families
 from tdw.runs import AnalysisRun, TrainingRun
 
 pytestmark = pytest.mark.slow
@@ -22,31 +21,6 @@ def variant(tmp_path_factory) -> Variant:
                                  schedule="0-60/20", store=root, device="cpu").execute()
     AnalysisRun.prepare(variant=result.variant, workers=1, store=root).execute()
     return Variant(result.variant, root)
-
-
-def _all_views():
-    return [(fam.name, view) for fam in families().values() for view in fam.views]
-
-
-def test_every_analyzer_has_a_view():
-    for fam in families().values():
-        read = {name for view in fam.views for name in view.reads}
-        for analyzer in (*fam.analyzers, *fam.cross_epoch):
-            assert analyzer.name in read or analyzer.name in {"grokking_turn"}, \
-                f"{fam.name}: analyzer {analyzer.name} has no view"
-
-
-@pytest.mark.parametrize("family, view", _all_views(), ids=lambda x: getattr(x, "name", x))
-def test_every_view_renders_at_every_checkpoint(variant, family, view):
-    from bokeh.models import ColumnDataSource, Model
-
-    if family != variant.family.name:
-        pytest.skip("this test variant belongs to another family")
-    for epoch in variant.epochs:
-        result = variant.at(epoch).view(view.name)
-        assert isinstance(result.figure, Model)
-        sources = result.figure.select({"type": ColumnDataSource})
-        assert sources and any(len(next(iter(s.data.values()), [])) for s in sources if s.data)
 
 
 def _epoch_columns(variant, view_name, epoch):
