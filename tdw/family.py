@@ -31,9 +31,11 @@ class Dataset:
 
     Attributes:
         train_tokens: ``(n_train, n_ctx)`` int64 model inputs.
-        train_labels: ``(n_train,)`` int64 targets read at the last position.
+        train_labels: ``(n_train,)`` int64 targets of the answer position, or
+            ``(n_train, n_ctx)`` int64 targets per position (next-token prediction), where
+            :data:`tdw.training.IGNORE_LABEL` (-100) marks positions that are not scored.
         test_tokens: ``(n_test, n_ctx)`` int64.
-        test_labels: ``(n_test,)`` int64.
+        test_labels: ``(n_test,)`` or ``(n_test, n_ctx)`` int64, like ``train_labels``.
     """
 
     train_tokens: torch.Tensor
@@ -83,10 +85,17 @@ class Family:
         default_schedule: values -> schedule text (see :mod:`tdw.schedule`).
         presets: named parameter sets, e.g. ``quick`` for a CPU-sized run.
         readout: (model, tokens) -> ``(batch, d_vocab_out)`` logits at the answer
-            position; the training loss and accuracy are computed on these.
+            position, or ``(batch, pos, d_vocab_out)`` logits for a per-position loss;
+            the training loss and accuracy are computed on these (see
+            :func:`tdw.training.loss_and_accuracy`).
         analyzers: the family's per-checkpoint analyzers (:class:`tdw.analyzer.Analyzer`).
         cross_epoch: analyzers over all checkpoints (:class:`tdw.analyzer.CrossEpochAnalyzer`).
         views: the family's views.
+        transition: name of the cross-epoch analyzer whose artifact marks the family's
+            transition (e.g. the grokking turn, or the induction-head phase change) in its
+            attributes ``turn_epoch`` (int, or None when none was found) and ``confidence``
+            (0..1). Every view draws that epoch, and Compare can align variants by it.
+            None, or a name not among ``cross_epoch``, means the family marks none.
         summaries: ``(label, analyzer, attr)`` triples: an attribute of the analyzer's
             artifact at the last checkpoint (or its cross-epoch artifact) that the variant
             table shows as a column, e.g. ``("key frequencies", "dominant_frequencies",
@@ -110,6 +119,7 @@ class Family:
     analyzers: tuple[Any, ...] = ()
     cross_epoch: tuple[Any, ...] = ()
     views: tuple[Any, ...] = ()
+    transition: str | None = "grokking_turn"
     summaries: tuple[tuple[str, str, str], ...] = ()
     version: int = 1
 

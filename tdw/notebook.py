@@ -64,11 +64,13 @@ class Variant:
         return dict(self._metrics())
 
     def turn(self) -> tuple[int, float] | None:
-        """The detected transition ``(epoch, confidence)``, if analysed and found."""
-        if "grokking_turn" not in self._analyzers:
+        """The detected transition ``(epoch, confidence)``, if analysed and found: the
+        ``turn_epoch`` and ``confidence`` of the family's ``transition`` analyzer."""
+        name = self.family.transition
+        if name is None or not isinstance(self._analyzers.get(name), CrossEpochAnalyzer):
             return None
         try:
-            attrs = self.artifact("grokking_turn").attrs
+            attrs = self.artifact(name).attrs
         except TdwError:
             return None
         if attrs.get("turn_epoch") is None:

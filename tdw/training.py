@@ -22,9 +22,13 @@ import torch.nn.functional as F
 
 from tdw.family import Dataset, TrainConfig
 
-__all__ = ["TrainState", "Callback", "train", "make_optimizer", "loss_and_accuracy"]
+__all__ = ["TrainState", "Callback", "train", "make_optimizer", "loss_and_accuracy",
+           "IGNORE_LABEL"]
 
 Readout = Callable[[Any, torch.Tensor], torch.Tensor]
+IGNORE_LABEL = -100
+"""A per-position label that is not scored (``torch.nn.functional.cross_entropy``'s
+default ``ignore_index``), e.g. the last position of a next-token sequence."""
 _COLUMNS = ("train_loss", "test_loss", "train_acc", "test_acc")
 
 
@@ -60,7 +64,20 @@ def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
 def loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy in float64 (tiny post-grokking losses underflow in float32, as Nanda
-    et al. note) and accuracy, for ``(batch, vocab)`` logits."""
+    et al. note) and accuracy.
+
+    Either ``(batch, vocab)`` logits with ``(batch,)`` labels (one answer per sequence), or
+    ``(batch, pos, vocab)`` logits with ``(batch, pos)`` labels (next-token prediction at
+    many positions): both are flattened, and positions labelled :data:`IGNORE_LABEL` are
+    left out of the loss and the accuracy, so both are means over the scored positions.
+    """
+    if logits.ndim == 3:
+        if labels.shape != logits.shape[:2]:
+            raise ValueError(f"labels {tuple(labels.shape)} do not match sequence logits "
+                             f"{tuple(logits.shape)}: expected (batch, pos) labels")
+        scored = labels.reshape(-1) != IGNORE_LABEL  # (batch * pos,)
+        logits = logits.reshape(-1, logits.shape[-1])[scored]  # (scored, vocab)
+        labels = labels.reshape(-1)[scored]  # (scored,)
     loss = F.cross_entropy(logits.to(torch.float64), labels)
     accuracy = (logits.argmax(-1) == labels).to(torch.float64).mean()
     return loss, accuracy
@@ -82,7 +99,9 @@ def train(model, config: TrainConfig, data: Dataset, *, readout: Readout,
         model: a TransformerLens bridge (or any module ``readout`` understands).
         config: optimiser settings and run length.
         data: tokens and labels, already on the model's device.
-        readout: (model, tokens) -> ``(batch, vocab)`` logits at the answer position.
+        readout: (model, tokens) -> ``(batch, vocab)`` logits at the answer position, or
+            ``(batch, pos, vocab)`` logits scored against ``(batch, pos)`` labels (see
+            :func:`loss_and_accuracy`).
         optimizer: an optimizer whose state was restored for a resumed run; a new AdamW
             otherwise.
         start_epoch: the epoch the model's weights are at.
