@@ -3,4 +3,4 @@
 Registration is explicit: a family ships here only when it is named in ``BUILTIN``.
 """
 
-BUILTIN: tuple[str, ...] = ("modulo_addition_1l",)
+BUILTIN: tuple[str, ...] = ("modulo_addition_1l", "checkpoint_series")

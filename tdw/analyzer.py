@@ -97,7 +97,8 @@ class CrossEpochInputs:
         epochs: ``(n_checkpoints,)`` the analysed checkpoint epochs, increasing.
         artifacts: analyzer name -> its artifacts, one per epoch in ``epochs`` order.
         metrics: per-epoch ``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``
-            arrays of length ``n_epochs + 1``.
+            arrays of length ``n_epochs + 1``; empty for a variant with no training
+            metrics (an imported checkpoint series).
     """
 
     values: Mapping[str, Any]

@@ -65,6 +65,12 @@ def cmd_families(args: argparse.Namespace) -> int:
         for name, preset in fam.presets.items():
             shown = ", ".join(f"{k}={v}" for k, v in preset.items())
             print(f"\n  preset {name}: {shown}")
+        if fam.imported_by:
+            print(f"\n  imported, not trained: {fam.imported_by}")
+            print(f"  analyzers: {', '.join(a.name for a in fam.analyzers)}")
+            print(f"  cross-epoch: {', '.join(a.name for a in fam.cross_epoch)}")
+            print(f"  views: {', '.join(v.name for v in fam.views)}\n")
+            continue
         cfg = fam.model_config(defaults)
         arch = ", ".join(f"{k}={getattr(cfg, k)}" for k in _ARCHITECTURE if hasattr(cfg, k))
         training = fam.train_config(defaults)
@@ -132,6 +138,44 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"running in the background; follow it with: tdw jobs show {record.id}")
         return 0
     return _follow(store, record.id, unit="checkpoint")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from tdw.families.checkpoint_series import importer
+
+    store = Store(args.store)
+    request = importer.ImportRequest(
+        sources=tuple(args.source), probe=args.probe,
+        revisions=tuple(r.strip() for r in (args.revisions or "").split(",") if r.strip()),
+        steps=_int_list(args.steps or "", "--steps"), name=args.name or "")
+    try:
+        plan = importer.plan_import(store, request)
+    except importer.AlreadyImported as exc:
+        print(f"tdw: {exc}", file=sys.stderr)
+        return 0
+    print(f"importing {plan.describe()}")
+    if args.dry_run:
+        for rev in plan.revisions:
+            print(f"  step {rev.step}: {rev.label}")
+        return 0
+    with tqdm(total=len(plan.revisions), unit="checkpoint", dynamic_ncols=True) as bar:
+        result = importer.run_import(store, plan, lambda done, total: bar.update(done - bar.n))
+    print(result.summary())
+    if not args.analyze:
+        return 0
+    run, record = launch.start_analysis(store, result.variant)
+    print(run.describe())
+    return 0 if record is None else _follow(store, record.id, unit="checkpoint")
+
+
+def _int_list(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise TdwError(f"{option} {text!r}: write comma-separated integers, e.g. "
+                       f"{option} 0,1000,2000") from None
 
 
 def _follow(store: Store, job_id: int, unit: str = "epoch") -> int:
@@ -363,6 +407,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     p.add_argument("--background", action="store_true", help="return at once; see tdw jobs")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser(
+        "import", help="import a pretrained causal LM's checkpoint series as a variant",
+        description="Import the training checkpoints of a pretrained causal LM as one variant "
+        "of the checkpoint_series family: Hugging Face Hub revisions of one model (Pythia "
+        "publishes step0 ... step143000), revisions that are subfolders of one local folder, "
+        "or one local save_pretrained directory per checkpoint. Each checkpoint is loaded "
+        "with TransformerBridge.boot_transformers and stored (hashed) like a trained one; "
+        "its step is its 'epoch'. The probe is your prompt file (format: tdw/families/"
+        "checkpoint_series/README.md). Nothing is written unless every revision loads.",
+        epilog="examples:\n  tdw import EleutherAI/pythia-160m --revisions step1000,step2000,"
+        "step4000 --probe decimals.json\n  tdw import ckpts/step* --probe decimals.json "
+        "--analyze", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", nargs="+", help="a Hub model id or a folder (with --revisions), "
+                   "or one directory per checkpoint")
+    p.add_argument("--probe", required=True, metavar="FILE.json",
+                   help="prompt file: prompts, source prompts, answers, metric, head groups")
+    p.add_argument("--revisions", metavar="R1,R2,...",
+                   help="Hub revisions (step1000,step2000) or subfolders of the one folder")
+    p.add_argument("--steps", metavar="S1,S2,...",
+                   help="training step of each revision (default: read from names stepN)")
+    p.add_argument("--name", help="label of the series in the variant id (default: the "
+                   "model's name); import a series again under another name to use another "
+                   "prompt file")
+    p.add_argument("--dry-run", action="store_true", help="check everything, print the plan, "
+                   "write nothing")
+    p.add_argument("--analyze", action="store_true", help="analyse the variant right after")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("jobs", help="list jobs; 'show ID' or 'cancel ID'")
     p.add_argument("action", nargs="?", choices=("list", "show", "cancel"), default="list")

@@ -31,7 +31,7 @@ from tdw.analyzer import Analyzer, CheckpointInputs, CrossEpochAnalyzer, CrossEp
 from tdw.artifacts import Artifact
 from tdw.errors import ProbeMismatchError, TdwError, UnknownNameError
 from tdw.family import Family
-from tdw.model import boot_model, load_weights
+from tdw.model import boot_variant, load_weights
 from tdw.registry import get_family
 from tdw.schedule import parse_schedule
 from tdw.store import Store
@@ -247,7 +247,7 @@ def _init_worker(root: str, vid: str, probe_sha: str, threads: int) -> None:
     family = get_family(variant.family)
     probe = store.require_probe(vid, probe_sha)  # re-hashes the file: never a changed probe
     final = store.checkpoints(vid)[-1].epoch
-    model = boot_model(family.model_config(variant.params), "cpu")
+    model = boot_variant(family, variant.params, store.path(variant.folder), "cpu")
     model.eval()
     _STATE["worker"] = _Worker(store, family, variant.params, probe.tensors,
                                store.load_checkpoint(vid, final), model)
@@ -350,8 +350,10 @@ def _run_cross_epoch(store: Store, plan: Plan, name: str) -> None:
                 f"{input_name} artifacts of {variant.id} were computed on another probe "
                 f"({sorted(mixed)[0][:16]}...); rerun tdw analyze {variant.id} --force")
         artifacts[input_name] = loaded
+    # An imported series has no training metrics: its cross-epoch analyzers get none.
+    has_metrics = store.path(variant.folder / "metrics.safetensors").exists()
     inputs = CrossEpochInputs(variant.params, np.asarray(epochs, dtype=np.int64), artifacts,
-                              store.load_metrics(variant.id))
+                              store.load_metrics(variant.id) if has_metrics else {})
     arrays, attrs = analyzer.run(inputs)
     digest = _cross_digest(store, variant.id, analyzer, stored)
     store.write_artifact(variant.id, Artifact(analyzer.schema, None, arrays, attrs,

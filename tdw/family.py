@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -96,6 +97,14 @@ class Family:
             attributes ``turn_epoch`` (int, or None when none was found) and ``confidence``
             (0..1). Every view draws that epoch, and Compare can align variants by it.
             None, or a name not among ``cross_epoch``, means the family marks none.
+        boot: ``(values, folder, device) -> model`` for a family whose models are not
+            built by ``boot_native(model_config(values))``, e.g. an imported checkpoint
+            series booted with ``TransformerBridge.boot_transformers`` from the Hugging
+            Face config stored in the variant's ``folder`` (absolute). The engine loads
+            each checkpoint's weights into it. None: ``boot_native``.
+        imported_by: for a family whose variants are imported rather than trained, the
+            command that imports one (``tdw import ...``); ``tdw train`` refuses the family
+            and names this command instead. Empty for trained families.
         summaries: ``(label, analyzer, attr)`` triples: an attribute of the analyzer's
             artifact at the last checkpoint (or its cross-epoch artifact) that the variant
             table shows as a column, e.g. ``("key frequencies", "dominant_frequencies",
@@ -120,6 +129,8 @@ class Family:
     cross_epoch: tuple[Any, ...] = ()
     views: tuple[Any, ...] = ()
     transition: str | None = "grokking_turn"
+    boot: Callable[[Values, Path, torch.device], Any] | None = None
+    imported_by: str = ""
     summaries: tuple[tuple[str, str, str], ...] = ()
     version: int = 1
 

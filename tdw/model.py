@@ -11,12 +11,14 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 
 from tdw.errors import IntegrityError
 
-__all__ = ["pick_device", "boot_model", "weights_of", "load_weights", "live_tensors"]
+__all__ = ["pick_device", "boot_model", "boot_variant", "weights_of", "load_weights",
+           "live_tensors"]
 
 
 def pick_device(choice: str = "auto") -> torch.device:
@@ -36,6 +38,18 @@ def boot_model(config, device: torch.device | str = "cpu"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the bridge warns about optional extras we don't use
         return TransformerBridge.boot_native(config, device=torch.device(device))
+
+
+def boot_variant(family, values: Mapping, folder: Path, device: torch.device | str = "cpu"):
+    """The model of one variant of ``family``, ready to receive a checkpoint's weights.
+
+    ``family.boot(values, folder, device)`` when the family declares it (an imported
+    series boots its stored Hugging Face architecture), else ``boot_native`` of
+    ``family.model_config(values)``. ``folder`` is the variant's absolute folder.
+    """
+    if family.boot is not None:
+        return family.boot(values, Path(folder), torch.device(device))
+    return boot_model(family.model_config(values), device)
 
 
 def weights_of(model) -> dict[str, torch.Tensor]:

@@ -156,6 +156,9 @@ def plan_training(family: str, params: Mapping[str, Any] | None, preset: str | N
                   schedule: str) -> tuple[Family, dict[str, Any], Schedule]:
     """Resolve a family, its parameters and the schedule, raising on any bad input."""
     fam = get_family(family)
+    if fam.imported_by:
+        raise TdwError(f"{fam.name} variants are imported, not trained: {fam.imported_by} "
+                       "(see tdw import --help)")
     values = fam.resolve(params or {}, preset=preset or None)
     n_epochs = fam.train_config(values).n_epochs
     return fam, values, parse_schedule(schedule or fam.default_schedule(values), n_epochs)

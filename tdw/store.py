@@ -211,6 +211,41 @@ class Store:
                        "NULL, updated = ? WHERE id = ?", (now(), vid))
         shutil.rmtree(self.path(rec.folder), ignore_errors=True)
 
+    def adopt_variant(self, staging: Store, vid: str) -> VariantRecord:
+        """Move variant ``vid``, complete in ``staging`` (a store whose root lies inside
+        this one), into this store, all or nothing.
+
+        This is how a variant that was never trained here (an imported checkpoint series)
+        arrives: it is written into a staging store through the ordinary API (so its files
+        are hashed exactly as trained ones), then its folder is renamed in and its catalog
+        rows (variant, probe, checkpoints, artifacts) are copied in one transaction. Until
+        that transaction commits no row points into the folder, so a failure leaves this
+        store as it was, and a folder left by a killed adoption is replaced by the next.
+        """
+        if self.catalog.one("SELECT 1 FROM variants WHERE id = ?", (vid,)) is not None:
+            raise StoreError(f"variant {vid} is already in the store {self.root}")
+        record = staging.variant(vid)
+        source, target = staging.path(record.folder), self.path(record.folder)
+        if target.exists():  # debris of a killed adoption: no catalog row points into it
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        try:
+            with self.catalog.transaction() as db:
+                family = staging.catalog.one("SELECT * FROM families WHERE name = ?",
+                                             (record.family,))
+                db.execute("INSERT OR IGNORE INTO families VALUES (?, ?, ?)", tuple(family))
+                for table, key in (("variants", "id"), ("probes", "variant"),
+                                   ("checkpoints", "variant"), ("artifacts", "variant")):
+                    for row in staging.catalog.query(f"SELECT * FROM {table} WHERE {key} = ?",
+                                                     (vid,)):
+                        db.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})",
+                                   tuple(row))
+        except BaseException:
+            os.replace(target, source)
+            raise
+        return self.variant(vid)
+
     # ------------------------------------------------------------------ probes
     def ensure_probe(self, vid: str, tensors: Mapping[str, torch.Tensor]) -> Probe:
         """Store the variant's probe the first time; afterwards, require it to be identical."""

@@ -1,0 +1,108 @@
+"""Checkpoint Series: a pretrained causal LM's training checkpoints, imported as one variant.
+
+EleutherAI's Pythia models publish their training checkpoints as Hub revisions
+(``step1000``, ``step2000``, ...; Biderman et al. 2023, "Pythia: a suite for analyzing large
+language models across training and scaling"). ``tdw import`` turns such a series, or a
+list of local ``save_pretrained`` directories, into a variant whose "epochs" are the
+training steps; the probe is the user's prompt set with its metric. The analyzers ask the
+questions of the user's own studies: which heads carry a behaviour (ablation, head-group
+patching, e.g. even vs odd heads on 9.8 vs 9.11), when the heads' weights cluster, and
+whether the weight clusters match the behavioural groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tdw.family import Dataset, Family, TrainConfig
+from tdw.library.trajectory import parameter_trajectory
+from tdw.library.weights import parameter_snapshot
+from tdw.params import Param
+
+from .analyzers import ANALYZERS, CROSS_EPOCH
+from .importer import MODEL_FOLDER
+from .series import boot_stored
+from .views import VIEWS
+
+__all__ = ["FAMILY"]
+
+IMPORT_COMMAND = ("tdw import MODEL --revisions step1000,step2000,... --probe prompts.json, "
+                  "or tdw import DIR1 DIR2 ... --probe prompts.json")
+
+PARAMS = (
+    Param("model", "str", "series", "label of the series in the variant id (default: the "
+          "model's name; tdw import --name sets it)", identity=True, short="m"),
+    Param("source", "str", "", "Hugging Face model id the revisions come from, or 'local'"),
+    Param("revisions", "str", "", "comma-separated Hub revisions, or the checkpoint directories"),
+    Param("steps", "str", "", "comma-separated training step of each revision (the 'epochs')"),
+    Param("config_sha256", "str", "", "sha256 of the architecture stored with the variant"),
+)
+"""Written by ``tdw import``; the variant id is the model label plus a hash of the rest."""
+
+
+def _steps(values: Mapping[str, Any]) -> list[int]:
+    return [int(s) for s in values["steps"].split(",") if s.strip()]
+
+
+def model_config(values: Mapping[str, Any]) -> None:
+    """None: an imported series boots from its stored Hugging Face config (``boot``)."""
+    return None
+
+
+def boot(values: Mapping[str, Any], folder: Path, device: torch.device):
+    """The series' architecture from ``model/`` in the variant folder via boot_transformers."""
+    return boot_stored(folder / MODEL_FOLDER, device, values["config_sha256"])
+
+
+def dataset(values: Mapping[str, Any]) -> Dataset:
+    """None here: the series was trained elsewhere, on its authors' data."""
+    raise NotImplementedError(f"an imported series has no training data; {IMPORT_COMMAND}")
+
+
+def probe(values: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The user's prompt file, tokenized at import (see the family README)."""
+    raise NotImplementedError(f"the probe of an imported series is given at import; "
+                              f"{IMPORT_COMMAND}")
+
+
+def train_config(values: Mapping[str, Any]) -> TrainConfig:
+    """The span of the series (its last step); the optimiser was its authors' (unknown: NaN)."""
+    steps = _steps(values)
+    return TrainConfig(n_epochs=steps[-1] if steps else 0, lr=float("nan"),
+                       weight_decay=float("nan"))
+
+
+def default_schedule(values: Mapping[str, Any]) -> str:
+    """Every imported revision's step."""
+    return ",".join(map(str, _steps(values))) or "0"
+
+
+FAMILY = Family(
+    name="checkpoint_series",
+    title="Checkpoint Series (imported)",
+    description=(
+        "A pretrained causal LM's training checkpoints (Pythia-style step revisions on the "
+        "Hugging Face Hub, or local save_pretrained directories) imported as one variant; the "
+        "probe is your prompt set with a logit- or probability-difference metric. Per-head "
+        "ablation, head-group activation patching (e.g. even vs odd heads), head weight "
+        "clustering, and when the clustering emerges."
+    ),
+    params=PARAMS,
+    model_config=model_config,
+    dataset=dataset,
+    probe=probe,
+    train_config=train_config,
+    default_schedule=default_schedule,
+    analyzers=(*ANALYZERS, parameter_snapshot),
+    cross_epoch=(*CROSS_EPOCH, parameter_trajectory),
+    views=VIEWS,
+    transition="clustering_emergence",
+    boot=boot,
+    imported_by=IMPORT_COMMAND,
+    summaries=(("clustering emerges at step", "clustering_emergence", "turn_epoch"),
+               ("probe metric (last)", "answer_metric", "mean")),
+)

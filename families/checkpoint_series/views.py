@@ -1,0 +1,203 @@
+"""Views of an imported series. None reads training metrics: an imported series has none
+(its loss curves were its authors'); the probe metric across steps takes their place."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tdw import _plot
+from tdw.library.views import PARAMETER_NORMS, PARAMETER_TRAJECTORY, PARAMETER_VELOCITY
+from tdw.views import Trace, View, ViewContext
+
+__all__ = ["VIEWS"]
+
+
+# ------------------------------------------------------------- probe metric
+def _metric_data(ctx: ViewContext) -> dict:
+    arts = [ctx.load("answer_metric", e) for e in ctx.epochs]
+    return {"curves": {"step": list(ctx.epochs), "prompt": [a.attrs["mean"] for a in arts],
+                       "source": [a.attrs["source_mean"] for a in arts]},
+            "turn": _plot.turn_columns(ctx)}
+
+
+def _build_metric(sources, ctx: ViewContext):
+    name = ctx.load("answer_metric", ctx.epoch).attrs["metric_name"]
+    fig = _plot.figure("Probe metric across training", x_label="step",
+                       y_label=f"mean {name.replace('_', ' ')}", width=620)
+    for column, color, label in (("prompt", _plot.PALETTE[0], "prompts"),
+                                 ("source", _plot.PALETTE[2], "source prompts")):
+        fig.line("step", column, source=sources["curves"], color=color, legend_label=label,
+                 line_width=1.5)
+        fig.scatter("step", column, source=sources["curves"], color=color, size=6,
+                    legend_label=label, name="checkpoints" if column == "prompt" else column)
+    _plot.turn_band(fig, sources["turn"])
+    _plot.current_epoch_band(fig, sources["current"])
+    _plot.legend_outside(fig)
+    return fig
+
+
+def _metric_trace(ctx: ViewContext):
+    curves = _metric_data(ctx)["curves"]
+    return curves["step"], curves["prompt"]
+
+
+ANSWER_METRIC = View(
+    "answer_metric", "Probe metric across training", "Mean metric (correct minus wrong answer "
+    "at the last token) of the prompts and of their source prompts at every imported step.",
+    ("answer_metric",), "summary", build=_build_metric, data=_metric_data,
+    epoch_data=_plot.current_columns, group="Behaviour",
+    trace=Trace("mean probe metric", _metric_trace))
+
+
+# --------------------------------------------------------------- grids
+def _cells(grid: np.ndarray, rows: list[str], cols: list[str]) -> dict:
+    """Columns of a categorical heatmap: one rect per (row, col) cell."""
+    r, c = np.meshgrid(np.arange(len(rows)), np.arange(len(cols)), indexing="ij")
+    return {"row": [rows[i] for i in r.ravel()], "col": [cols[j] for j in c.ravel()],
+            "value": grid.astype(np.float64).ravel()}
+
+
+def _heatmap_view(name: str, title: str, description: str, analyzer: str, array: str,
+                  cols_of, col_label: str, value_label: str) -> View:
+    """A (layer x column) heatmap of ``analyzer[array]`` with one symmetric colour scale
+    over every checkpoint, so colours compare across training."""
+
+    def layers(ctx: ViewContext) -> list[str]:
+        return [f"L{i}" for i in range(ctx.load(analyzer, ctx.epoch)[array].shape[0])]
+
+    def columns(ctx: ViewContext) -> dict:
+        art = ctx.load(analyzer, ctx.epoch)
+        return {"cells": _cells(art[array], layers(ctx), cols_of(art))}
+
+    def build(sources, ctx: ViewContext):
+        from bokeh.models import ColorBar, HoverTool, LinearColorMapper
+
+        art = ctx.load(analyzer, ctx.epoch)
+        limit = max(float(np.nanmax(np.abs(ctx.load(analyzer, e)[array]), initial=0.0))
+                    for e in ctx.epochs) or 1.0
+        mapper = LinearColorMapper(palette="RdBu11", low=limit, high=-limit, nan_color="#dddddd")
+        rows = layers(ctx)
+        fig = _plot.figure(title, x_label=col_label, y_label="layer", x_range=cols_of(art),
+                           y_range=list(reversed(rows)), width=520,
+                           height=max(240, 40 + 22 * len(rows)))
+        fig.rect("col", "row", 1, 1, source=sources["cells"], line_color=None,
+                 fill_color={"field": "value", "transform": mapper})
+        fig.add_layout(ColorBar(color_mapper=mapper, title=value_label, width=10), "right")
+        fig.select_one(HoverTool).tooltips = [("layer", "@row"), (col_label, "@col"),
+                                              (value_label, "@value{0.000}")]
+        return fig
+
+    return View(name, title, description, (analyzer,), "checkpoint", build=build,
+                epoch_data=columns, group="Heads")
+
+
+HEAD_ABLATION = _heatmap_view(
+    "head_ablation", "Zero-ablating one head", "Change of the mean probe metric when one head's "
+    "output is zeroed: blue heads help the correct answer, red heads hurt it.",
+    "head_ablation", "effect", lambda art: [str(h) for h in range(art["effect"].shape[1])],
+    "head", "metric change")
+
+GROUP_PATCHING = _heatmap_view(
+    "group_patching", "Patching head groups from the source", "Change of the mean probe metric "
+    "when one group of heads in one layer takes its output from the source prompts (e.g. even "
+    "vs odd heads).", "head_group_patching", "effect",
+    lambda art: list(art.attrs["groups"]), "head group", "metric change")
+
+
+# ------------------------------------------------------------ similarity
+def _similarity_data(ctx: ViewContext) -> dict:
+    art = ctx.load("head_weight_clustering", ctx.epoch)
+    layer = ctx.selection.get("layer", 0)
+    heads = [str(h) for h in range(art["similarity"].shape[1])]
+    labels = art["kmeans_labels"][layer]
+    return {"cells": _cells(art["similarity"][layer], heads, heads),
+            "clusters": {"head": heads, "row": ["k-means"] * len(heads),
+                         "color": [_plot.PALETTE[int(c) % len(_plot.PALETTE)] for c in labels],
+                         "cluster": [int(c) for c in labels]},
+            "score": {"text": [f"silhouette {art['kmeans_silhouette'][layer]:.2f}, agreement "
+                               f"with head groups {art['kmeans_vs_groups'][layer]:.2f}"]}}
+
+
+def _build_similarity(sources, ctx: ViewContext):
+    from bokeh.models import ColorBar, LabelSet, LinearColorMapper
+
+    n = ctx.load("head_weight_clustering", ctx.epoch)["similarity"].shape[1]
+    heads = [str(h) for h in range(n)]
+    mapper = LinearColorMapper(palette="Viridis256", low=-1.0, high=1.0)
+    fig = _plot.figure("Head weight similarity", x_label="head", y_label="head",
+                       x_range=heads, y_range=[*reversed(heads), "k-means"], width=460,
+                       height=460)
+    fig.rect("col", "row", 1, 1, source=sources["cells"], line_color=None,
+             fill_color={"field": "value", "transform": mapper})
+    fig.rect("head", "row", 0.9, 0.9, source=sources["clusters"], color="color")
+    fig.add_layout(LabelSet(x=0, y=0, x_units="screen", y_units="screen", text="text",
+                            source=sources["score"], text_font_size="9pt"))
+    fig.add_layout(ColorBar(color_mapper=mapper, title="cosine", width=10), "right")
+    return fig
+
+
+HEAD_SIMILARITY = View(
+    "head_similarity", "Head weight similarity", "Cosine similarity of the heads' weights "
+    "(W_Q, W_K, W_V, W_O slices) in one layer, with each head's k-means cluster in the bottom "
+    "row, the partition's silhouette and its agreement (adjusted Rand index) with the head "
+    "groups.", ("head_weight_clustering",), "checkpoint", build=_build_similarity,
+    epoch_data=_similarity_data, selectors={"layer": ("head_weight_clustering", "similarity", 0)},
+    group="Clustering")
+
+
+# -------------------------------------------------------- across training
+def _layer_lines(array: str):
+    def data(ctx: ViewContext) -> dict:
+        art = ctx.load("clustering_emergence", ctx.epoch)
+        values = art[array]  # (checkpoint, layer)
+        n = values.shape[1]
+        return {"lines": {"xs": [art["steps"].tolist()] * n,
+                          "ys": [values[:, i].tolist() for i in range(n)],
+                          "name": [f"layer {i}" for i in range(n)],
+                          "color": [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(n)]},
+                "turn": _plot.turn_columns(ctx)}
+    return data
+
+
+def _lines_view(name: str, title: str, description: str, array: str, y_label: str,
+                trace_label: str) -> View:
+    data = _layer_lines(array)
+
+    def build(sources, ctx: ViewContext):
+        fig = _plot.figure(title, x_label="step", y_label=y_label, width=620)
+        fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
+                       line_width=1.5)
+        _plot.turn_band(fig, sources["turn"])
+        _plot.current_epoch_band(fig, sources["current"])
+        _plot.legend_outside(fig)
+        return fig
+
+    def trace(ctx: ViewContext):
+        art = ctx.load("clustering_emergence", ctx.epoch)
+        return art["steps"], np.nanmean(art[array], axis=1)
+
+    return View(name, title, description, ("clustering_emergence",), "summary", build=build,
+                data=data, epoch_data=_plot.current_columns, group="Clustering",
+                trace=Trace(trace_label, trace))
+
+
+CLUSTERING_EMERGENCE = _lines_view(
+    "clustering_emergence", "When head weights cluster", "k-means silhouette of each layer's "
+    "heads across training; the red line marks where the layer that rises most clusters.",
+    "silhouette", "silhouette", "mean silhouette")
+WEIGHTS_VS_GROUPS = _lines_view(
+    "weights_vs_groups", "Weight clusters vs head groups", "Adjusted Rand index of each layer's "
+    "weight clusters with the probe's head groups (1: the same partition, 0: chance).",
+    "weights_vs_groups", "adjusted Rand index", "mean agreement with head groups")
+WEIGHTS_VS_BEHAVIOUR = _lines_view(
+    "weights_vs_behaviour", "Weight clusters vs ablation behaviour", "Adjusted Rand index of "
+    "each layer's weight clusters with its heads split by their ablation effect.",
+    "weights_vs_behaviour", "adjusted Rand index", "mean agreement with behaviour")
+GROUP_GAP = _lines_view(
+    "group_gap", "Head-group specialisation", "Patching effect of the first head group minus "
+    "the second (e.g. even minus odd) in each layer across training.", "group_gap",
+    "metric change, first group - second", "mean group gap")
+
+VIEWS = (ANSWER_METRIC, HEAD_ABLATION, GROUP_PATCHING, HEAD_SIMILARITY, CLUSTERING_EMERGENCE,
+         WEIGHTS_VS_GROUPS, WEIGHTS_VS_BEHAVIOUR, GROUP_GAP, PARAMETER_TRAJECTORY,
+         PARAMETER_VELOCITY, PARAMETER_NORMS)
