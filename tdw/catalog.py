@@ -112,14 +112,33 @@ class Catalog:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the catalog {self.path}: {exc}") from None
         self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA busy_timeout = 60000")
+            self._refuse_newer()  # before anything is written: a newer store stays as it is
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"{self.path} is not a tdw catalog ({exc}); point --store (or "
+                             "TDW_HOME) at a tdw store folder, or at an empty one") from None
         self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.execute("PRAGMA busy_timeout = 60000")
         mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise StoreError(f"the catalog {self.path} cannot use WAL mode (got {mode}); "
                              "put the store on a local filesystem")
         self._db.execute("PRAGMA synchronous = FULL")
         self._migrate()
+
+    def _refuse_newer(self) -> None:
+        has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'meta'").fetchone()
+        if has_meta is None:
+            return
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            self._db.close()
+            raise StoreError(
+                f"the store at {self.path.parent} was written by a newer tdw (catalog schema "
+                f"{row[0]}, this tdw knows {SCHEMA_VERSION}); upgrade tdw to open it"
+            )
 
     def _migrate(self) -> None:
         # CREATE ... IF NOT EXISTS in one write transaction: concurrent openers serialise.

@@ -16,7 +16,7 @@ from tdw import launch
 from tdw.errors import TdwError
 from tdw.family import variant_id
 from tdw.params import parse_assignments
-from tdw.registry import families
+from tdw.registry import families, get_family
 from tdw.runs import AlreadyTrained, AnalysisRun
 from tdw.store import Store
 
@@ -85,6 +85,8 @@ def cmd_families(args: argparse.Namespace) -> int:
 
 
 def cmd_views(args: argparse.Namespace) -> int:
+    if args.family:
+        get_family(args.family)  # a typo'd name lists the known ones, never an empty answer
     for fam in families().values():
         if args.family and fam.name != args.family:
             continue
@@ -254,12 +256,26 @@ def cmd_variants(args: argparse.Namespace) -> int:
         return 0
     counts = {r["variant"]: r["n"] for r in store.catalog.query(
         "SELECT variant, COUNT(*) AS n FROM checkpoints GROUP BY variant")}
+    variants = store.variants(args.family)
+    if args.family and not variants:
+        get_family(args.family)  # a typo'd name is named, not shown as an empty store
     rows = [(v.id, v.state, f"{v.epochs_done}/{v.n_epochs}", counts.get(v.id, 0),
-             _pct(v.final_train_acc), _pct(v.final_test_acc))
-            for v in store.variants(args.family)]
+             _pct(v.final_train_acc), _pct(v.final_test_acc)) for v in variants]
     print(_table(("variant", "state", "epochs", "checkpoints", "train acc", "test acc"), rows)
           if rows else "no variants yet; train one with: tdw train FAMILY")
     return 0
+
+
+def _selection(items: Sequence[str]) -> dict[str, int]:
+    """``--select neuron=3`` as ``{"neuron": 3}``; the view checks names and ranges."""
+    out = {}
+    for name, raw in parse_assignments(items).items():
+        try:
+            out[name] = int(raw)
+        except ValueError:
+            raise TdwError(f"--select {name}={raw}: a selector value is an index (a whole "
+                           f"number), e.g. --select {name}=0") from None
+    return out
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -268,7 +284,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     variant = Variant(args.variant, Store(args.store))
     out = Path(args.out)
     suffix = out.suffix.lower()
-    selection = {k: int(v) for k, v in parse_assignments(args.select or []).items()}
+    selection = _selection(args.select or [])
     if args.view is None:
         if suffix != ".html":
             raise TdwError(f"{out.name}: without --view tdw export writes the standalone "

@@ -29,7 +29,7 @@ import torch
 
 from tdw.analyzer import Analyzer, CheckpointInputs, CrossEpochAnalyzer, CrossEpochInputs
 from tdw.artifacts import Artifact
-from tdw.errors import ProbeMismatchError, TdwError, UnknownNameError
+from tdw.errors import ParameterError, ProbeMismatchError, TdwError, UnknownNameError
 from tdw.family import Family
 from tdw.model import boot_variant, load_weights
 from tdw.registry import get_family
@@ -64,6 +64,12 @@ class AnalysisRunConfig:
     checkpoints: str = ""
     force: bool = False
     workers: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) \
+                or self.workers < 0:
+            raise ParameterError(f"workers must be a whole number >= 0 (0: one per CPU core), "
+                                 f"got {self.workers!r}")
 
 
 @dataclass(frozen=True)

@@ -160,9 +160,25 @@ class Family:
         return resolve(self.params, merged, owner=f"family {self.name}")
 
 
+_SLUG_VALUE_MAX = 48  # characters of one value in a variant id
+_SLUG_MAX = 160  # characters of a whole variant folder name (file systems allow 255 bytes)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def _slug_value(value: Any) -> str:
+    """``value`` spelled with ASCII letters, digits, ``.`` and ``_`` only, so that it is safe
+    in a folder name. A value the slug cannot spell exactly (another character, a long
+    text, a float that ``g`` formatting rounds) is cut and suffixed with a hash of the exact
+    value, so two values never share a slug."""
     text = format(value, "g") if isinstance(value, float) else str(value)
-    return "".join(c if c.isalnum() or c in "._" else "_" for c in text)
+    slug = "".join(c if (c.isascii() and c.isalnum()) or c in "._" else "_" for c in text)
+    exact = slug == text and len(slug) <= _SLUG_VALUE_MAX
+    if isinstance(value, float):
+        exact = exact and float(text) == value
+    return slug if exact else f"{slug[:_SLUG_VALUE_MAX]}_{_digest(value)}"
 
 
 def variant_id(family: Family, values: Values) -> str:
@@ -182,6 +198,8 @@ def variant_id(family: Family, values: Values) -> str:
     tuned = {p.name: values[p.name] for p in family.params
              if not p.identity and values[p.name] != p.default}
     if tuned:
-        digest = hashlib.sha256(json.dumps(tuned, sort_keys=True).encode()).hexdigest()[:8]
-        parts.append(digest)
-    return f"{family.name}/{'-'.join(parts) or 'default'}"
+        parts.append(_digest(tuned))
+    slug = "-".join(parts) or "default"
+    if len(slug) > _SLUG_MAX:  # many long identity values: keep a readable head
+        slug = f"{slug[:_SLUG_MAX - 9]}-{_digest(parts)}"
+    return f"{family.name}/{slug}"

@@ -31,8 +31,8 @@ from tdw.errors import JobError
 from tdw.store import Store
 from tdw.training import TrainState
 
-__all__ = ["JobRecord", "JobReporter", "submit", "job", "jobs", "cancel", "reconcile",
-           "progress_reporter", "template_path", "log_tail", "ACTIVE", "FINISHED"]
+__all__ = ["JobRecord", "JobReporter", "submit", "check_parameters", "job", "jobs", "cancel",
+           "reconcile", "progress_reporter", "template_path", "log_tail", "ACTIVE", "FINISHED"]
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -118,9 +118,71 @@ def jobs(store: Store, *, variant: str | None = None, limit: int = 50) -> list[J
                                                     (*args, limit))]
 
 
+_RUNNER_SET = ("store", "job_id")  # the runner sets these; a caller may not
+_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float),
+                                       "bool": (bool,), "dict": (dict,), "list": (list,)}
+
+
+def check_parameters(store: Store, kind: str, variant: str, parameters: Mapping[str, Any]
+                     ) -> None:
+    """Refuse a job whose parameters its template does not declare, or that do not validate.
+
+    papermill writes each parameter into the notebook as Python source (``name = value``),
+    so only names the template's ``parameters`` cell declares, with values of the declared
+    type, may reach it. A training job's values must also pass the family's typed schema
+    and an analysis must plan, for the variant the job is recorded under.
+
+    Raises:
+        JobError: an unknown, runner-owned or ill-typed parameter, or another variant.
+        TdwError: the family, parameters, schedule, device or analysis plan is invalid.
+    """
+    import ast
+
+    import papermill
+
+    declared = papermill.inspect_notebook(str(template_path(kind)))
+    settable = [name for name in declared if name not in _RUNNER_SET]
+    values = {name: ast.literal_eval(info["default"]) for name, info in declared.items()}
+    try:
+        json.dumps(dict(parameters), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise JobError(f"{kind} job parameters must be plain JSON values ({exc})") from None
+    for name, value in parameters.items():
+        if name not in settable:
+            raise JobError(f"the {kind} template has no parameter {name!r}; it takes "
+                           f"{', '.join(settable)}")
+        expected = declared[name]["inferred_type_name"]
+        types = _TYPES.get(expected, (object,))
+        if not isinstance(value, types) or (isinstance(value, bool) and expected != "bool"):
+            raise JobError(f"{kind} job parameter {name!r} must be a {expected}, got {value!r}")
+        values[name] = value
+    if kind == "train":
+        from tdw.family import variant_id
+        from tdw.model import pick_device
+        from tdw.runs import plan_training
+
+        fam, resolved, _ = plan_training(values["family"], values["params"],
+                                         values["preset"] or None, values["schedule"])
+        pick_device(values["device"])
+        expected_variant = variant_id(fam, resolved)
+    elif kind == "analyze":
+        from tdw.runs import AnalysisRun
+
+        expected_variant = AnalysisRun.prepare(
+            variant=values["variant"], analyzers=values["analyzers"],
+            checkpoints=values["checkpoints"], force=values["force"],
+            workers=values["workers"], store=store).config.variant
+    else:
+        return
+    if variant != expected_variant:
+        raise JobError(f"a {kind} job for {variant!r} has the parameters of "
+                       f"{expected_variant!r}; submit it under that variant")
+
+
 def submit(store: Store, kind: str, variant: str, parameters: Mapping[str, Any]) -> JobRecord:
-    """Queue a job and start its runner; refuse if the variant already has an active job."""
-    template_path(kind)
+    """Queue a job and start its runner; refuse if the variant already has an active job,
+    or if :func:`check_parameters` refuses its parameters (then nothing is recorded)."""
+    check_parameters(store, kind, variant, parameters)
     reconcile(store)
     t = now()
     with store.catalog.transaction() as db:

@@ -13,6 +13,7 @@ from typing import Any
 from tdw import jobs
 from tdw.family import variant_id
 from tdw.jobs import JobRecord
+from tdw.model import pick_device
 from tdw.runs import AnalysisRun, check_training
 from tdw.schedule import Schedule
 from tdw.store import Store
@@ -47,6 +48,7 @@ def validate_training(store: Store, family: str, params: Mapping[str, Any] | Non
     """
     fam, values, sched = check_training(store, family, params, preset, schedule, force=force,
                                         require_resume=require_resume)
+    pick_device(device)  # a device this machine lacks fails now, not inside the job
     return TrainingRequest(fam.name, values, sched, variant_id(fam, values), force, device)
 
 

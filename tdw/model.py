@@ -15,17 +15,30 @@ from pathlib import Path
 
 import torch
 
-from tdw.errors import IntegrityError
+from tdw.errors import IntegrityError, ParameterError
 
 __all__ = ["pick_device", "boot_model", "boot_variant", "weights_of", "load_weights",
            "live_tensors"]
 
 
 def pick_device(choice: str = "auto") -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU; anything else is passed to torch."""
+    """``"auto"`` is CUDA when available, else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
+    ``"mps"`` name one. A device this machine lacks is refused (before a job starts)."""
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(choice)
+    fix = "use --device auto (CUDA when available, else CPU) or cpu"
+    try:
+        device = torch.device(choice)
+    except (RuntimeError, TypeError):
+        raise ParameterError(f"device {choice!r} is not a torch device; {fix}") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        raise ParameterError(f"device {choice!r} is not available on this machine; {fix}")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ParameterError(f"device {choice!r}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA devices; {fix}")
+    return device
 
 
 def boot_model(config, device: torch.device | str = "cpu"):

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import numpy as np
 from tdw.analyzer import CrossEpochAnalyzer
 from tdw.artifacts import Artifact
 from tdw.engine import analyzers_of
-from tdw.errors import TdwError, UnknownNameError
+from tdw.errors import ParameterError, TdwError, UnknownNameError
 from tdw.registry import get_family
 from tdw.store import Store
 from tdw.views import View, ViewContext, ViewResult, bare, render
@@ -105,6 +105,20 @@ class Variant:
                 return view
         raise UnknownNameError(f"view of {self.family.name}", name, self.views())
 
+    def check_selection(self, view: View, epoch: int, selection: Mapping[str, Any]) -> None:
+        """Refuse a selector ``view`` does not have, or an index outside its range: a typo
+        must never silently draw selector 0, nor wrap around to the last neuron."""
+        for name, index in selection.items():
+            if not view.selectors:
+                raise TdwError(f"view {view.name} has no selectors; drop {name}={index!r}")
+            if name not in view.selectors:
+                raise UnknownNameError(f"selector of view {view.name}", name,
+                                       list(view.selectors))
+            n = view.selector_range(self.context(epoch), name)
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+                raise ParameterError(f"{name}={index!r} is out of range for view {view.name}"
+                                     f": choose a whole number from 0 to {n - 1}")
+
     def context(self, epoch: int, **selection: int) -> ViewContext:
         if epoch not in self.epochs:
             raise UnknownNameError(f"checkpoint epoch of {self.id}", str(epoch),
@@ -123,6 +137,7 @@ class Variant:
         view = self._view(name)
         if view.scope != "summary":
             raise TdwError(f"{name} is drawn per checkpoint: use variant.at(epoch).view({name!r})")
+        self.check_selection(view, self.epochs[-1], selection)
         return render(view, self.context(self.epochs[-1], **selection))
 
 
@@ -136,6 +151,8 @@ class Variant:
         view = self._view(name)
         epochs = list(self.epochs if epochs is None else epochs)
         contexts = [self.context(e, **selection) for e in epochs]  # bad epochs raise first
+        if epochs:
+            self.check_selection(view, epochs[0], selection)
         return export_gif(lambda i: bare(view.figure(contexts[i])), len(contexts), path, fps=fps)
 
     def export_explorer(self, path: str | Path) -> Path:
@@ -157,4 +174,5 @@ class Checkpoint:
     def view(self, name: str, **selection: Any) -> ViewResult:
         """Show any view at this checkpoint (summary views mark it)."""
         view = self.variant._view(name)
+        self.variant.check_selection(view, self.epoch, selection)
         return render(view, self.variant.context(self.epoch, **selection))

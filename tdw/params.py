@@ -85,7 +85,7 @@ class Param:
                     raise ValueError(raw)
                 return value
             return kind(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # float(10**400) overflows
             raise ParameterError(
                 f"parameter {self.name!r}: {raw!r} is not a valid {self.type} "
                 f"({self.description}); e.g. --set {self.name}={self.default}"

@@ -57,6 +57,14 @@ class Schedule:
         return frozenset(self.epochs)
 
 
+def _check_end(epoch: int, seg: str, n_epochs: int) -> None:
+    if epoch > n_epochs:
+        raise ScheduleError(
+            f"schedule epoch {epoch} (from {seg!r}) is past the end of the run "
+            f"(n_epochs={n_epochs}); shorten the schedule or train longer"
+        )
+
+
 def _segment(seg: str, n_epochs: int, last_explicit: list[int]) -> list[int]:
     if seg == "end":
         return [n_epochs]
@@ -72,6 +80,8 @@ def _segment(seg: str, n_epochs: int, last_explicit: list[int]) -> list[int]:
         start, stop, step = map(int, m.groups())
         if step <= 0 or start > stop:
             raise ScheduleError(f"range {seg!r} needs start <= stop and step > 0; {_HELP}")
+        last = start + (stop - start) // step * step
+        _check_end(last, seg, n_epochs)  # before listing: a typo'd stop must not fill memory
         return list(range(start, stop + 1, step))
     if m := _LOG.match(seg):
         start, stop, count = map(int, m.groups())
@@ -79,7 +89,12 @@ def _segment(seg: str, n_epochs: int, last_explicit: list[int]) -> list[int]:
             raise ScheduleError(
                 f"log range {seg!r} needs 1 <= start <= stop and a count >= 2; {_HELP}"
             )
+        _check_end(stop, seg, n_epochs)
         lo, hi = math.log(start), math.log(stop)
+        if count - 1 > stop * (hi - lo):
+            # Consecutive points lie less than one epoch apart, so rounding reaches every
+            # epoch of the range: the same answer as the loop, without a huge count's cost.
+            return list(range(start, stop + 1))
         return sorted({round(math.exp(lo + (hi - lo) * i / (count - 1))) for i in range(count)})
     if seg.startswith("-"):
         raise ScheduleError(f"schedule epoch {seg!r} is negative; epochs start at 0")
@@ -104,11 +119,7 @@ def parse_schedule(spec: str, n_epochs: int) -> Schedule:
         if not seg:
             raise ScheduleError(f"empty segment in schedule {spec!r}; {_HELP}")
         for epoch in _segment(seg, n_epochs, explicit):
-            if epoch > n_epochs:
-                raise ScheduleError(
-                    f"schedule epoch {epoch} (from {seg!r}) is past the end of the run "
-                    f"(n_epochs={n_epochs}); shorten the schedule or train longer"
-                )
+            _check_end(epoch, seg, n_epochs)
             epochs.add(epoch)
     return Schedule(spec=spec, epochs=tuple(sorted(epochs)), n_epochs=n_epochs)
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from tdw import jobs
+from tdw.registry import get_family
 from tdw.runs import TrainingRun
 from tdw.store import Store
 
@@ -67,16 +68,21 @@ def test_train_through_papermill_records_checkpoints_metrics_and_notebook(cli_en
 
 
 def test_a_failing_cell_fails_the_job_and_keeps_the_notebook(store: Store):
-    record = jobs.submit(store, "train", "modulo_addition_1l/none", {
-        "family": "modulo_addition_1l", "params": {"p": 7, "n_epochs": 5},
-        "device": "no-such-device"})
+    # Parameters pass submit's checks; the variant being trained already is found only by
+    # the template's first cell (jobs.submit does not look at the variant's state).
+    family, params = get_family("modulo_addition_1l"), {"p": 7, "n_epochs": 5}
+    values = family.resolve(params)
+    vid = store.ensure_variant(family, values, "0-5/5", 5).id
+    store.update_variant(vid, state="trained")
+    record = jobs.submit(store, "train", vid, {"family": family.name, "params": params,
+                                               "schedule": "0-5/5"})
     done = wait_for(lambda: (r := jobs.job(store, record.id)).state in jobs.FINISHED and r,
                     what="the job to fail")
     assert done.state == "failed"
-    assert "no-such-device" in done.error and "cell" in done.error
+    assert "AlreadyTrained" in done.error and "cell" in done.error
     notebook = nbformat.read(store.path(done.notebook), as_version=4)
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert errors and "no-such-device" in errors[0].evalue
+    assert errors and "already trained" in errors[0].evalue
 
 
 def _start_background(env, n_epochs: int, schedule: str) -> tuple[Store, jobs.JobRecord]:

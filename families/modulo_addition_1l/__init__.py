@@ -33,10 +33,12 @@ def _prime(value: int) -> str | None:
 PARAMS = (
     Param("p", "int", 113, "modulus: inputs and answers are residues mod p",
           minimum=3, maximum=1021, check=_prime, identity=True, short="p"),
+    # Seeds stay within 32 bits: numpy's and torch's generators accept them, and the
+    # variant id stays short.
     Param("model_seed", "int", 999, "seed of the weight initialisation",
-          minimum=0, identity=True, short="ms"),
+          minimum=0, maximum=2**32 - 1, identity=True, short="ms"),
     Param("data_seed", "int", 598, "seed of the train/test split of the (a, b) grid",
-          minimum=0, identity=True, short="ds"),
+          minimum=0, maximum=2**32 - 1, identity=True, short="ds"),
     Param("train_fraction", "float", 0.3, "share of the p*p pairs used for training",
           minimum=0.01, maximum=0.99),
     Param("n_epochs", "int", 25_000, "full-batch training epochs", minimum=1, maximum=10_000_000),
