@@ -21,6 +21,24 @@ def modulo_addition_1l(root: Path) -> str:
     return train_and_analyse(root, p=11, n_epochs=60, train_fraction=0.5)
 
 
+def checkpoint_series(root: Path) -> str:
+    from local_series import make_series, write_probe
+    from tdw.families.checkpoint_series.importer import ImportRequest, plan_import, run_import
+
+    from tdw.runs import AnalysisRun
+    from tdw.store import Store
+
+    # A tiny random GPT-NeoX saved as three local revisions, imported, then analysed.
+    dirs = make_series(root.parent / "series")
+    probe = write_probe(root.parent / "probe.json")
+    store = Store(root)
+    plan = plan_import(store, ImportRequest(tuple(map(str, dirs)), str(probe)))
+    variant = run_import(store, plan).variant
+    AnalysisRun.prepare(variant=variant, workers=1, store=store).execute()
+    return variant
+
+
 BUILDERS: dict[str, Builder] = {
     "modulo_addition_1l": modulo_addition_1l,
+    "checkpoint_series": checkpoint_series,
 }
