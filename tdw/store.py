@@ -170,7 +170,10 @@ class Store:
         row = self.catalog.one("SELECT * FROM variants WHERE id = ?", (ref,))
         if row is None:
             ids = [r["id"] for r in self.catalog.query("SELECT id FROM variants ORDER BY id")]
-            hits = [i for i in ids if i.split("/", 1)[1].startswith(ref) or i.startswith(ref)]
+            # An empty reference is a prefix of every id: refuse it rather than pick the
+            # store's only variant.
+            hits = [i for i in ids if ref.strip() and (i.split("/", 1)[1].startswith(ref)
+                                                       or i.startswith(ref))]
             if len(hits) != 1:
                 known = ids if not hits else hits
                 raise UnknownNameError("variant" if not hits else "variant (ambiguous)", ref,
