@@ -59,7 +59,7 @@ def boot(values: Mapping[str, Any], folder: Path, device: torch.device):
 
 
 def dataset(values: Mapping[str, Any]) -> Dataset:
-    """None here: the series was trained elsewhere, on its authors' data."""
+    """None: the series was trained elsewhere, on its authors' data (this raises)."""
     raise NotImplementedError(f"an imported series has no training data; {IMPORT_COMMAND}")
 
 
@@ -70,15 +70,16 @@ def probe(values: Mapping[str, Any]) -> dict[str, torch.Tensor]:
 
 
 def train_config(values: Mapping[str, Any]) -> TrainConfig:
-    """The span of the series (its last step); the optimiser was its authors' (unknown: NaN)."""
+    """The span of the series (its last step, at least 1); the optimiser was its authors'
+    (unknown: NaN). Forms that plan training read it; ``tdw train`` refuses the family."""
     steps = _steps(values)
-    return TrainConfig(n_epochs=steps[-1] if steps else 0, lr=float("nan"),
+    return TrainConfig(n_epochs=max(steps[-1] if steps else 1, 1), lr=float("nan"),
                        weight_decay=float("nan"))
 
 
 def default_schedule(values: Mapping[str, Any]) -> str:
     """Every imported revision's step."""
-    return ",".join(map(str, _steps(values))) or "0"
+    return ",".join(map(str, _steps(values))) or "end"
 
 
 FAMILY = Family(

@@ -15,7 +15,8 @@ __all__ = ["VIEWS"]
 # ------------------------------------------------------------- probe metric
 def _metric_data(ctx: ViewContext) -> dict:
     arts = [ctx.load("answer_metric", e) for e in ctx.epochs]
-    return {"curves": {"step": list(ctx.epochs), "prompt": [a.attrs["mean"] for a in arts],
+    # "epoch" (the step) is the column the Explorer reads when a checkpoint marker is clicked
+    return {"curves": {"epoch": list(ctx.epochs), "prompt": [a.attrs["mean"] for a in arts],
                        "source": [a.attrs["source_mean"] for a in arts]},
             "turn": _plot.turn_columns(ctx)}
 
@@ -26,9 +27,9 @@ def _build_metric(sources, ctx: ViewContext):
                        y_label=f"mean {name.replace('_', ' ')}", width=620)
     for column, color, label in (("prompt", _plot.PALETTE[0], "prompts"),
                                  ("source", _plot.PALETTE[2], "source prompts")):
-        fig.line("step", column, source=sources["curves"], color=color, legend_label=label,
+        fig.line("epoch", column, source=sources["curves"], color=color, legend_label=label,
                  line_width=1.5)
-        fig.scatter("step", column, source=sources["curves"], color=color, size=6,
+        fig.scatter("epoch", column, source=sources["curves"], color=color, size=6,
                     legend_label=label, name="checkpoints" if column == "prompt" else column)
     _plot.turn_band(fig, sources["turn"])
     _plot.current_epoch_band(fig, sources["current"])
@@ -38,7 +39,7 @@ def _build_metric(sources, ctx: ViewContext):
 
 def _metric_trace(ctx: ViewContext):
     curves = _metric_data(ctx)["curves"]
-    return curves["step"], curves["prompt"]
+    return curves["epoch"], curves["prompt"]
 
 
 ANSWER_METRIC = View(
