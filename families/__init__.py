@@ -3,4 +3,5 @@
 Registration is explicit: a family ships here only when it is named in ``BUILTIN``.
 """
 
-BUILTIN: tuple[str, ...] = ("modulo_addition_1l", "checkpoint_series")
+BUILTIN: tuple[str, ...] = ("modulo_addition_1l", "toy_operations",
+                             "checkpoint_series")

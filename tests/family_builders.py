@@ -21,6 +21,17 @@ def modulo_addition_1l(root: Path) -> str:
     return train_and_analyse(root, p=11, n_epochs=60, train_fraction=0.5)
 
 
+def toy_operations(root: Path) -> str:
+    from tdw.runs import AnalysisRun, TrainingRun
+
+    # One full-batch step per epoch over half the inputs: three checkpoints in seconds.
+    params = {"n_epochs": 2, "batch_size": 2500, "train_fraction": 0.5}
+    result = TrainingRun.prepare(family="toy_operations", params=params, schedule="0-2/1",
+                                 store=root, device="cpu").execute()
+    AnalysisRun.prepare(variant=result.variant, workers=1, store=root).execute()
+    return result.variant
+
+
 def checkpoint_series(root: Path) -> str:
     from local_series import make_series, write_probe
     from tdw.families.checkpoint_series.importer import ImportRequest, plan_import, run_import
@@ -41,4 +52,5 @@ def checkpoint_series(root: Path) -> str:
 BUILDERS: dict[str, Builder] = {
     "modulo_addition_1l": modulo_addition_1l,
     "checkpoint_series": checkpoint_series,
+    "toy_operations": toy_operations,
 }

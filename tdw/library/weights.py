@@ -29,6 +29,7 @@ __all__ = [
     "SKETCH_DIM", "SKETCH_SEED",
     "flatten", "random_projection", "participation_ratio", "trainable_parameters",
     "direction", "parameter_snapshot", "effective_dimensionality", "make_flatness",
+    "readout_cross_entropy",
 ]
 
 SKETCH_DIM = 1024
@@ -169,6 +170,19 @@ def _perturbed_loss(loss_fn: Callable[[Any, Mapping[str, torch.Tensor]], torch.T
     for name, tensor in params.items():
         tensor.copy_(base[name] + step[name].to(tensor.device))
     return float(loss_fn(inputs.model, inputs.probe))
+
+
+def readout_cross_entropy(readout: Callable[[Any, torch.Tensor], torch.Tensor]
+                          ) -> Callable[[Any, Mapping[str, torch.Tensor]], torch.Tensor]:
+    """A ``loss_fn`` for :func:`make_flatness`: the float64 cross-entropy of
+    ``readout(model, probe["tokens"])`` (``(batch, vocab)`` answer logits, a family's
+    ``readout``) against ``probe["labels"]``, over the whole probe."""
+
+    def loss(model: Any, probe: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        logits = readout(model, probe["tokens"]).to(torch.float64)
+        return torch.nn.functional.cross_entropy(logits, probe["labels"])
+
+    return loss
 
 
 def make_flatness(loss_fn: Callable[[Any, Mapping[str, torch.Tensor]], torch.Tensor], *,

@@ -1,0 +1,371 @@
+"""Views of the Toy Operations analyzers: operations, attention, embeddings and neurons.
+
+Small matrices (heads x positions, heads x operations, operations x operations) are drawn
+as labelled categorical heatmaps with their values printed in the cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tdw import _plot
+from tdw.library.views import GENERIC_VIEWS
+from tdw.views import Trace, View, ViewContext
+
+from . import data
+
+__all__ = ["VIEWS"]
+
+POSITIONS = [f"{i} {text}" for i, text in enumerate(("op", "(", "a", ",", "b", ",", "c", ")"))]
+OPERATIONS = list(data.OPERATIONS)
+KINDS = {"digit": _plot.PALETTE[0], "operation": _plot.PALETTE[1], "syntax": _plot.PALETTE[7]}
+
+
+def _kind(token: int) -> str:
+    if token < data.N_DIGITS:
+        return "digit"
+    return "operation" if token < data.FIRST_OPERATION + len(data.OPERATIONS) else "syntax"
+
+
+def _colors(n: int) -> list[str]:
+    return [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(n)]
+
+
+# --- categorical heatmaps -------------------------------------------------------------
+
+
+def _cells(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> dict[str, list]:
+    """Columns of a ``(row, col)`` matrix as one rectangle per cell, with its value as text."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    ys, xs = np.meshgrid(np.arange(len(rows)), np.arange(len(cols)), indexing="ij")
+    return {"x": [cols[j] for j in xs.ravel()], "y": [rows[i] for i in ys.ravel()],
+            "value": matrix.ravel().tolist(),
+            "text": [f"{v:.2f}" for v in matrix.ravel()]}
+
+
+def _heatmap_view(name: str, title: str, description: str, reads: tuple[str, ...],
+                  matrix: Callable[[ViewContext], tuple[np.ndarray, list[str], list[str]]],
+                  *, x_label: str, y_label: str, low: float, high: float, label: str,
+                  palette: str = "Viridis256", group: str = "Attention",
+                  selectors: dict[str, tuple[str, str, int]] | None = None) -> View:
+    """A per-checkpoint view of ``matrix(ctx) -> (values, row names, column names)``."""
+
+    def columns(ctx: ViewContext) -> dict:
+        values, rows, cols = matrix(ctx)
+        return {"cells": _cells(values, rows, cols)}
+
+    def build(sources, ctx: ViewContext):
+        from bokeh.models import ColorBar, LinearColorMapper
+
+        _, rows, cols = matrix(ctx)
+        fig = _plot.figure(title, x_label=x_label, y_label=y_label, x_range=list(cols),
+                           y_range=list(reversed(rows)), width=max(360, 60 * len(cols) + 160),
+                           height=max(260, 32 * len(rows) + 110))
+        mapper = LinearColorMapper(palette=palette, low=low, high=high)
+        fig.rect("x", "y", width=1, height=1, source=sources["cells"], line_color=None,
+                 fill_color={"field": "value", "transform": mapper})
+        fig.text("x", "y", text="text", source=sources["cells"], text_align="center",
+                 text_baseline="middle", text_font_size="8pt", text_color="#777777")
+        fig.add_layout(ColorBar(color_mapper=mapper, title=label, width=10), "right")
+        fig.xaxis.major_label_orientation = 0.6
+        return fig
+
+    return View(name, title, description, reads, "checkpoint", build=build,
+                epoch_data=columns, selectors=selectors or {}, group=group)
+
+
+def _heads(ctx: ViewContext) -> list[str]:
+    return list(ctx.load("attention_entropy", ctx.epoch).attrs["heads"])
+
+
+def _entropy_matrix(ctx: ViewContext):
+    art = ctx.load("attention_entropy", ctx.epoch)
+    return art["entropy"], list(art.attrs["heads"]), POSITIONS
+
+
+ATTENTION_ENTROPY = _heatmap_view(
+    "attention_entropy", "Attention entropy (bits)", "Mean entropy of each head's attention "
+    "row per query position; query q can spread over q + 1 positions (at most log2(q + 1) "
+    "bits), so sharpening shows as the row going dark.", ("attention_entropy",),
+    _entropy_matrix, x_label="query position", y_label="head", low=0.0, high=3.0,
+    label="bits")
+
+
+def _pattern_matrix(ctx: ViewContext):
+    head = ctx.selection.get("head", 0)
+    pattern = ctx.load("attention_entropy", ctx.epoch)["mean_pattern"][head]  # (query, key)
+    return pattern, POSITIONS, POSITIONS
+
+
+ATTENTION_PATTERN = _heatmap_view(
+    "attention_pattern", "Mean attention pattern", "One head's attention averaged over all "
+    "inputs: rows are query positions, columns the keys they attend to (causal).",
+    ("attention_entropy",), _pattern_matrix, x_label="key position",
+    y_label="query position", low=0.0, high=1.0, label="attention",
+    selectors={"head": ("attention_entropy", "mean_pattern", 0)})
+
+
+def _answer_matrix(ctx: ViewContext):
+    return ctx.load("argument_attention", ctx.epoch)["to_answer"], _heads(ctx), OPERATIONS
+
+
+ANSWER_ATTENTION = _heatmap_view(
+    "answer_attention", "Attention from ')' to the answer", "Mean attention from the answer "
+    "position to the digit(s) equal to the answer, per head and operation: an answer-"
+    "selection head lights up for every operation.", ("argument_attention", "attention_entropy"),
+    _answer_matrix, x_label="operation", y_label="head", low=0.0, high=1.0, label="attention")
+
+
+def _argument_matrix(ctx: ViewContext):
+    op = ctx.selection.get("operation", 0)
+    art = ctx.load("argument_attention", ctx.epoch)
+    values = np.column_stack([art["to_operation"][:, op], art["to_arguments"][:, op]])
+    return values, _heads(ctx), [OPERATIONS[op], "a", "b", "c"]
+
+
+ARGUMENT_ATTENTION = _heatmap_view(
+    "argument_attention", "Attention from ')' to the operation and arguments", "For one "
+    "operation (selector: 0 Max, 1 Min, 2 First, 3 Second, 4 Last), the mean attention from "
+    "the answer position to the operation token and to each digit, per head.",
+    ("argument_attention", "attention_entropy"), _argument_matrix, x_label="key",
+    y_label="head", low=0.0, high=1.0, label="attention",
+    selectors={"operation": ("argument_attention", "to_arguments", 1)})
+
+
+def _similarity_matrix(ctx: ViewContext):
+    return ctx.load("embedding_geometry", ctx.epoch)["operation_cosine"], OPERATIONS, OPERATIONS
+
+
+OPERATION_SIMILARITY = _heatmap_view(
+    "operation_similarity", "Operation embedding similarity", "Cosine similarity of the five "
+    "operation embeddings (the seed study expects Max near Min, First/Second/Last together).",
+    ("embedding_geometry",), _similarity_matrix, x_label="", y_label="", low=-1.0, high=1.0,
+    label="cosine", palette="RdBu11", group="Embeddings")
+
+
+# --- lines across checkpoints ---------------------------------------------------------
+
+
+def _lines(xs: Sequence[int], series: Sequence[Sequence[float]], names: Sequence[str]) -> dict:
+    return {"xs": [list(xs)] * len(series), "ys": [list(map(float, s)) for s in series],
+            "name": list(names), "color": _colors(len(series))}
+
+
+def _build_lines(title: str, y_label: str, *, extra: Callable | None = None):
+    def build(sources, ctx: ViewContext):
+        fig = _plot.figure(title, x_label="epoch", y_label=y_label, width=620)
+        fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
+                       line_width=1.5)
+        if extra:
+            extra(fig, sources)
+        _plot.turn_band(fig, sources["turn"])
+        _plot.current_epoch_band(fig, sources["current"])
+        _plot.legend_outside(fig)
+        return fig
+    return build
+
+
+def _learning_data(ctx: ViewContext) -> dict:
+    art = ctx.load("operation_learning", ctx.epoch)
+    learned = art["learned_epoch"]
+    reached = [i for i in range(len(OPERATIONS)) if learned[i] >= 0]
+    return {"lines": _lines(art["epochs"].tolist(), art["test_accuracy"].T, OPERATIONS),
+            "learned": {"epoch": [int(learned[i]) for i in reached],
+                        "accuracy": [float(art.attrs["threshold"])] * len(reached),
+                        "color": [_colors(len(OPERATIONS))[i] for i in reached]},
+            "turn": _plot.turn_columns(ctx)}
+
+
+def _learned_markers(fig, sources) -> None:
+    fig.scatter("epoch", "accuracy", source=sources["learned"], color="color", size=10,
+                marker="triangle", legend_label="learned (stays >= 0.9)")
+
+
+def _worst_operation(ctx: ViewContext):
+    art = ctx.load("operation_learning", ctx.epoch)
+    return art["epochs"], np.nanmin(art["test_accuracy"], axis=1)
+
+
+OPERATION_LEARNING = View(
+    "operation_learning", "Held-out accuracy per operation", "Accuracy on the held-out inputs "
+    "of each operation across training; triangles mark the epoch from which it stays at or "
+    "above 0.9 (which operation is learned first).", ("operation_learning",), "summary",
+    build=_build_lines("Held-out accuracy per operation", "accuracy", extra=_learned_markers),
+    data=_learning_data, epoch_data=_plot.current_columns, group="Operations",
+    trace=Trace("worst operation's held-out accuracy", _worst_operation))
+
+
+def _answer_entropy_data(ctx: ViewContext) -> dict:
+    entropy = np.stack([ctx.load("attention_entropy", e)["entropy"][:, data.ANSWER_POSITION]
+                        for e in ctx.epochs])  # (checkpoint, head)
+    return {"lines": _lines(ctx.epochs, entropy.T, _heads(ctx)), "turn": _plot.turn_columns(ctx)}
+
+
+def _mean_answer_entropy(ctx: ViewContext):
+    return ctx.epochs, [ctx.load("attention_entropy", e).attrs["answer_entropy"]
+                        for e in ctx.epochs]
+
+
+ANSWER_ENTROPY = View(
+    "answer_entropy", "Attention entropy at ')' across training", "Entropy in bits of each "
+    "head's attention from the answer position (uniform over 8 positions: 3 bits); falling "
+    "lines are heads that sharpen.", ("attention_entropy",), "summary",
+    build=_build_lines("Attention entropy at ')'", "bits"), data=_answer_entropy_data,
+    epoch_data=_plot.current_columns, group="Attention",
+    trace=Trace("mean attention entropy at ')' (bits)", _mean_answer_entropy))
+
+
+def _digit_order_data(ctx: ViewContext) -> dict:
+    rows = [ctx.load("embedding_geometry", e).attrs for e in ctx.epochs]
+    series = [[r["digit_order"] for r in rows], [r["digit_order_all"] for r in rows]]
+    return {"lines": _lines(ctx.epochs, series, ["digit PC1", "PC1 of all tokens"]),
+            "turn": _plot.turn_columns(ctx)}
+
+
+def _digit_order_trace(ctx: ViewContext):
+    return ctx.epochs, _digit_order_data(ctx)["lines"]["ys"][0]
+
+
+DIGIT_ORDER = View(
+    "digit_order", "Digit order along PC1", "Spearman correlation between digit value and the "
+    "digits' position on the first principal component of their embeddings (1: in order "
+    "0..9).", ("embedding_geometry",), "summary",
+    build=_build_lines("Digit order along PC1", "Spearman rho"), data=_digit_order_data,
+    epoch_data=_plot.current_columns, group="Embeddings",
+    trace=Trace("digit order (Spearman rho)", _digit_order_trace))
+
+_SELECTIVE = (("operation", "operation"), ("answer", "answer digit"),
+              ("magnitude", "answer magnitude"))
+
+
+def _selective_data(ctx: ViewContext) -> dict:
+    counts = [ctx.load("neuron_selectivity", e).attrs["selective"] for e in ctx.epochs]
+    series, names = [], []
+    for key, label in _SELECTIVE:
+        for layer in range(len(counts[0][key])):
+            series.append([c[key][layer] for c in counts])
+            names.append(f"L{layer} {label}")
+    return {"lines": _lines(ctx.epochs, series, names), "turn": _plot.turn_columns(ctx)}
+
+
+def _operation_selective(ctx: ViewContext):
+    return ctx.epochs, [sum(ctx.load("neuron_selectivity", e).attrs["selective"]["operation"])
+                        for e in ctx.epochs]
+
+
+SELECTIVE_NEURONS = View(
+    "selective_neurons", "Selective neurons across training", "Neurons per layer, at ')', "
+    "with at least half their variance explained by the operation or by the answer digit, "
+    "or with |correlation| >= 0.5 with the answer's value.", ("neuron_selectivity",),
+    "summary", build=_build_lines("Selective neurons", "neurons"), data=_selective_data,
+    epoch_data=_plot.current_columns, group="Neurons",
+    trace=Trace("operation-selective neurons", _operation_selective))
+
+
+# --- per-checkpoint scatter and bars --------------------------------------------------
+
+
+def _accuracy_data(ctx: ViewContext) -> dict:
+    art = ctx.load("operation_accuracy", ctx.epoch)
+    return {"bars": {"operation": OPERATIONS, "train": art["train_accuracy"],
+                     "test": art["test_accuracy"]}}
+
+
+def _build_accuracy(sources, ctx: ViewContext):
+    from bokeh.transform import dodge
+
+    fig = _plot.figure("Accuracy per operation", x_range=OPERATIONS, y_label="accuracy",
+                       y_range=(0, 1.05))
+    for column, offset, color in (("train", -0.17, _plot.PALETTE[0]),
+                                  ("test", 0.17, _plot.PALETTE[1])):
+        fig.vbar(x=dodge("operation", offset, range=fig.x_range), top=column, width=0.32,
+                 source=sources["bars"], color=color,
+                 legend_label="held out" if column == "test" else column)
+    _plot.legend_outside(fig)
+    return fig
+
+
+OPERATION_ACCURACY = View(
+    "operation_accuracy", "Accuracy per operation", "Train and held-out accuracy of each "
+    "operation at this checkpoint.", ("operation_accuracy",), "checkpoint",
+    build=_build_accuracy, epoch_data=_accuracy_data, group="Operations")
+
+
+def _pca_data(ctx: ViewContext) -> dict:
+    pcs = ctx.load("embedding_geometry", ctx.epoch)["token_pcs"]  # (token, component)
+    kinds = [_kind(t) for t in range(len(data.VOCAB))]
+    return {"tokens": {"pc1": pcs[:, 0], "pc2": pcs[:, 1], "token": list(data.VOCAB),
+                       "kind": kinds, "color": [KINDS[k] for k in kinds]}}
+
+
+def _build_pca(sources, ctx: ViewContext):
+    fig = _plot.figure("Token embeddings (PCA)", x_label="PC1", y_label="PC2", width=480,
+                       height=400)
+    fig.scatter("pc1", "pc2", source=sources["tokens"], color="color", size=9,
+                legend_field="kind")
+    fig.text("pc1", "pc2", text="token", source=sources["tokens"], x_offset=6, y_offset=-4,
+             text_font_size="9pt")
+    _plot.legend_outside(fig)
+    return fig
+
+
+EMBEDDING_PCA = View(
+    "embedding_pca", "Token embeddings (PCA)", "Every token's embedding on the first two "
+    "principal components of W_E (signed so 9 lies right of and above 0): digits, "
+    "operations and brackets/commas.", ("embedding_geometry",), "checkpoint",
+    build=_build_pca, epoch_data=_pca_data, group="Embeddings")
+
+
+def _digit_line_data(ctx: ViewContext) -> dict:
+    coordinate = ctx.load("embedding_geometry", ctx.epoch)["digit_pc1"]
+    return {"digits": {"digit": np.arange(data.N_DIGITS), "pc1": coordinate,
+                       "label": [str(d) for d in range(data.N_DIGITS)]}}
+
+
+def _build_digit_line(sources, ctx: ViewContext):
+    fig = _plot.figure("Digits along their first component", x_label="digit",
+                       y_label="coordinate on digit PC1")
+    fig.line("digit", "pc1", source=sources["digits"], color="#999999")
+    fig.scatter("digit", "pc1", source=sources["digits"], size=9, color=KINDS["digit"])
+    return fig
+
+
+DIGIT_LINE = View(
+    "digit_line", "Digits along their first component", "Each digit's coordinate on the "
+    "first principal component of the ten digit embeddings: a rising line means the "
+    "embedding orders the digits by value.", ("embedding_geometry",), "checkpoint",
+    build=_build_digit_line, epoch_data=_digit_line_data, group="Embeddings")
+
+
+def _selectivity_data(ctx: ViewContext) -> dict:
+    art = ctx.load("neuron_selectivity", ctx.epoch)
+    n_layers, n_neurons = art["operation_share"].shape
+    layer = np.repeat(np.arange(n_layers), n_neurons)
+    return {"neurons": {"operation": art["operation_share"].ravel(),
+                        "answer": art["answer_share"].ravel(),
+                        "layer": [f"layer {i}" for i in layer],
+                        "color": [_plot.PALETTE[i] for i in layer]}}
+
+
+def _build_selectivity(sources, ctx: ViewContext):
+    fig = _plot.figure("Neuron selectivity at ')'", x_label="share explained by the operation",
+                       y_label="share explained by the answer digit", x_range=(-0.02, 1.02),
+                       y_range=(-0.02, 1.02), width=480, height=400)
+    fig.scatter("operation", "answer", source=sources["neurons"], color="color", alpha=0.6,
+                size=6, legend_field="layer")
+    _plot.legend_outside(fig)
+    return fig
+
+
+NEURON_SELECTIVITY = View(
+    "neuron_selectivity", "Neuron selectivity at ')'", "Each MLP neuron at the answer "
+    "position: the share of its variance explained by the operation (x) and by the answer "
+    "digit (y), correlation ratios eta^2.", ("neuron_selectivity",), "checkpoint",
+    build=_build_selectivity, epoch_data=_selectivity_data, group="Neurons")
+
+VIEWS = (*GENERIC_VIEWS, OPERATION_LEARNING, OPERATION_ACCURACY, ANSWER_ENTROPY,
+         ATTENTION_ENTROPY, ATTENTION_PATTERN, ANSWER_ATTENTION, ARGUMENT_ATTENTION,
+         DIGIT_ORDER, EMBEDDING_PCA, DIGIT_LINE, OPERATION_SIMILARITY, SELECTIVE_NEURONS,
+         NEURON_SELECTIVITY)
