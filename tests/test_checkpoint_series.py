@@ -205,6 +205,22 @@ def test_clustering_finds_a_planted_partition_and_not_random_weights():
     assert even_odd["kmeans_vs_groups"][0] < 0.3  # the weights do not split even/odd
 
 
+def test_head_similarity_is_of_each_heads_own_weights(analysed, series):
+    """The bridge's q/k/v/o slices per head are the Hugging Face model's: GPT-NeoX fuses
+    q, k, v per head as (head, 3, d_head, d_model) rows; dense columns are head-major."""
+    store, vid = analysed
+    art = Variant(vid, store).artifact("head_weight_clustering", STEPS[0])
+    hf = _hf(series[0][0]).state_dict()
+    for layer in range(2):
+        prefix = f"gpt_neox.layers.{layer}.attention."
+        qkv = hf[prefix + "query_key_value.weight"].double().reshape(N_HEADS, 3, D_HEAD, -1)
+        o = hf[prefix + "dense.weight"].double().T.reshape(N_HEADS, D_HEAD, -1)
+        vectors = torch.cat([qkv.reshape(N_HEADS, -1), o.reshape(N_HEADS, -1)], dim=1)
+        vectors = vectors / vectors.norm(dim=1, keepdim=True)
+        np.testing.assert_allclose(art["similarity"][layer], (vectors @ vectors.T).numpy(),
+                                   atol=1e-5)
+
+
 def test_emergence_is_where_the_curve_rises_for_good():
     from tdw.families.checkpoint_series.analyzers import emergence
 
