@@ -4,4 +4,4 @@ Registration is explicit: a family ships here only when it is named in ``BUILTIN
 """
 
 BUILTIN: tuple[str, ...] = ("modulo_addition_1l", "toy_operations",
-                             "checkpoint_series")
+                             "checkpoint_series", "induction_heads")

@@ -49,8 +49,21 @@ def checkpoint_series(root: Path) -> str:
     return variant
 
 
+def induction_heads(root: Path) -> str:
+    from tdw.runs import AnalysisRun, TrainingRun
+
+    # Two tiny layers on sequences of 8 tokens: three checkpoints in seconds.
+    params = {"n_heads": 2, "d_head": 4, "d_vocab": 7, "n_ctx": 8, "segment_length": 3,
+              "n_train": 64, "batch_size": 32, "n_epochs": 2}
+    result = TrainingRun.prepare(family="induction_heads", params=params, schedule="0-2/1",
+                                 store=root, device="cpu").execute()
+    AnalysisRun.prepare(variant=result.variant, workers=1, store=root).execute()
+    return result.variant
+
+
 BUILDERS: dict[str, Builder] = {
     "modulo_addition_1l": modulo_addition_1l,
     "checkpoint_series": checkpoint_series,
     "toy_operations": toy_operations,
+    "induction_heads": induction_heads,
 }
