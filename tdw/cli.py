@@ -278,6 +278,14 @@ def _selection(items: Sequence[str]) -> dict[str, int]:
     return out
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from tdw.verify import verify
+
+    report = verify(Store(args.store), args.variant)
+    print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from tdw.notebook import Variant
 
@@ -463,6 +471,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?", help="variant id (a unique prefix of its name is enough)")
     p.add_argument("--family")
     p.set_defaults(func=cmd_variants)
+
+    p = sub.add_parser("verify", help="re-hash checkpoints, probes and artifacts against the "
+                       "catalog; list every mismatch with its path (exit 1 if any)")
+    p.add_argument("variant", nargs="?", help="variant id or a unique prefix (default: all)")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("export", help="export a view (.png, .svg, .html; .gif across "
                        "checkpoints) or a variant's standalone explorer (.html)")

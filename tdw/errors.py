@@ -12,6 +12,7 @@ __all__ = [
     "ParameterError",
     "ScheduleError",
     "StoreError",
+    "StoreWriteError",
     "IntegrityError",
     "ProbeMismatchError",
     "SchemaError",
@@ -45,6 +46,17 @@ class ScheduleError(TdwError, ValueError):
 
 class StoreError(TdwError):
     """The store cannot be opened or written (missing, unwritable, newer schema)."""
+
+
+class StoreWriteError(StoreError, OSError):
+    """A store file could not be written (disk full, permission, read-only filesystem).
+
+    The write left nothing behind: the previous file, if any, is intact. It is also an
+    ``OSError`` carrying the original ``errno``.
+    """
+
+    def __str__(self) -> str:  # the message already names the cause; no "[Errno 28]"
+        return str(self.strerror)
 
 
 class IntegrityError(StoreError):

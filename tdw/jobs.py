@@ -26,6 +26,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from tdw._locks import held_elsewhere, holding
 from tdw.catalog import now
 from tdw.errors import JobError
 from tdw.store import Store
@@ -180,14 +181,18 @@ def check_parameters(store: Store, kind: str, variant: str, parameters: Mapping[
 
 
 def submit(store: Store, kind: str, variant: str, parameters: Mapping[str, Any]) -> JobRecord:
-    """Queue a job and start its runner; refuse if the variant already has an active job,
-    or if :func:`check_parameters` refuses its parameters (then nothing is recorded)."""
+    """Queue a job and start its runner; refuse a training job while the variant has any
+    active job and any job while it trains (analyses queue behind each other), or if
+    :func:`check_parameters` refuses its parameters (then nothing is recorded)."""
     check_parameters(store, kind, variant, parameters)
     reconcile(store)
     t = now()
     with store.catalog.transaction() as db:
+        # Analyses of one variant may queue behind each other (the second waits for the
+        # first's lock, then computes only what is still missing); training excludes all.
         busy = db.execute("SELECT id, kind FROM jobs WHERE variant = ? AND state IN "
-                          "('queued', 'running')", (variant,)).fetchone()
+                          "('queued', 'running') AND (kind = 'train' OR ? = 'train')",
+                          (variant, kind)).fetchone()
         if busy is not None:
             raise JobError(f"variant {variant} is busy with {busy['kind']} job {busy['id']}; "
                            f"wait for it or cancel it (tdw jobs cancel {busy['id']})")
@@ -238,19 +243,40 @@ def _kill(pid: int | None, sig: int, *, group: bool = False) -> None:
         pass
 
 
+def _runner_lock(store: Store, job_id: int) -> Path:
+    return store.path(Path("jobs") / str(job_id) / "runner.lock")
+
+
+def _runner_alive(store: Store, row) -> bool:
+    """Whether a job's runner still lives.
+
+    A running job's runner holds the lock on ``jobs/<id>/runner.lock`` from before it
+    marks the job running until it exits; the kernel drops the lock when the runner dies,
+    however it dies. Unlike a pid, which the system may give to a new process, a released
+    lock cannot pass for a live runner. A queued job (its runner not started yet) and a
+    job recorded before runners took the lock are judged by their pid.
+    """
+    lock = _runner_lock(store, row["id"])
+    if row["state"] == "running" and lock.exists():
+        return held_elsewhere(lock)
+    return _alive(row["pid"])
+
+
 def reconcile(store: Store) -> None:
     """Mark active jobs whose runner process is gone as failed (it died without reporting).
 
     The kernel also exits by itself when its runner dies (ipykernel's parent poller); it
     is killed here too so that no orphan can write after the job is declared over.
     """
-    for row in store.catalog.query("SELECT id, pid, kernel_pid, variant FROM jobs WHERE state "
-                                   "IN ('queued', 'running') AND pid IS NOT NULL"):
-        if not _alive(row["pid"]):
+    for row in store.catalog.query("SELECT id, kind, state, pid, kernel_pid, variant FROM jobs "
+                                   "WHERE state IN ('queued', 'running') AND pid IS NOT NULL"):
+        if not _runner_alive(store, row):
             _kill(row["kernel_pid"], signal.SIGKILL)
+            again = ("train the variant again to resume from its last checkpoint"
+                     if row["kind"] == "train" else
+                     f"run tdw analyze {row['variant']} again: it computes only what is missing")
             _finish(store, row["id"], "failed",
-                    "the job's process died without reporting (killed or out of memory); "
-                    "train the variant again to resume from its last checkpoint")
+                    f"the job's process died without reporting (killed or out of memory); {again}")
 
 
 def _finish(store: Store, job_id: int, state: str, error: str | None = None) -> None:
@@ -341,6 +367,9 @@ def _run(root: str, job_id: int) -> int:
     folder = store.path(Path("jobs") / str(job_id))
     notebook = folder / f"{record.kind}.ipynb"
     log = folder / "log.txt"
+    # Held until this process exits (the descriptor is not inherited by the kernel).
+    lock_fd = os.open(_runner_lock(store, job_id), os.O_RDWR | os.O_CREAT, 0o644)
+    holding(lock_fd)
     store.catalog.execute(
         "UPDATE jobs SET state = 'running', pid = ?, started = ?, updated = ?, notebook = ?, "
         "log = ? WHERE id = ? AND state = 'queued'",

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from tdw._locks import exclusive
 from tdw.checkpointing import Checkpointer, restore_run
 from tdw.engine import AnalysisReport, AnalysisRunConfig, Plan, Progress, execute, make_plan
 from tdw.errors import TdwError
@@ -187,4 +188,9 @@ class AnalysisRun:
         return self.plan.describe()
 
     def execute(self, progress: Progress | None = None) -> AnalysisReport:
-        return execute(self.store, self.plan, workers=self.config.workers, progress=progress)
+        """Fill the gaps. One analysis of a variant runs at a time: a second one waits for
+        the first, then plans again and computes only what the first did not."""
+        folder = self.store.path(self.store.variant(self.config.variant).folder / "artifacts")
+        with exclusive(folder):
+            plan = make_plan(self.store, self.config)
+            return execute(self.store, plan, workers=self.config.workers, progress=progress)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ import safetensors.torch
 import torch
 
 from tdw._atomic import atomic_write_bytes, sha256_bytes, sha256_file
+from tdw._locks import exclusive
 from tdw.artifacts import Artifact, ArtifactSchema
 from tdw.catalog import Catalog, now
 from tdw.errors import IntegrityError, ProbeMismatchError, StoreError, UnknownNameError
@@ -115,6 +117,37 @@ def _metadata(data: bytes) -> dict[str, str]:
     (length,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + length]).get("__metadata__") or {}
     return json.loads(header.get("tdw", "{}"))
+
+
+def _data_section(data: bytes) -> bytes:
+    (length,) = struct.unpack("<Q", data[:8])
+    return data[8 + length:]
+
+
+def _sealed(serialise: Callable[[Mapping[str, str]], bytes], meta: Mapping[str, str]) -> bytes:
+    """Safetensors bytes whose metadata carries the sha256 of their own tensor data.
+
+    For the files the catalog does not index (metrics, the resume point): a flipped bit
+    in them would otherwise pass unnoticed into a loss curve or a resumed run. The data
+    section does not depend on the metadata, so the digest can sit in the header.
+    """
+    digest = sha256_bytes(_data_section(serialise(meta)))
+    return serialise({**meta, "data_sha256": digest})
+
+
+def _unsealed(path: Path, fix: str) -> bytes:
+    """The bytes of a :func:`_sealed` file, refused if its data no longer match the seal."""
+    try:
+        data = path.read_bytes()
+        expected = _metadata(data).get("data_sha256")
+    except FileNotFoundError:
+        raise IntegrityError(f"{path} does not exist; {fix}") from None
+    except Exception as exc:  # a mangled header: bad length or JSON
+        raise IntegrityError(f"{path} is unreadable ({exc}); {fix}") from None
+    if expected is not None and sha256_bytes(_data_section(data)) != expected:
+        raise IntegrityError(f"{path} was changed on disk: its data no longer match the sha256 "
+                             f"recorded in its header ({expected[:16]}...); {fix}")
+    return data
 
 
 def probe_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
@@ -257,11 +290,10 @@ class Store:
             return self.require_probe(vid, Probe(dict(tensors), probe_sha256(tensors)))
         data = _tensor_bytes(tensors, {"format": _FORMAT, "kind": "probe"})
         rel = self.variant(vid).folder / "probe.safetensors"
-        digest = atomic_write_bytes(self.path(rel), data)
         n_items = len(next(iter(tensors.values()))) if tensors else 0
-        with self.catalog.transaction() as db:
-            db.execute("INSERT INTO probes VALUES (?, ?, ?, ?, ?)",
-                       (vid, digest, str(rel), n_items, now()))
+        digest = sha256_bytes(data)
+        self._place(vid, rel, data, digest, "probes", {"variant": vid},
+                    (vid, digest, str(rel), n_items, now()))
         return Probe(dict(tensors), digest)
 
     def load_probe(self, vid: str) -> Probe:
@@ -291,10 +323,9 @@ class Store:
         rel = self.variant(vid).folder / "checkpoints" / f"epoch_{epoch:08d}.safetensors"
         data = _tensor_bytes(weights, {"format": _FORMAT, "kind": "checkpoint",
                                        "variant": vid, "epoch": str(epoch)})
-        digest = atomic_write_bytes(self.path(rel), data)
-        with self.catalog.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)",
-                       (vid, epoch, digest, str(rel), len(data), now()))
+        digest = sha256_bytes(data)
+        self._place(vid, rel, data, digest, "checkpoints", {"variant": vid, "epoch": epoch},
+                    (vid, epoch, digest, str(rel), len(data), now()))
         return CheckpointRecord(vid, epoch, digest, str(rel), len(data))
 
     def checkpoints(self, vid: str) -> list[CheckpointRecord]:
@@ -320,7 +351,9 @@ class Store:
     # ----------------------------------------------------------------- metrics
     def write_metrics(self, vid: str, arrays: Mapping[str, np.ndarray]) -> None:
         rel = self.variant(vid).folder / "metrics.safetensors"
-        data = _array_bytes({k: arrays[k] for k in METRICS}, {"format": _FORMAT, "kind": "metrics"})
+        columns = {k: arrays[k] for k in METRICS}
+        data = _sealed(lambda meta: _array_bytes(columns, meta),
+                       {"format": _FORMAT, "kind": "metrics"})
         atomic_write_bytes(self.path(rel), data)
 
     def load_metrics(self, vid: str) -> dict[str, np.ndarray]:
@@ -328,11 +361,12 @@ class Store:
         path = self.path(self.variant(vid).folder / "metrics.safetensors")
         if not path.exists():
             raise StoreError(f"variant {vid} has no metrics yet; train it first (tdw train)")
+        fix = "resume or retrain the variant to rewrite it"
+        data = _unsealed(path, fix)
         try:
-            return safetensors.numpy.load(path.read_bytes())
+            return safetensors.numpy.load(data)
         except Exception as exc:  # safetensors raises its own error types
-            raise IntegrityError(f"metrics file {path} is unreadable ({exc}); "
-                                 "resume or retrain the variant to rewrite it") from None
+            raise IntegrityError(f"metrics file {path} is unreadable ({exc}); {fix}") from None
 
     # ------------------------------------------------------------------ resume
     def resume_path(self, vid: str) -> Path:
@@ -340,19 +374,20 @@ class Store:
 
     def write_resume(self, vid: str, tensors: Mapping[str, torch.Tensor],
                      meta: Mapping[str, str]) -> None:
-        atomic_write_bytes(self.resume_path(vid),
-                           _tensor_bytes(tensors, {"format": _FORMAT, "kind": "resume", **meta}))
+        data = _sealed(lambda header: _tensor_bytes(tensors, header),
+                       {"format": _FORMAT, "kind": "resume", **meta})
+        atomic_write_bytes(self.resume_path(vid), data)
 
     def load_resume(self, vid: str) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
         path = self.resume_path(vid)
         if not path.exists():
             return None
+        fix = "retrain the variant with --force"
+        data = _unsealed(path, fix)
         try:
-            data = path.read_bytes()
             return safetensors.torch.load(data), _metadata(data)
         except Exception as exc:
-            raise IntegrityError(f"resume file {path} is unreadable ({exc}); retrain the "
-                                 f"variant with --force") from None
+            raise IntegrityError(f"resume file {path} is unreadable ({exc}); {fix}") from None
 
     # --------------------------------------------------------------- artifacts
     def write_artifact(self, vid: str, artifact: Artifact) -> str:
@@ -367,11 +402,11 @@ class Store:
                 "probe_sha256": artifact.probe_sha256,
                 "checkpoint_sha256": artifact.checkpoint_sha256}
         data = _array_bytes(artifact.arrays, meta)
-        digest = atomic_write_bytes(self.path(rel), data)
-        with self.catalog.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (vid, schema.analyzer, epoch, schema.version, artifact.probe_sha256,
-                        artifact.checkpoint_sha256, digest, str(rel), len(data), now()))
+        digest = sha256_bytes(data)
+        self._place(vid, rel, data, digest, "artifacts",
+                    {"variant": vid, "analyzer": schema.analyzer, "epoch": epoch},
+                    (vid, schema.analyzer, epoch, schema.version, artifact.probe_sha256,
+                     artifact.checkpoint_sha256, digest, str(rel), len(data), now()))
         return digest
 
     def artifact_epochs(self, vid: str) -> dict[str, set[int]]:
@@ -382,17 +417,22 @@ class Store:
             coverage.setdefault(row["analyzer"], set()).add(int(row["epoch"]))
         return coverage
 
-    def load_artifact(self, vid: str, schema: ArtifactSchema, epoch: int | None) -> Artifact:
+    def artifact_bytes(self, vid: str, analyzer: str, epoch: int | None
+                       ) -> tuple[sqlite3.Row, bytes]:
+        """An artifact's catalog row and file bytes, verified against the recorded sha256."""
         key = -1 if epoch is None else epoch
         row = self.catalog.one("SELECT * FROM artifacts WHERE variant = ? AND analyzer = ? "
-                               "AND epoch = ?", (vid, schema.analyzer, key))
+                               "AND epoch = ?", (vid, analyzer, key))
         if row is None:
-            raise StoreError(f"no {schema.analyzer} artifact for {vid} at epoch {epoch}; "
+            raise StoreError(f"no {analyzer} artifact for {vid} at epoch {epoch}; "
                              f"run tdw analyze {vid}")
-        path = self.path(row["path"])
         data = self._read_bytes_verified(
-            path, row["sha256"], what=f"artifact {schema.analyzer} epoch {epoch} of {vid}",
-            fix=f"recompute it: tdw analyze {vid} --analyzers {schema.analyzer} --force")
+            self.path(row["path"]), row["sha256"], what=f"artifact {analyzer} epoch {epoch} of "
+            f"{vid}", fix=f"recompute it: tdw analyze {vid} --analyzers {analyzer} --force")
+        return row, data
+
+    def load_artifact(self, vid: str, schema: ArtifactSchema, epoch: int | None) -> Artifact:
+        row, data = self.artifact_bytes(vid, schema.analyzer, epoch)
         arrays = safetensors.numpy.load(data)
         meta = _metadata(data)
         attrs = json.loads(meta["attrs"])
@@ -405,6 +445,39 @@ class Store:
                         row["checkpoint_sha256"])
 
     # ---------------------------------------------------------------- helpers
+    def _place(self, vid: str, rel: Path, data: bytes, digest: str, table: str,
+               key: Mapping[str, Any], row: tuple) -> None:
+        """Write ``data`` (sha256 ``digest``) to ``rel`` and index it with ``row`` in ``table``.
+
+        File and row change together as far as any other writer can tell: both happen
+        under the variant's write lock. A row recording other bytes is deleted before its
+        file is replaced, so a kill between the two leaves a gap that the next run fills,
+        never a row that disagrees with its file. If the catalog refuses the row, a file
+        that did not exist before is removed again: a failed write changes nothing.
+        """
+        where = " AND ".join(f"{k} = ?" for k in key)
+        path = self.path(rel)
+        with exclusive(self.path(self.variant(vid).folder)):
+            existed = path.exists()
+            old = self.catalog.one(f"SELECT sha256 FROM {table} WHERE {where}",
+                                   tuple(key.values()))
+            if old is not None and old["sha256"] != digest:
+                with self.catalog.transaction() as db:
+                    db.execute(f"DELETE FROM {table} WHERE {where}", tuple(key.values()))
+            atomic_write_bytes(path, data)
+            try:
+                with self.catalog.transaction() as db:
+                    db.execute(f"INSERT OR REPLACE INTO {table} VALUES "
+                               f"({', '.join('?' * len(row))})", row)
+            except BaseException as exc:
+                if not existed:
+                    path.unlink(missing_ok=True)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"cannot index {path} in the catalog {self.catalog.path} "
+                                     f"({exc}); the file was not kept; fix the cause and run "
+                                     "the command again") from exc
+                raise
+
     def _read_bytes_verified(self, path: Path, sha256: str, *, what: str, fix: str) -> bytes:
         try:
             data = path.read_bytes()
