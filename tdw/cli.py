@@ -169,7 +169,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     run, record = launch.start_analysis(store, result.variant)
     print(run.describe())
-    return 0 if record is None else _follow(store, record.id, unit="checkpoint")
+    if record is None:
+        return 0
+    print(f"job {record.id}: analysing {result.variant}; record: {store.path(f'jobs/{record.id}')}")
+    return _follow(store, record.id, unit="checkpoint")
 
 
 def _int_list(text: str, option: str) -> tuple[int, ...]:

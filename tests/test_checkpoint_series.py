@@ -316,6 +316,18 @@ def test_a_bad_prompt_file_is_refused_before_anything_is_written(series, tmp_pat
     assert snapshot(root) == before
 
 
+def test_an_import_removes_what_a_killed_import_left(series, tmp_path):
+    """A killed import leaves only its staging store (no catalog row points into it); the
+    next import removes it, since no live process holds its lock."""
+    root = tmp_path / "store"
+    debris = root / ".staging" / "killed" / "variants" / "checkpoint_series" / "half"
+    debris.mkdir(parents=True)
+    (debris / "epoch_00001000.safetensors").write_bytes(b"half written")
+    assert _import(root, *map(str, series[0]), "--probe", str(series[1])) == 0
+    assert not (root / ".staging").exists()
+    assert len(Store(root).variants()) == 1
+
+
 def test_dry_run_names_the_steps_and_writes_nothing(series, tmp_path, capsys):
     root = tmp_path / "store"
     Store(root)

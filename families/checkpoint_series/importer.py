@@ -6,11 +6,14 @@ every revision (exists, causal LM, one architecture) and the probe's tokenizatio
 probe, the architecture in ``model/``, one checkpoint per revision, each loaded by
 ``TransformerBridge.boot_transformers`` and hashed like a trained checkpoint) and adopts
 it in one catalog transaction (:meth:`tdw.store.Store.adopt_variant`). A failure at any
-point removes the staging store: the store is left exactly as it was.
+point removes the staging store: the store is left exactly as it was. A staging store left
+by a killed import (no live process holds its lock) is removed by the next import.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import time
 import uuid
@@ -139,12 +142,34 @@ def plan_import(store: Store, request: ImportRequest) -> ImportPlan:
     return ImportPlan(vid, values, revisions, spec, probe, config, tokenizer)
 
 
+def _sweep(staging: Path) -> None:
+    """Remove staging stores left by killed imports: ones no live import holds locked
+    (the kernel drops a dead process's ``flock``)."""
+    for folder in staging.glob("*") if staging.is_dir() else ():
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # another import is writing it
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+
 def run_import(store: Store, plan: ImportPlan,
                progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Write the planned variant into the store, all or nothing (see the module docstring)."""
     began = time.perf_counter()
     family = get_family(FAMILY)
+    _sweep(store.path(STAGING))
     root = store.path(STAGING) / uuid.uuid4().hex
+    root.mkdir(parents=True)
+    held = os.open(root, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # marks this staging store live until we close it
     try:
         staging = Store(root)
         steps = [r.step for r in plan.revisions]
@@ -171,6 +196,7 @@ def run_import(store: Store, plan: ImportPlan,
         staging.catalog.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+        os.close(held)
         try:
             root.parent.rmdir()  # the staging folder itself, when no other import uses it
         except OSError:
