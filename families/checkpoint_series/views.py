@@ -199,6 +199,43 @@ GROUP_GAP = _lines_view(
     "the second (e.g. even minus odd) in each layer across training.", "group_gap",
     "metric change, first group - second", "mean group gap")
 
-VIEWS = (ANSWER_METRIC, HEAD_ABLATION, GROUP_PATCHING, HEAD_SIMILARITY, CLUSTERING_EMERGENCE,
+def _layer_story_data(ctx: ViewContext) -> dict:
+    art = ctx.load("clustering_emergence", ctx.epoch)
+    layer = ctx.selection.get("layer", 0)
+    steps = art["steps"].tolist()
+    emerged = art.attrs["layer_steps"][layer]
+    return {"lines": {"xs": [steps] * 3,
+                      "ys": [art[a][:, layer].tolist() for a in
+                             ("silhouette", "weights_vs_groups", "weights_vs_behaviour")],
+                      "name": ["weight-cluster silhouette", "agreement with head groups",
+                               "agreement with ablation behaviour"],
+                      "color": list(_plot.PALETTE[:3])},
+            "turn": {"x": [] if emerged is None else [emerged]}}
+
+
+def _build_layer_story(sources, ctx: ViewContext):
+    fig = _plot.figure("One layer: when its heads cluster, and whether it matches behaviour",
+                       x_label="step", y_label="silhouette / adjusted Rand index", width=620,
+                       y_range=(-1.05, 1.05))
+    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
+                   line_width=2)
+    _plot.turn_band(fig, sources["turn"])
+    _plot.current_epoch_band(fig, sources["current"])
+    _plot.legend_outside(fig, side="below")
+    return fig
+
+
+LAYER_STORY = View(
+    "clustering_vs_behaviour", "Clustering vs behaviour, one layer", "The seed's question in "
+    "one plot, per layer: the silhouette of the heads' weight clusters across training (when "
+    "does clustering emerge? the red line is the layer's emergence step), and the adjusted "
+    "Rand index of those clusters with the probe's head groups and with the heads split by "
+    "their ablation effect (does weight clustering match behavioural grouping?).",
+    ("clustering_emergence",), "summary", build=_build_layer_story, data=_layer_story_data,
+    epoch_data=_plot.current_columns,
+    selectors={"layer": ("clustering_emergence", "silhouette", 1)}, group="Clustering")
+
+VIEWS = (ANSWER_METRIC, HEAD_ABLATION, GROUP_PATCHING, HEAD_SIMILARITY, LAYER_STORY,
+         CLUSTERING_EMERGENCE,
          WEIGHTS_VS_GROUPS, WEIGHTS_VS_BEHAVIOUR, GROUP_GAP, PARAMETER_TRAJECTORY,
          PARAMETER_VELOCITY, PARAMETER_NORMS)
