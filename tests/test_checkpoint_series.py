@@ -221,6 +221,27 @@ def test_head_similarity_is_of_each_heads_own_weights(analysed, series):
                                    atol=1e-5)
 
 
+def test_grouped_query_heads_share_their_key_value_rows():
+    from tdw.families.checkpoint_series.clustering import head_vectors
+
+    gen = torch.Generator().manual_seed(1)
+    d_model, d_head = 6, 2  # 4 query heads reading 2 key/value heads
+    weights = {"blocks.0.attn.q.weight": torch.randn(4 * d_head, d_model, generator=gen),
+               "blocks.0.attn.k.weight": torch.randn(2 * d_head, d_model, generator=gen),
+               "blocks.0.attn.v.weight": torch.randn(2 * d_head, d_model, generator=gen),
+               "blocks.0.attn.o.weight": torch.randn(d_model, 4 * d_head, generator=gen)}
+    raw = head_vectors(weights, 0, 4) * np.linalg.norm(
+        np.concatenate([weights["blocks.0.attn.q.weight"].reshape(4, -1),
+                        weights["blocks.0.attn.k.weight"].reshape(2, -1).repeat_interleave(2, 0),
+                        weights["blocks.0.attn.v.weight"].reshape(2, -1).repeat_interleave(2, 0),
+                        weights["blocks.0.attn.o.weight"].T.reshape(4, -1)], axis=1),
+        axis=1, keepdims=True)
+    k = slice(d_head * d_model, 2 * d_head * d_model)
+    np.testing.assert_allclose(raw[0, k], raw[1, k])
+    np.testing.assert_allclose(raw[2, k], weights["blocks.0.attn.k.weight"][d_head:].reshape(-1),
+                               rtol=1e-6)
+
+
 def test_emergence_is_where_the_curve_rises_for_good():
     from tdw.families.checkpoint_series.analyzers import emergence
 

@@ -32,13 +32,16 @@ def head_vectors(weights: Mapping[str, torch.Tensor], layer: int, n_heads: int) 
     """``(head, features)`` float64 unit vectors of one layer's heads.
 
     The bridge's ``attn.q/k/v.weight`` are ``(n_heads * d_head, d_model)`` (head-major rows)
-    and ``attn.o.weight`` is ``(d_model, n_heads * d_head)``.
+    and ``attn.o.weight`` is ``(d_model, n_heads * d_head)``. With grouped-query attention
+    (fewer key/value heads) each head takes the key/value rows of the group it reads.
     """
     prefix = f"blocks.{layer}.attn."
+    d_head = weights[prefix + "q.weight"].shape[0] // n_heads
     parts = []
     for name in ("q", "k", "v"):
         w = weights[prefix + name + ".weight"].double()  # (heads * d_head, d_model)
-        parts.append(w.reshape(n_heads, -1))
+        per_head = w.reshape(w.shape[0] // d_head, -1)  # (heads or kv heads, features)
+        parts.append(per_head.repeat_interleave(n_heads // len(per_head), dim=0))
     o = weights[prefix + "o.weight"].double()  # (d_model, heads * d_head)
     parts.append(o.T.reshape(n_heads, -1))
     vectors = torch.cat(parts, dim=1).numpy()  # (head, features)
