@@ -161,6 +161,29 @@ def test_group_patching_matches_a_manual_patch(analysed, series):
     np.testing.assert_allclose(art["recovered"], art["effect"] / (source - base), rtol=1e-3)
 
 
+def test_hub_revisions_resolve_to_boot_transformers_arguments_without_the_network(tmp_path):
+    """The Hub path up to the first download: a model id with --revisions names
+    ``boot_transformers(model, revision=...)`` calls, one per step, in step order."""
+    from tdw.families.checkpoint_series.series import SeriesError, resolve_series
+
+    source, revisions = resolve_series(["EleutherAI/pythia-160m"],
+                                       ["step2000", "step1000", "step143000"])
+    assert source == "EleutherAI/pythia-160m"
+    assert [(r.step, r.model, r.revision) for r in revisions] == [
+        (1000, "EleutherAI/pythia-160m", "step1000"), (2000, "EleutherAI/pythia-160m", "step2000"),
+        (143000, "EleutherAI/pythia-160m", "step143000")]
+    (tmp_path / "main").mkdir()
+    source, revisions = resolve_series([str(tmp_path)], ["main"], steps=[7])
+    assert source == "local" and revisions[0].model == str(tmp_path / "main")
+    assert revisions[0].revision is None and revisions[0].step == 7
+    for args, words in ((([], ()), "name a model"),
+                        ((["a", "b"], ["step1"]), "one model"),
+                        ((["m"], ["main"]), "cannot tell the training step"),
+                        ((["m"], ["step1", "step_1"]), "both step 1")):
+        with pytest.raises(SeriesError, match=words):
+            resolve_series(*args)
+
+
 # ------------------------------------------------------------------- clustering
 def _clustering_inputs(weights, groups) -> CheckpointInputs:
     import json
