@@ -241,3 +241,22 @@ def test_family_is_registered_with_a_quick_preset():
     quick = family.resolve(preset="quick")
     assert variant_id(family, quick).startswith("toy_operations/ms0-ds0-")
     assert family.default_schedule(VALUES) == "0-50/1,end"
+
+
+def test_flatness_loss_reads_every_fifth_probe_input():
+    from tdw.library.weights import readout_cross_entropy
+
+    probe = FAMILY.probe(VALUES)
+
+    def readout(model, tokens):  # logits favouring the first digit: right only for First
+        return 3.0 * torch.nn.functional.one_hot(tokens[:, 2], 10).double()
+
+    loss = float(readout_cross_entropy(readout, every=5)(None, probe))
+    rows = range(0, 5000, 5)
+    right = -math.log(math.e ** 3 / (math.e ** 3 + 9))
+    wrong = -math.log(1 / (math.e ** 3 + 9))
+    expected = np.mean([right if int(probe["args"][i, 0]) == int(probe["labels"][i]) else wrong
+                        for i in rows])
+    assert loss == pytest.approx(expected)
+    with pytest.raises(ValueError, match="positive stride"):
+        readout_cross_entropy(readout, every=0)

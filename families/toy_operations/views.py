@@ -82,15 +82,17 @@ def _heads(ctx: ViewContext) -> list[str]:
 
 def _entropy_matrix(ctx: ViewContext):
     art = ctx.load("attention_entropy", ctx.epoch)
-    return art["entropy"], list(art.attrs["heads"]), POSITIONS
+    # Query 0 sees one key (always 0 bits of a 0-bit maximum): nothing to show.
+    share = art["entropy"][:, 1:] / art["max_entropy"][1:]  # (head, query 1..7)
+    return share, list(art.attrs["heads"]), POSITIONS[1:]
 
 
 ATTENTION_ENTROPY = _heatmap_view(
-    "attention_entropy", "Attention entropy (bits)", "Mean entropy of each head's attention "
-    "row per query position; query q can spread over q + 1 positions (at most log2(q + 1) "
-    "bits), so sharpening shows as the row going dark.", ("attention_entropy",),
-    _entropy_matrix, x_label="query position", y_label="head", low=0.0, high=3.0,
-    label="bits")
+    "attention_entropy", "Attention entropy (share of uniform)", "Mean entropy of each head's "
+    "attention row per query position, divided by its maximum log2(q + 1) bits (query q sees "
+    "q + 1 positions): 1 is uniform attention, 0 attention to one position; sharpening shows "
+    "as a cell going dark.", ("attention_entropy",), _entropy_matrix,
+    x_label="query position", y_label="head", low=0.0, high=1.0, label="H / max")
 
 
 def _pattern_matrix(ctx: ViewContext):
@@ -160,7 +162,6 @@ def _build_lines(title: str, y_label: str, *, extra: Callable | None = None):
                        line_width=1.5)
         if extra:
             extra(fig, sources)
-        _plot.turn_band(fig, sources["turn"])
         _plot.current_epoch_band(fig, sources["current"])
         _plot.legend_outside(fig)
         return fig
@@ -174,8 +175,7 @@ def _learning_data(ctx: ViewContext) -> dict:
     return {"lines": _lines(art["epochs"].tolist(), art["test_accuracy"].T, OPERATIONS),
             "learned": {"epoch": [int(learned[i]) for i in reached],
                         "accuracy": [float(art.attrs["threshold"])] * len(reached),
-                        "color": [_colors(len(OPERATIONS))[i] for i in reached]},
-            "turn": _plot.turn_columns(ctx)}
+                        "color": [_colors(len(OPERATIONS))[i] for i in reached]}}
 
 
 def _learned_markers(fig, sources) -> None:
@@ -200,7 +200,7 @@ OPERATION_LEARNING = View(
 def _answer_entropy_data(ctx: ViewContext) -> dict:
     entropy = np.stack([ctx.load("attention_entropy", e)["entropy"][:, data.ANSWER_POSITION]
                         for e in ctx.epochs])  # (checkpoint, head)
-    return {"lines": _lines(ctx.epochs, entropy.T, _heads(ctx)), "turn": _plot.turn_columns(ctx)}
+    return {"lines": _lines(ctx.epochs, entropy.T, _heads(ctx))}
 
 
 def _mean_answer_entropy(ctx: ViewContext):
@@ -220,8 +220,7 @@ ANSWER_ENTROPY = View(
 def _digit_order_data(ctx: ViewContext) -> dict:
     rows = [ctx.load("embedding_geometry", e).attrs for e in ctx.epochs]
     series = [[r["digit_order"] for r in rows], [r["digit_order_all"] for r in rows]]
-    return {"lines": _lines(ctx.epochs, series, ["digit PC1", "PC1 of all tokens"]),
-            "turn": _plot.turn_columns(ctx)}
+    return {"lines": _lines(ctx.epochs, series, ["digit PC1", "PC1 of all tokens"])}
 
 
 def _digit_order_trace(ctx: ViewContext):
@@ -247,7 +246,7 @@ def _selective_data(ctx: ViewContext) -> dict:
         for layer in range(len(counts[0][key])):
             series.append([c[key][layer] for c in counts])
             names.append(f"L{layer} {label}")
-    return {"lines": _lines(ctx.epochs, series, names), "turn": _plot.turn_columns(ctx)}
+    return {"lines": _lines(ctx.epochs, series, names)}
 
 
 def _operation_selective(ctx: ViewContext):

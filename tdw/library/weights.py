@@ -172,15 +172,20 @@ def _perturbed_loss(loss_fn: Callable[[Any, Mapping[str, torch.Tensor]], torch.T
     return float(loss_fn(inputs.model, inputs.probe))
 
 
-def readout_cross_entropy(readout: Callable[[Any, torch.Tensor], torch.Tensor]
+def readout_cross_entropy(readout: Callable[[Any, torch.Tensor], torch.Tensor], *,
+                          every: int = 1
                           ) -> Callable[[Any, Mapping[str, torch.Tensor]], torch.Tensor]:
     """A ``loss_fn`` for :func:`make_flatness`: the float64 cross-entropy of
-    ``readout(model, probe["tokens"])`` (``(batch, vocab)`` answer logits, a family's
-    ``readout``) against ``probe["labels"]``, over the whole probe."""
+    ``readout(model, tokens)`` (``(batch, vocab)`` answer logits, a family's ``readout``)
+    against the labels, over every ``every``-th input of the probe (``probe["tokens"]``,
+    ``probe["labels"]``); ``every > 1`` trades precision for ``every`` times fewer forward
+    passes on a large probe."""
+    if every < 1:
+        raise ValueError(f"every must be a positive stride, got {every}")
 
     def loss(model: Any, probe: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        logits = readout(model, probe["tokens"]).to(torch.float64)
-        return torch.nn.functional.cross_entropy(logits, probe["labels"])
+        logits = readout(model, probe["tokens"][::every]).to(torch.float64)
+        return torch.nn.functional.cross_entropy(logits, probe["labels"][::every])
 
     return loss
 
