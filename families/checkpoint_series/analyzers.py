@@ -192,7 +192,7 @@ head_group_patching = Analyzer(
 def _head_weight_clustering(inputs: CheckpointInputs) -> Output:
     n_layers, n_heads = inputs.model.cfg.n_layers, inputs.model.cfg.n_heads
     groups = definition(inputs.probe)["head_groups"]
-    k = max(2, len(groups))
+    k = min(max(2, len(groups)), n_heads)
     reference = clustering.group_labels(groups, n_heads)
     out: dict[str, list] = {name: [] for name in (
         "similarity", "kmeans_labels", "hierarchical_labels", "kmeans_silhouette",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import time
 import uuid
@@ -105,10 +106,14 @@ class ImportResult:
 
 
 def _label(source: str, revisions: Sequence[Revision]) -> str:
+    """The model's name (``pythia_160m``), or the folder holding the directories, spelled
+    with the characters a variant id keeps as they are."""
     if source != "local":
-        return source.rstrip("/").split("/")[-1]
-    parents = {Path(r.model).parent for r in revisions}
-    return parents.pop().name if len(parents) == 1 else "series"
+        name = source.rstrip("/").split("/")[-1]
+    else:
+        parents = {Path(r.model).parent for r in revisions}
+        name = parents.pop().name if len(parents) == 1 else "series"
+    return re.sub(r"[^A-Za-z0-9._]", "_", name) or "series"
 
 
 def plan_import(store: Store, request: ImportRequest) -> ImportPlan:
