@@ -115,8 +115,8 @@ def _similarity_data(ctx: ViewContext) -> dict:
             "clusters": {"head": heads, "row": ["k-means"] * len(heads),
                          "color": [_plot.PALETTE[int(c) % len(_plot.PALETTE)] for c in labels],
                          "cluster": [int(c) for c in labels]},
-            "score": {"text": [f"silhouette {art['kmeans_silhouette'][layer]:.2f}, agreement "
-                               f"with head groups {art['kmeans_vs_groups'][layer]:.2f}"]}}
+            "score": {"text": [f"silhouette {art['kmeans_silhouette'][layer]:.2f}, "
+                               f"ARI vs groups {art['kmeans_vs_groups'][layer]:.2f}"]}}
 
 
 def _build_similarity(sources, ctx: ViewContext):
@@ -131,8 +131,9 @@ def _build_similarity(sources, ctx: ViewContext):
     fig.rect("col", "row", 1, 1, source=sources["cells"], line_color=None,
              fill_color={"field": "value", "transform": mapper})
     fig.rect("head", "row", 0.9, 0.9, source=sources["clusters"], color="color")
-    fig.add_layout(LabelSet(x=0, y=0, x_units="screen", y_units="screen", text="text",
-                            source=sources["score"], text_font_size="9pt"))
+    fig.add_layout(LabelSet(x=4, y=4, x_units="screen", y_units="screen", text="text",
+                            source=sources["score"], text_font_size="9pt",
+                            background_fill_color="white", background_fill_alpha=0.85))
     fig.add_layout(ColorBar(color_mapper=mapper, title="cosine", width=10), "right")
     return fig
 
@@ -207,15 +208,16 @@ def _layer_story_data(ctx: ViewContext) -> dict:
     return {"lines": {"xs": [steps] * 3,
                       "ys": [art[a][:, layer].tolist() for a in
                              ("silhouette", "weights_vs_groups", "weights_vs_behaviour")],
-                      "name": ["weight-cluster silhouette", "agreement with head groups",
-                               "agreement with ablation behaviour"],
+                      "name": [f"layer {layer}: {what}" for what in (
+                          "weight-cluster silhouette", "agreement with head groups",
+                          "agreement with ablation behaviour")],
                       "color": list(_plot.PALETTE[:3])},
             "turn": {"x": [] if emerged is None else [emerged]}}
 
 
 def _build_layer_story(sources, ctx: ViewContext):
-    fig = _plot.figure("One layer: when its heads cluster, and whether it matches behaviour",
-                       x_label="step", y_label="silhouette / adjusted Rand index", width=620,
+    fig = _plot.figure("Clustering vs behaviour (one layer)", x_label="step",
+                       y_label="silhouette, adjusted Rand index", width=620, height=420,
                        y_range=(-1.05, 1.05))
     fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
                    line_width=2)
