@@ -14,7 +14,7 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,28 +48,35 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+def atomic_writer(path: Path, *, before_replace: Callable[[], None] | None = None
+                  ) -> Iterator[BinaryIO]:
     """Open a temporary file next to ``path``; on success, fsync and rename it over ``path``.
 
-    The temporary file (``.<name>.<random>.tmp``) is locked by its writer from creation to
-    rename, so a temporary file nobody locks was left by a killed writer: such files in the
-    folder are removed first (:func:`sweep_stale_temps`). On any exception the temporary
+    The temporary file is created as ``.<name>.<random>.new``, locked, and only then named
+    ``.<name>.<random>.tmp``; its writer holds the lock until the final rename. So a
+    ``.tmp`` file nobody locks was left by a killed writer: such files in the folder are
+    removed first (:func:`sweep_stale_temps`). On any exception the temporary
     file is removed and ``path`` is untouched; an ``OSError`` (disk full, permission,
     read-only filesystem) becomes a :class:`~tdw.errors.StoreWriteError` naming the file.
+    ``before_replace`` runs once the new bytes are safely on disk, just before the rename.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         sweep_stale_temps(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
     except OSError as exc:
         raise _write_error(path, exc) from exc
     try:
-        holding(fd)
         with os.fdopen(fd, "wb") as fh:  # closed (and unlocked) only after the rename
+            holding(fh.fileno())
+            os.rename(tmp, locked := tmp[:-len(".new")] + ".tmp")
+            tmp = locked
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+            if before_replace is not None:
+                before_replace()
             os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -93,37 +100,45 @@ def _write_error(path: Path, exc: OSError) -> StoreWriteError:
 
 
 def sweep_stale_temps(folder: Path, *, grace: float = _GRACE) -> list[Path]:
-    """Remove the temporary files a killed writer left in ``folder``; return their paths.
+    """Remove the temporary files killed writers left in ``folder``; return their paths.
 
-    A temporary file is stale when no process holds its lock and it is older than
-    ``grace`` seconds (a live writer takes the lock microseconds after creating the file;
-    the grace covers that instant). A live writer's file is never touched.
+    A ``.tmp`` file is stale when no process holds its lock: it got its name only once
+    its writer held the lock, so a live writer's file is never touched. A ``.new`` file
+    (a writer killed in the microseconds between creating and locking it) is stale once
+    unlocked and older than ``grace`` seconds.
     """
     removed: list[Path] = []
-    try:
-        entries = [e for e in os.scandir(folder)
-                   if e.name.startswith(".") and e.name.endswith(".tmp") and e.is_file()]
-    except FileNotFoundError:
-        return removed
-    for entry in entries:
-        path = Path(entry.path)
-        with contextlib.suppress(FileNotFoundError):
-            if time.time() - entry.stat().st_mtime < grace or held_elsewhere(path):
-                continue
+    for path in _stale(folder, grace, recursive=False):
+        with contextlib.suppress(FileNotFoundError):  # gone: its writer renamed it
             path.unlink()
             removed.append(path)
     return removed
 
 
 def stale_temps(root: Path, *, grace: float = _GRACE) -> list[Path]:
-    """Temporary files under ``root`` that no live writer owns (what a sweep would remove)."""
-    return [p for p in sorted(Path(root).rglob(".*.tmp"))
-            if p.is_file() and time.time() - p.stat().st_mtime >= grace
-            and not held_elsewhere(p)]
+    """Temporary files anywhere under ``root`` that no live writer owns (what sweeps of
+    their folders would remove)."""
+    return _stale(root, grace, recursive=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> str:
+def _stale(folder: Path, grace: float, *, recursive: bool) -> list[Path]:
+    found = []
+    for pattern in (".*.tmp", ".*.new"):
+        matches = Path(folder).rglob(pattern) if recursive else Path(folder).glob(pattern)
+        for path in sorted(matches):
+            try:
+                young = time.time() - path.stat().st_mtime < grace
+            except FileNotFoundError:
+                continue
+            if (pattern == ".*.new" and young) or held_elsewhere(path):
+                continue
+            found.append(path)
+    return found
+
+
+def atomic_write_bytes(path: Path, data: bytes, *,
+                       before_replace: Callable[[], None] | None = None) -> str:
     """Write ``data`` to ``path`` atomically and return its sha256."""
-    with atomic_writer(path) as fh:
+    with atomic_writer(path, before_replace=before_replace) as fh:
         fh.write(data)
     return sha256_bytes(data)

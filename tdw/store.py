@@ -450,25 +450,32 @@ class Store:
         """Write ``data`` (sha256 ``digest``) to ``rel`` and index it with ``row`` in ``table``.
 
         File and row change together as far as any other writer can tell: both happen
-        under the variant's write lock. A row recording other bytes is deleted before its
-        file is replaced, so a kill between the two leaves a gap that the next run fills,
-        never a row that disagrees with its file. If the catalog refuses the row, a file
-        that did not exist before is removed again: a failed write changes nothing.
+        under the variant's write lock. A row recording other bytes is deleted once the new
+        bytes are on disk and just before they replace its file, so a kill between the two
+        leaves a gap that the next run fills, never a row that disagrees with its file.
+        A write that fails puts the old row back; if the catalog refuses the new row, a
+        file that did not exist before is removed again: a failed write changes nothing.
         """
-        where = " AND ".join(f"{k} = ?" for k in key)
+        where, args = " AND ".join(f"{k} = ?" for k in key), tuple(key.values())
         path = self.path(rel)
         with exclusive(self.path(self.variant(vid).folder)):
             existed = path.exists()
-            old = self.catalog.one(f"SELECT sha256 FROM {table} WHERE {where}",
-                                   tuple(key.values()))
-            if old is not None and old["sha256"] != digest:
-                with self.catalog.transaction() as db:
-                    db.execute(f"DELETE FROM {table} WHERE {where}", tuple(key.values()))
-            atomic_write_bytes(path, data)
+            old = self.catalog.one(f"SELECT * FROM {table} WHERE {where}", args)
+            stale = old is not None and old["sha256"] != digest
+
+            def drop_stale_row() -> None:
+                if stale:
+                    with self.catalog.transaction() as db:
+                        db.execute(f"DELETE FROM {table} WHERE {where}", args)
+
             try:
-                with self.catalog.transaction() as db:
-                    db.execute(f"INSERT OR REPLACE INTO {table} VALUES "
-                               f"({', '.join('?' * len(row))})", row)
+                atomic_write_bytes(path, data, before_replace=drop_stale_row)
+            except BaseException:
+                if stale:  # the file was not replaced: its row stands again
+                    self._insert(table, tuple(old))
+                raise
+            try:
+                self._insert(table, row)
             except BaseException as exc:
                 if not existed:
                     path.unlink(missing_ok=True)
@@ -477,6 +484,11 @@ class Store:
                                      f"({exc}); the file was not kept; fix the cause and run "
                                      "the command again") from exc
                 raise
+
+    def _insert(self, table: str, row: tuple) -> None:
+        with self.catalog.transaction() as db:
+            db.execute(f"INSERT OR REPLACE INTO {table} VALUES ({', '.join('?' * len(row))})",
+                       row)
 
     def _read_bytes_verified(self, path: Path, sha256: str, *, what: str, fix: str) -> bytes:
         try:
