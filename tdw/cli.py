@@ -304,7 +304,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif suffix == ".gif":
         variant.animate(args.view, out, fps=args.fps, **selection)
     else:
-        epoch = args.epoch if args.epoch is not None else variant.epochs[-1]
+        epoch = args.epoch if args.epoch is not None else variant.last
         variant.at(epoch).view(args.view, **selection).export(out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0

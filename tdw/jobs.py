@@ -90,7 +90,8 @@ def log_tail(store: Store, record: JobRecord, lines: int = 20) -> list[str]:
 def template_path(name: str) -> Path:
     """Path of an installed template notebook (``train`` -> ``.../templates/train.ipynb``)."""
     path = Path(str(files("tdw.templates") / f"{name}.ipynb"))
-    if not path.exists():
+    # a plain name only: "../dashboards/x" must not turn another notebook into a job
+    if not name.isidentifier() or not path.exists():
         raise JobError(f"template {name}.ipynb is not installed with tdw (looked in "
                        f"{path.parent}); reinstall tdw")
     return path
@@ -155,7 +156,8 @@ def check_parameters(store: Store, kind: str, variant: str, parameters: Mapping[
         expected = declared[name]["inferred_type_name"]
         types = _TYPES.get(expected, (object,))
         if not isinstance(value, types) or (isinstance(value, bool) and expected != "bool"):
-            raise JobError(f"{kind} job parameter {name!r} must be a {expected}, got {value!r}")
+            raise JobError(f"{kind} job parameter {name!r} must be of type {expected}, got "
+                           f"{value!r}")
         values[name] = value
     if kind == "train":
         from tdw.family import variant_id

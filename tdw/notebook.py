@@ -137,8 +137,16 @@ class Variant:
         view = self._view(name)
         if view.scope != "summary":
             raise TdwError(f"{name} is drawn per checkpoint: use variant.at(epoch).view({name!r})")
-        self.check_selection(view, self.epochs[-1], selection)
-        return render(view, self.context(self.epochs[-1], **selection))
+        self.check_selection(view, self.last, selection)
+        return render(view, self.context(self.last, **selection))
+
+    @property
+    def last(self) -> int:
+        """The last checkpoint epoch; a variant without checkpoints is an error."""
+        if not self.epochs:
+            raise TdwError(f"variant {self.id} has no checkpoints yet; train it first "
+                           f"(tdw train {self.family.name} ...)")
+        return self.epochs[-1]
 
 
     # ---------------------------------------------------------------- export
@@ -149,10 +157,9 @@ class Variant:
         from tdw.ui.export import export_gif
 
         view = self._view(name)
-        epochs = list(self.epochs if epochs is None else epochs)
+        epochs = list(self.epochs if epochs is None else epochs) or [self.last]
         contexts = [self.context(e, **selection) for e in epochs]  # bad epochs raise first
-        if epochs:
-            self.check_selection(view, epochs[0], selection)
+        self.check_selection(view, epochs[0], selection)
         return export_gif(lambda i: bare(view.figure(contexts[i])), len(contexts), path, fps=fps)
 
     def export_explorer(self, path: str | Path) -> Path:
