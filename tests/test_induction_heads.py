@@ -285,7 +285,7 @@ def test_hessian_top_eigenvalues_match_the_full_hessian():
     assert converged
     np.testing.assert_allclose(found, exact, rtol=1e-4)
 
-    analyzer = make_hessian_spectrum(probe_loss, k=3, iterations=200)
+    analyzer = make_hessian_spectrum(probe_loss, k=3, iterations=200, tol=1e-8)
     from tdw.analyzer import CheckpointInputs
 
     arrays, attrs = analyzer.run(CheckpointInputs(values, 0, {}, {}, probe, model=model))
@@ -379,3 +379,31 @@ def test_no_jump_in_the_primary_signal_means_no_phase_change():
     assert attrs["turn_epoch"] is None and attrs["confidence"] == 0.0
     assert attrs["summary"].startswith("no phase change")
     assert arrays["detected"][0] == 0 and not arrays["agrees"].any()
+
+
+# --- end to end -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_train_and_analyse_through_papermill(cli_env):
+    from test_jobs import tdw
+
+    from tdw.notebook import Variant
+    from tdw.store import Store
+
+    sets = [arg for key, value in {**TINY, "n_epochs": 3}.items()
+            for arg in ("--set", f"{key}={value}")]
+    assert "succeeded" in tdw(cli_env, "train", "induction_heads", *sets).stdout
+    store = Store(cli_env["TDW_HOME"])
+    (record,) = store.variants("induction_heads")
+    assert "succeeded" in tdw(cli_env, "analyze", record.id, "--workers", "1").stdout
+    variant = Variant(record.id, store)
+    assert variant.epochs == (0, 1, 2, 3)
+    metrics = variant.metrics()
+    assert metrics["train_loss"][3] < metrics["train_loss"][0]  # the sequence loss trains
+    phase = variant.artifact("phase_change").attrs
+    assert phase["signals"][0] == "induction score"
+    # three epochs of a tiny model form no induction head: the transition says so
+    assert phase["turn_epoch"] is None and variant.turn() is None
+    for view in variant.views():
+        variant.at(variant.epochs[-1]).view(view)

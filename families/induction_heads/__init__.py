@@ -23,7 +23,7 @@ from tdw.library.weights import effective_dimensionality, make_flatness, paramet
 from tdw.params import Param
 
 from . import data
-from .analyzers import ANALYZERS, probe_loss
+from .analyzers import ANALYZERS, probe_loss, probe_loss_float32
 from .forward import sequence_logits
 from .views import VIEWS
 
@@ -128,7 +128,7 @@ FAMILY = Family(
     train_config=train_config,
     default_schedule=default_schedule,
     readout=sequence_logits,
-    analyzers=(*ANALYZERS, make_hessian_spectrum(probe_loss, k=3, iterations=50),
+    analyzers=(*ANALYZERS, make_hessian_spectrum(probe_loss_float32, k=3, iterations=50),
                parameter_snapshot, effective_dimensionality, make_flatness(probe_loss)),
     cross_epoch=(parameter_trajectory, phase_change),
     views=VIEWS,

@@ -146,18 +146,23 @@ def _phase_columns(ctx: ViewContext) -> dict:
             "steepest": marks, "turn": _plot.turn_columns(ctx)}
 
 
+def _phase_title(attrs) -> str:
+    if attrs["turn_epoch"] is None:
+        return f"No phase change ({attrs['signals'][0]} has no jump)"
+    return (f"Phase change from epoch {attrs['turn_epoch']} "
+            f"({len(attrs['agreeing'])} of {len(attrs['signals'])} signals agree)")
+
+
 def _build_phase(sources, ctx: ViewContext):
-    summary = ctx.load("phase_change", ctx.epoch).attrs["summary"]
-    fig = _plot.figure("Phase change", x_label="epoch",
-                       y_label="signal, smoothed, scaled to 0..1", width=620)
+    fig = _plot.figure(_phase_title(ctx.load("phase_change", ctx.epoch).attrs),
+                       x_label="epoch", y_label="smoothed, scaled to 0..1", width=680)
     fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
                    line_width=1.5)
     fig.scatter("x", "y", source=sources["steepest"], color="color", size=9,
                 marker="diamond", legend_label="steepest change")
     _plot.turn_band(fig, sources["turn"])
     _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig, side="below")
-    fig.title.text = f"Phase change: {summary}"[:110]
+    _plot.legend_outside(fig)
     return fig
 
 
