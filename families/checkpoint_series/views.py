@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from tdw import _plot
-from tdw.library.views import PARAMETER_NORMS, PARAMETER_TRAJECTORY, PARAMETER_VELOCITY
 from tdw.views import Trace, View, ViewContext
 
 __all__ = ["VIEWS"]
@@ -238,6 +237,4 @@ LAYER_STORY = View(
     selectors={"layer": ("clustering_emergence", "silhouette", 1)}, group="Clustering")
 
 VIEWS = (ANSWER_METRIC, HEAD_ABLATION, GROUP_PATCHING, HEAD_SIMILARITY, LAYER_STORY,
-         CLUSTERING_EMERGENCE,
-         WEIGHTS_VS_GROUPS, WEIGHTS_VS_BEHAVIOUR, GROUP_GAP, PARAMETER_TRAJECTORY,
-         PARAMETER_VELOCITY, PARAMETER_NORMS)
+         CLUSTERING_EMERGENCE, WEIGHTS_VS_GROUPS, WEIGHTS_VS_BEHAVIOUR, GROUP_GAP)
