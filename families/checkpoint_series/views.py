@@ -75,7 +75,8 @@ def _heatmap_view(name: str, title: str, description: str, analyzer: str, array:
         art = ctx.load(analyzer, ctx.epoch)
         limit = max(float(np.nanmax(np.abs(ctx.load(analyzer, e)[array]), initial=0.0))
                     for e in ctx.epochs) or 1.0
-        mapper = LinearColorMapper(palette="RdBu11", low=limit, high=-limit, nan_color="#dddddd")
+        # RdBu11 runs from blue to red: negative values blue, positive red
+        mapper = LinearColorMapper(palette="RdBu11", low=-limit, high=limit, nan_color="#dddddd")
         rows = layers(ctx)
         fig = _plot.figure(title, x_label=col_label, y_label="layer", x_range=cols_of(art),
                            y_range=list(reversed(rows)), width=520,
@@ -100,7 +101,8 @@ HEAD_ABLATION = _heatmap_view(
 GROUP_PATCHING = _heatmap_view(
     "group_patching", "Patching head groups from the source", "Change of the mean probe metric "
     "when one group of heads in one layer takes its output from the source prompts (e.g. even "
-    "vs odd heads).", "head_group_patching", "effect",
+    "vs odd heads): red groups move the answer toward the correct one.", "head_group_patching",
+    "effect",
     lambda art: list(art.attrs["groups"]), "head group", "metric change")
 
 
