@@ -12,6 +12,7 @@ by the adjusted Rand index (Hubert & Arabie 1985, "Comparing partitions").
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -62,8 +63,10 @@ def kmeans(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """``(head,)`` labels of the best of :data:`RESTARTS` seeded k-means++ runs."""
     best, best_inertia = None, np.inf
     for restart in range(RESTARTS):
-        centres, labels = kmeans2(vectors, k, minit="++", seed=np.random.default_rng(
-            [seed, restart]))
+        with warnings.catch_warnings():  # an emptied cluster loses on inertia to the restarts
+            warnings.simplefilter("ignore")
+            centres, labels = kmeans2(vectors, k, minit="++", seed=np.random.default_rng(
+                [seed, restart]))
         inertia = float(((vectors - centres[labels]) ** 2).sum())
         if inertia < best_inertia - 1e-12:
             best, best_inertia = labels, inertia
