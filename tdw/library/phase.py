@@ -221,7 +221,7 @@ def make_phase_change(signals: tuple[Signal, ...], *, name: str = "phase_change"
 
     return CrossEpochAnalyzer(
         name=name,
-        version=1,
+        version=2,  # 2: jumps extend while the slope is >= 20% of the peak (was 10%)
         description=(
             "Phase change dated by several signals (Olsson et al. 2022): for each, the "
             "main jump (steepest rise or fall of the checkpoint series smoothed over "
