@@ -27,8 +27,8 @@ TRAIN = ["train", "modulo_addition_1l"]
     ([*TRAIN, "--set", "modulus=113"], "choose one of: data_seed, lr, model_seed"),
     ([*TRAIN, "--set", "p"], "NAME=VALUE"),
     ([*TRAIN, "--set", "p=7", "--set", "p=11"], "given twice"),
-    (["train", "modular_addition"], "unknown family 'modular_addition'; choose one of: "
-                                    "modulo_addition_1l"),
+    # the known families follow, in order (more register as the workbench grows)
+    (["train", "modular_addition"], "unknown family 'modular_addition'; choose one of: "),
     ([*TRAIN, "--preset", "fast"], "choose one of: quick"),
     ([*TRAIN, "--set", "n_epochs=100", "--schedule", "0-200/50"], "past the end"),
     ([*TRAIN, "--set", "n_epochs=100", "--schedule", "0,50,20"], "must increase"),
