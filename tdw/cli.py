@@ -47,6 +47,14 @@ def _pct(value: float | None) -> str:
 
 _ARCHITECTURE = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "act_fn",
                  "normalization_type", "d_vocab", "d_vocab_out", "n_ctx")
+_NO_MLP = {"d_mlp", "act_fn"}  # an attention-only model has neither (its d_mlp is unused)
+
+
+def _architecture(cfg) -> str:
+    attn_only = bool(getattr(cfg, "attn_only", False))
+    shown = [f"{k}={getattr(cfg, k)}" for k in _ARCHITECTURE
+             if hasattr(cfg, k) and not (attn_only and k in _NO_MLP)]
+    return ("attention only, " if attn_only else "") + ", ".join(shown)
 
 
 def _first_line(fn) -> str:
@@ -72,7 +80,7 @@ def cmd_families(args: argparse.Namespace) -> int:
             print(f"  views: {', '.join(v.name for v in fam.views)}\n")
             continue
         cfg = fam.model_config(defaults)
-        arch = ", ".join(f"{k}={getattr(cfg, k)}" for k in _ARCHITECTURE if hasattr(cfg, k))
+        arch = _architecture(cfg)
         training = fam.train_config(defaults)
         print(f"\n  architecture (defaults): {arch}")
         print(f"  training (defaults): {training}")
