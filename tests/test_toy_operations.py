@@ -15,6 +15,7 @@ from tdw.analyzer import CheckpointInputs
 from tdw.model import boot_model
 
 VALUES = FAMILY.resolve()
+ANALYZERS = {a.name: a for a in (*analyzers.ANALYZERS, *analyzers.CROSS_EPOCH)}
 RULES = {"Max": max, "Min": min, "First": lambda d: d[0], "Second": lambda d: d[1],
          "Last": lambda d: d[2]}
 
@@ -100,6 +101,27 @@ def test_attention_entropy_of_a_hand_made_pattern():
     np.testing.assert_allclose(entropy, [[0.0, 1.0, (math.log2(3) + 1.5) / 2]], atol=1e-12)
 
 
+def test_attention_entropy_analyzer_reads_both_layers_head_by_head():
+    n, n_ctx = 3, data.N_CTX
+    uniform = torch.tril(torch.ones(n_ctx, n_ctx)) / torch.arange(1, n_ctx + 1)[:, None]
+    one_hot = torch.zeros(n_ctx, n_ctx)
+    one_hot[:, 0] = 1.0  # every query on the operation token
+    layer0 = uniform.expand(n, 4, n_ctx, n_ctx)  # (input, head, query, key)
+    layer1 = torch.stack([one_hot, uniform, one_hot, uniform]).expand(n, 4, n_ctx, n_ctx)
+    inputs = CheckpointInputs(values=VALUES, epoch=0, weights={}, final_weights={}, probe={},
+                              activations=dict(zip(analyzers.PATTERNS, (layer0, layer1),
+                                                   strict=True)))
+    arrays, attrs = ANALYZERS["attention_entropy"].run(inputs)
+    maximum = np.log2(np.arange(1, n_ctx + 1))
+    np.testing.assert_allclose(arrays["max_entropy"], maximum, rtol=1e-6)
+    np.testing.assert_allclose(arrays["entropy"][:4], np.tile(maximum, (4, 1)), atol=1e-5)
+    np.testing.assert_allclose(arrays["entropy"][[4, 6]], 0.0, atol=1e-6)
+    np.testing.assert_allclose(arrays["entropy"][[5, 7]], np.tile(maximum, (2, 1)), atol=1e-5)
+    assert attrs["heads"][4] == "L1H0"
+    assert attrs["answer_entropy_by_layer"] == pytest.approx([3.0, 1.5])
+    np.testing.assert_allclose(arrays["mean_pattern"][4], one_hot.numpy())
+
+
 def test_per_operation_accuracy_and_loss_by_hand():
     operation = np.array([0, 0, 0, 1, 1, 4])
     labels = np.array([3, 5, 7, 0, 2, 9])
@@ -152,7 +174,7 @@ def _planted_embedding(order: list[int]) -> dict[str, torch.Tensor]:
 def _geometry(weights):
     inputs = CheckpointInputs(values=VALUES, epoch=0, weights=weights, final_weights=weights,
                               probe={})
-    return analyzers.ANALYZERS[3].run(inputs)
+    return ANALYZERS["embedding_geometry"].run(inputs)
 
 
 def test_embedding_geometry_orders_planted_digits_and_compares_operations():
@@ -190,7 +212,7 @@ def test_neuron_selectivity_on_planted_activations():
     inputs = CheckpointInputs(values=VALUES, epoch=0, weights={}, final_weights={},
                               probe={**probe, "is_train": torch.ones(5000, dtype=torch.uint8)},
                               activations={name: post for name in analyzers.MLP_POSTS})
-    arrays, attrs = analyzers.ANALYZERS[4].run(inputs)
+    arrays, attrs = ANALYZERS["neuron_selectivity"].run(inputs)
     op_share, answer_share = arrays["operation_share"][0], arrays["answer_share"][0]
     assert op_share[0] == pytest.approx(1.0) and answer_share[1] == pytest.approx(1.0)
     assert arrays["answer_correlation"][0, 1] == pytest.approx(1.0)
@@ -219,14 +241,14 @@ def test_operation_learning_names_the_first_operation_and_ties():
     from tdw.analyzer import CrossEpochInputs
     from tdw.artifacts import Artifact
 
-    schema = analyzers.ANALYZERS[0].schema
+    schema = ANALYZERS["operation_accuracy"].schema
     rows = [[0.2, 0.1, 0.1, 0.1, 0.1], [0.95, 0.5, 0.95, 0.2, 0.1],
             [0.96, 0.93, 0.97, 0.2, 0.95]]  # Max and First at 10, then Min and Last
     artifacts = [Artifact(schema, e, {"test_accuracy": np.array(r, np.float32)})
                  for e, r in zip((0, 10, 20), rows, strict=True)]
     inputs = CrossEpochInputs(VALUES, np.array([0, 10, 20]),
                               {"operation_accuracy": artifacts}, {})
-    arrays, attrs = analyzers.CROSS_EPOCH[0].run(inputs)
+    arrays, attrs = ANALYZERS["operation_learning"].run(inputs)
     np.testing.assert_array_equal(arrays["learned_epoch"], [10, 20, 10, -1, 20])
     assert attrs["first"] == "Max = First"
     assert attrs["order"] == ["Max", "First", "Min", "Last"]
