@@ -363,3 +363,31 @@ def test_cli_names_cannot_leave_the_store(with_variant, tmp_path, capsys, args, 
     assert main(["--store", str(with_variant.root), *args]) == 2
     assert message in capsys.readouterr().err
     assert snapshot(with_variant.root) == before and not list(tmp_path.glob("out*"))
+
+
+# ------------------------------------------------------------ text shown as text
+_MARKUP = "<img src=x onerror=alert(1)>"
+
+
+def test_job_errors_show_as_text_to_every_visitor(store):
+    """The job list is shared by every visitor; an error quoting typed text must not
+    become markup in someone else's page."""
+    from tdw.jobs import JobRecord
+    from tdw.ui.jobs import JobRow
+
+    record = JobRecord(id=1, kind="train", variant="v", state="failed", params={},
+                       progress=0, total=0, message=_MARKUP, pid=None, kernel_pid=None,
+                       cancel_requested=0, notebook=None, log=None, error=_MARKUP,
+                       created=0.0, started=None, progress_started=None, progress_at_start=0,
+                       finished=None, updated=0.0)
+    shown = JobRow(store, record).status.object
+    assert "<img" not in shown and shown.count("&lt;img") == 2
+
+
+def test_a_typed_schedule_is_echoed_as_text():
+    from tdw.ui.schedule_editor import ScheduleEditor
+
+    editor = ScheduleEditor()
+    editor.text.value = _MARKUP
+    assert editor.schedule is None
+    assert "<img" not in editor.status.object and "&lt;img" in editor.status.object

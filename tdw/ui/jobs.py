@@ -63,9 +63,11 @@ class JobRow(pn.viewable.Viewer):
         self.bar.value = int(round(100 * record.fraction))
         self.bar.bar_color = {"failed": "danger", "cancelled": "warning",
                               "succeeded": "success"}.get(record.state, "primary")
-        parts = [record.message or "", describe_eta(record)]
+        # Messages and errors may quote what someone typed; every visitor sees this list,
+        # so they are shown as text, never as markup.
+        parts = [_escape(record.message or ""), describe_eta(record)]
         if record.error:
-            parts.append(f"**{record.error}**")
+            parts.append(f"**{_escape(record.error)}**")
         self.status.object = " · ".join(p for p in parts if p)
         self.cancel.visible = record.state in jobs_mod.ACTIVE
         self.download.visible = bool(record.notebook)
@@ -76,7 +78,7 @@ class JobRow(pn.viewable.Viewer):
         try:
             self.refresh(jobs_mod.cancel(self.store, self.id))
         except TdwError as exc:
-            self.status.object = f"**{exc}**"
+            self.status.object = f"**{_escape(str(exc))}**"
 
     def _notebook_bytes(self):
         import io

@@ -85,7 +85,8 @@ class TrainPage(pn.viewable.Viewer):
         except AlreadyTrained as exc:
             self.request_text.object, ok = f"✓ {exc}", False
         except TdwError as exc:
-            self.request_text.object, ok = f"<span style='color:#b00'>{exc}</span>", False
+            self.request_text.object = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            ok = False
         else:
             self.request_text.object, ok = f"Will train **{req.describe()}**.", True
         self.start.disabled = not ok

@@ -7,6 +7,7 @@ one can see whether the schedule is dense where the loss moves.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -114,7 +115,7 @@ class ScheduleEditor(pn.viewable.Viewer):
                                   f"{', '.join(map(str, epochs[:8]))}"
                                   f"{' … ' + str(epochs[-1]) if len(epochs) > 8 else ''}")
         else:
-            self.status.object = f"<span style='color:#b00'>{self.error}</span>"
+            self.status.object = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
 
     def __panel__(self):
         window = pn.Row(self.dense, self.w_start, self.w_stop, self.w_step)
