@@ -407,3 +407,31 @@ def test_train_and_analyse_through_papermill(cli_env):
     assert phase["turn_epoch"] is None and variant.turn() is None
     for view in variant.views():
         variant.at(variant.epochs[-1]).view(view)
+
+
+# --- the family in the workbench ----------------------------------------------------------
+
+
+def test_the_transition_is_the_familys_phase_change(monkeypatch):
+    from tdw.engine import analyzers_of
+    from tdw.notebook import Variant
+
+    assert FAMILY.transition == "phase_change"
+    assert FAMILY.transition in {a.name for a in FAMILY.cross_epoch}
+    variant = Variant.__new__(Variant)  # no store: only turn()'s reading is under test
+    variant.family, variant._analyzers = FAMILY, analyzers_of(FAMILY)
+    found = {"turn_epoch": 9, "confidence": 0.4}
+    monkeypatch.setattr(variant, "artifact", lambda name, epoch=None: Artifact(
+        ArtifactSchema(name, 2), None, {}, found if name == "phase_change" else {}))
+    assert variant.turn() == (9, 0.4)
+    found["turn_epoch"] = None
+    assert variant.turn() is None
+
+
+def test_tdw_families_calls_the_model_attention_only(capsys):
+    from tdw.cli import main
+
+    assert main(["families"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines()
+                if "attention only" in line)
+    assert "n_layers=2" in line and "d_mlp" not in line
