@@ -33,8 +33,10 @@ __all__ = ["ANALYZERS", "CROSS_EPOCH", "metric_at_last", "last_logits", "answer_
            "head_ablation", "head_group_patching", "head_weight_clustering",
            "clustering_emergence", "EMERGENCE_MIN_RISE"]
 
-_LOGIT_BUDGET = 256 * 2 ** 20
-"""Bytes of logits one chunk of repeated prompts may produce."""
+_CHUNK_BYTES = 256 * 2 ** 20
+"""Bytes one chunk of repeated prompts may hold in its largest activations."""
+_FINAL = "ln_final.hook_out"
+"""The final LayerNorm's output: the unembedding's input."""
 
 Hook = Callable[..., torch.Tensor]
 
@@ -49,17 +51,42 @@ def metric_at_last(logits: torch.Tensor, probe: Mapping[str, torch.Tensor], kind
     return logits[rows, probe["correct"]] - logits[rows, probe["wrong"]]
 
 
+class _Captured(Exception):
+    """Raised by the hook that has what it needs: the rest of the forward pass is skipped."""
+
+
 def last_logits(model, tokens: torch.Tensor, last: torch.Tensor,
                 fwd_hooks: Sequence[tuple[str, Hook]] = ()) -> torch.Tensor:
-    """``(batch, d_vocab)`` logits at each row's last real token (rows are right-padded)."""
+    """``(batch, d_vocab)`` logits at each row's last real token (rows are right-padded).
+
+    The unembedding, the largest product for a real vocabulary (50k tokens for Pythia), is
+    applied to those positions only: the pass stops at the final LayerNorm's output, and
+    ``model.unembed`` maps the last positions. ``run_with_hooks`` removes the hooks however
+    the pass ends.
+    """
+    rows = torch.arange(len(tokens))
     with torch.inference_mode():
-        logits = model.run_with_hooks(tokens, fwd_hooks=list(fwd_hooks))  # (batch, pos, vocab)
-    return logits[torch.arange(len(tokens)), last]
+        if _FINAL not in model.hook_dict:  # no final norm: take the full logits
+            return model.run_with_hooks(tokens, fwd_hooks=list(fwd_hooks))[rows, last]
+        captured = {}
+
+        def capture(x: torch.Tensor, *, hook) -> None:  # (batch, pos, d_model)
+            captured["last"] = x[rows, last]
+            raise _Captured
+
+        try:
+            model.run_with_hooks(tokens, fwd_hooks=[*fwd_hooks, (_FINAL, capture)])
+        except _Captured:
+            pass
+        return model.unembed(captured["last"])  # (batch, d_vocab)
 
 
 def _chunk(model, probe: Mapping[str, torch.Tensor]) -> int:
+    """Copies of the prompts per forward pass: the residual/MLP activations (about
+    4 * d_model per token) and attention patterns of one copy, within :data:`_CHUNK_BYTES`."""
     n, width = probe["tokens"].shape
-    return max(1, _LOGIT_BUDGET // (n * width * model.cfg.d_vocab * 4))
+    per_copy = 4 * n * width * (4 * model.cfg.d_model + model.cfg.n_heads * width)
+    return max(1, _CHUNK_BYTES // per_copy)
 
 
 def _repeated_metric(model, probe, kind: str, layer: int, n_copies: int,
