@@ -79,6 +79,14 @@ def catalog_child(root: str, vid: str) -> None:
         store.write_checkpoint(vid, epoch, {"w": torch.full((64,), float(epoch))})
 
 
+def hold_lock(path: str, seconds: float) -> None:
+    """Stand in for a job runner: hold the lock on ``path`` for ``seconds``."""
+    from tdw._locks import holding
+
+    holding(os.open(path, os.O_RDWR | os.O_CREAT))
+    time.sleep(seconds)
+
+
 def start(target: Callable, *args) -> multiprocessing.Process:
     proc = CTX.Process(target=target, args=args, daemon=True)
     proc.start()
