@@ -319,8 +319,7 @@ EMBEDDING_PCA = View(
 
 def _digit_line_data(ctx: ViewContext) -> dict:
     coordinate = ctx.load("embedding_geometry", ctx.epoch)["digit_pc1"]
-    return {"digits": {"digit": np.arange(data.N_DIGITS), "pc1": coordinate,
-                       "label": [str(d) for d in range(data.N_DIGITS)]}}
+    return {"digits": {"digit": np.arange(data.N_DIGITS), "pc1": coordinate}}
 
 
 def _build_digit_line(sources, ctx: ViewContext):
