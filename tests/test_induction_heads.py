@@ -435,3 +435,19 @@ def test_tdw_families_calls_the_model_attention_only(capsys):
     line = next(line for line in capsys.readouterr().out.splitlines()
                 if "attention only" in line)
     assert "n_layers=2" in line and "d_mlp" not in line
+
+
+@pytest.mark.slow
+def test_a_one_layer_variant_analyses_and_draws_every_view(tmp_path):
+    from tdw.notebook import Variant
+    from tdw.runs import AnalysisRun, TrainingRun
+
+    result = TrainingRun.prepare(family="induction_heads", params={**TINY, "n_layers": 1},
+                                 schedule="0-2/1", store=tmp_path, device="cpu").execute()
+    AnalysisRun.prepare(variant=result.variant, workers=1, store=tmp_path).execute()
+    variant = Variant(result.variant, tmp_path)
+    circuits = variant.artifact("circuits", 2)
+    assert np.isnan(circuits["k_composition"]).all()  # nothing to compose with
+    assert circuits.attrs["max_k_composition"] is None
+    for view in variant.views():
+        variant.at(2).view(view)

@@ -250,23 +250,42 @@ LOSS_BY_POSITION = View(
     build=_build_position, epoch_data=_position_data, group="Training")
 
 
+def _composition_grid(ctx: ViewContext) -> tuple[np.ndarray, list[str], list[str]]:
+    """K-composition of the heads of layers 1.. (rows) with those of layers ..L-2
+    (columns), the block where a source is in an earlier layer, and both axes' names."""
+    art = ctx.load("circuits", ctx.epoch)
+    n_heads = ctx.values["n_heads"]
+    names = list(art.attrs["heads"])
+    grid = art["k_composition"][n_heads:, :len(names) - n_heads]  # (reading, source)
+    if not grid.size:  # one layer: nothing composes; one blank cell
+        return np.full((1, 1), np.nan, dtype=np.float32), [], []
+    return grid, names[n_heads:], names[:len(names) - n_heads]
+
+
 def _composition_data(ctx: ViewContext) -> dict:
-    return {"grid": _plot.image_columns(ctx.load("circuits", ctx.epoch)["k_composition"])}
+    return {"grid": _plot.image_columns(_composition_grid(ctx)[0])}
+
+
+def _label_cells(axis, names: list[str]) -> None:
+    axis.ticker = [i + 0.5 for i in range(len(names))]
+    axis.major_label_overrides = {i + 0.5: name for i, name in enumerate(names)}
 
 
 def _build_composition(sources, ctx: ViewContext):
-    art = ctx.load("circuits", ctx.epoch)
-    fig = _plot.figure(f"K-composition (random ≈ {art.attrs['composition_baseline']:.2f})",
-                       x_label="source head (earlier layer), layer-major index",
-                       y_label="reading head, layer-major index", width=420, height=360)
+    baseline = ctx.load("circuits", ctx.epoch).attrs["composition_baseline"]
+    _, rows, columns = _composition_grid(ctx)
+    fig = _plot.figure(f"K-composition (random ≈ {baseline:.2f})", x_label="source head",
+                       y_label="reading head", width=420, height=360)
     _plot.image(fig, sources["grid"], low=0.0, label="score")
+    _label_cells(fig.xaxis, columns)
+    _label_cells(fig.yaxis, rows)
     return fig
 
 
 K_COMPOSITION = View(
     "k_composition", "K-composition", "How much each head's keys read what an earlier-layer "
     "head writes: |W_QK W_OV(src)^T| / (|W_QK| |W_OV(src)|) (Elhage et al. 2021); an "
-    "induction head composes with a previous-token head. Blank: not an earlier layer.",
+    "induction head composes with a previous-token head. Grey: not an earlier layer.",
     ("circuits",), "checkpoint", build=_build_composition, epoch_data=_composition_data,
     group="Circuits")
 
