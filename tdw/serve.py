@@ -300,6 +300,7 @@ def serve(config: ServeConfig, *, timeout: float = 60.0) -> Server:
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"voila-{config.port}.log"
     with log.open("wb") as out:
+        os.chmod(log, 0o600)  # Voila logs refused requests' URLs, token included
         process = subprocess.Popen(voila_command(config), env=voila_env(config, share),
                                    stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, cwd=config.directory)

@@ -150,7 +150,7 @@ def test_a_visitor_cannot_run_code_nor_read_files(tmp_path):
     token = "s3cret"
     config = ServeConfig(store=tmp_path / "store", port=free_port(), token=token,
                          directory=dashboards)
-    with serve(config):
+    with serve(config) as server:
         status, _, page = _fetch(config.port, f"/voila/render/tiny.ipynb?token={token}")
         assert status == 200
         kernel = re.search(r'"kernelId": "([0-9a-f-]{36})"', page).group(1)
@@ -174,6 +174,8 @@ def test_a_visitor_cannot_run_code_nor_read_files(tmp_path):
                     break
                 path = location.split("?")[0]
             assert status != 200, path
+        # Voila logs refused requests with their URL, token included: only we may read it
+        assert token in server.log.read_text() and server.log.stat().st_mode & 0o077 == 0
 
 
 # ------------------------------------------------------- code from text, pickles
