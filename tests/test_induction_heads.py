@@ -246,9 +246,18 @@ def test_composition_and_qk_matching_equal_dense_computations():
             eig = np.linalg.eigvals(full)
             assert matching[dest, src] == pytest.approx(eig.real.sum() / np.abs(eig).sum(),
                                                         abs=1e-9)
-    # the weights are read as the bridge lays them out: W_Q of head 1 in layer 0
-    q = w["blocks.0.attn.q.weight"]  # (head * d_head, d_model)
-    torch.testing.assert_close(h["W_Q"][1], q[4:8].T.double())
+    # the weights are read as the bridge lays them out (heads are contiguous blocks of
+    # the q/k/v output rows and of the o input columns), in both layers
+    x = torch.randn(3, 8, dtype=torch.float64)  # (batch, d_model)
+    z = torch.randn(3, 2, 4, dtype=torch.float64)  # (batch, head, d_head)
+    for layer in range(2):
+        prefix, heads = f"blocks.{layer}.attn", slice(2 * layer, 2 * layer + 2)
+        for key, part in (("W_Q", "q"), ("W_K", "k"), ("W_V", "v")):
+            whole = x @ w[f"{prefix}.{part}.weight"].double().T  # (batch, head * d_head)
+            per_head = torch.einsum("bm,hmd->bhd", x, h[key][heads])
+            torch.testing.assert_close(per_head.reshape(3, -1), whole)
+        whole = z.reshape(3, -1) @ w[f"{prefix}.o.weight"].double().T  # (batch, d_model)
+        torch.testing.assert_close(torch.einsum("bhd,hdm->bm", z, h["W_O"][heads]), whole)
 
 
 # --- Hessian ----------------------------------------------------------------------------
