@@ -225,7 +225,8 @@ def _head_weight_clustering(inputs: CheckpointInputs) -> Output:
         "similarity", "kmeans_labels", "hierarchical_labels", "kmeans_silhouette",
         "hierarchical_silhouette", "kmeans_vs_groups", "hierarchical_vs_groups")}
     for layer in range(n_layers):
-        vectors = clustering.head_vectors(inputs.weights, layer, n_heads)  # (head, features)
+        vectors = clustering.span_coordinates(  # (head, head): same geometry, few numbers
+            clustering.head_vectors(inputs.weights, layer, n_heads))
         out["similarity"].append(vectors @ vectors.T)
         for method, labels in (("kmeans", clustering.kmeans(vectors, k)),
                                ("hierarchical", clustering.hierarchical(vectors, k))):

@@ -22,8 +22,8 @@ from scipy.cluster.vq import kmeans2
 from scipy.spatial.distance import pdist, squareform
 from scipy.special import comb
 
-__all__ = ["head_vectors", "kmeans", "hierarchical", "silhouette", "adjusted_rand",
-           "group_labels", "RESTARTS"]
+__all__ = ["head_vectors", "span_coordinates", "kmeans", "hierarchical", "silhouette",
+           "adjusted_rand", "group_labels", "RESTARTS"]
 
 RESTARTS = 8
 """Seeded k-means restarts; the partition with the lowest within-cluster sum is kept."""
@@ -48,6 +48,17 @@ def head_vectors(weights: Mapping[str, torch.Tensor], layer: int, n_heads: int) 
     vectors = torch.cat(parts, dim=1).numpy()  # (head, features)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def span_coordinates(vectors: np.ndarray) -> np.ndarray:
+    """``(head, head)`` coordinates of the heads in the span of their own vectors.
+
+    An isometry: every distance, angle and inner product between the heads is kept, so
+    k-means, linkage and silhouettes give the same answers as on the ``(head, features)``
+    vectors (about 2.4M features per head for Pythia-160M), in a few milliseconds.
+    """
+    u, s, _ = np.linalg.svd(vectors, full_matrices=False)  # u: (head, r), s: (r,)
+    return u * s
 
 
 def _canonical(labels: np.ndarray) -> np.ndarray:
