@@ -134,7 +134,7 @@ FAMILY = Family(
     views=VIEWS,
     transition="phase_change",
     summaries=(("best induction head", "head_scores", "best_induction_head"),
-               ("phase change", "phase_change", "turn_epoch")),
+               ("phase-change signals agreeing", "phase_change", "agreeing")),
     presets={
         # A CPU-sized run that forms induction heads; see the README for measurements.
         "quick": {"n_epochs": 24},
