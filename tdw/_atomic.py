@@ -52,10 +52,10 @@ def atomic_writer(path: Path, *, before_replace: Callable[[], None] | None = Non
                   ) -> Iterator[BinaryIO]:
     """Open a temporary file next to ``path``; on success, fsync and rename it over ``path``.
 
-    The temporary file is created as ``.<name>.<random>.new``, locked, and only then named
-    ``.<name>.<random>.tmp``; its writer holds the lock until the final rename. So a
-    ``.tmp`` file nobody locks was left by a killed writer: such files in the folder are
-    removed first (:func:`sweep_stale_temps`). On any exception the temporary
+    The temporary file is created as ``.<name>.<pid>.<random>.new``, locked, and only
+    then named ``.<name>.<pid>.<random>.tmp``; its writer holds the lock until the final
+    rename. So a ``.tmp`` file nobody locks was left by a killed writer: such files in the
+    folder are removed first (:func:`sweep_stale_temps`). On any exception the temporary
     file is removed and ``path`` is untouched; an ``OSError`` (disk full, permission,
     read-only filesystem) becomes a :class:`~tdw.errors.StoreWriteError` naming the file.
     ``before_replace`` runs once the new bytes are safely on disk, just before the rename.
@@ -64,7 +64,8 @@ def atomic_writer(path: Path, *, before_replace: Callable[[], None] | None = Non
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         sweep_stale_temps(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".new",
+                                   dir=path.parent)
     except OSError as exc:
         raise _write_error(path, exc) from exc
     try:
@@ -104,8 +105,9 @@ def sweep_stale_temps(folder: Path, *, grace: float = _GRACE) -> list[Path]:
 
     A ``.tmp`` file is stale when no process holds its lock: it got its name only once
     its writer held the lock, so a live writer's file is never touched. A ``.new`` file
-    (a writer killed in the microseconds between creating and locking it) is stale once
-    unlocked and older than ``grace`` seconds.
+    (its writer was killed between creating and locking it, a window that a loaded disk
+    can stretch to milliseconds) is stale when unlocked and either the process named in
+    it is gone or it is older than ``grace`` seconds (a reused pid only delays it).
     """
     removed: list[Path] = []
     for path in _stale(folder, grace, recursive=False):
@@ -121,6 +123,19 @@ def stale_temps(root: Path, *, grace: float = _GRACE) -> list[Path]:
     return _stale(root, grace, recursive=True)
 
 
+def _writer_alive(path: Path) -> bool:
+    """Whether the process named in a ``.<name>.<pid>.<random>.new`` file may still run."""
+    try:
+        os.kill(int(path.name.rsplit(".", 3)[1]), 0)
+    except (ValueError, IndexError):
+        return True  # not a name this module made: leave it to the grace period
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _stale(folder: Path, grace: float, *, recursive: bool) -> list[Path]:
     found = []
     for pattern in (".*.tmp", ".*.new"):
@@ -130,7 +145,7 @@ def _stale(folder: Path, grace: float, *, recursive: bool) -> list[Path]:
                 young = time.time() - path.stat().st_mtime < grace
             except FileNotFoundError:
                 continue
-            if (pattern == ".*.new" and young) or held_elsewhere(path):
+            if (pattern == ".*.new" and young and _writer_alive(path)) or held_elsewhere(path):
                 continue
             found.append(path)
     return found
