@@ -296,6 +296,31 @@ def test_cli_answers_one_line_and_changes_nothing(trained, tmp_path, capsys, cas
     assert not list(tmp_path.glob("out*")), "a refused export wrote a file"
 
 
+def _under_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "a-file").write_text("not a folder")
+    return tmp_path / "a-file" / "view.html"
+
+
+def _a_folder(tmp_path: Path) -> Path:
+    (tmp_path / "view.html").mkdir()
+    return tmp_path / "view.html"
+
+
+@pytest.mark.parametrize("make, problem", [
+    (_a_folder, "Is a directory"), (_under_a_file, "File exists"),
+], ids=["onto a folder", "under a file"])
+def test_cli_export_to_a_path_it_cannot_write(trained, tmp_path, capsys, make, problem):
+    out = make(tmp_path)
+    files = sorted(tmp_path.rglob("*"))
+    before = snapshot(trained.root)
+    assert main(["--store", str(trained.root), "export", trained.variant, str(out), "--view",
+                 "loss_curves"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {out}: {problem}; nothing was changed" in err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(tmp_path.rglob("*")) == files and snapshot(trained.root) == before
+
+
 @pytest.mark.parametrize("make, message", [
     (_newer_store, "written by a newer tdw"),
     (_not_a_catalog, "is not a tdw catalog"),
