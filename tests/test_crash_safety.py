@@ -182,6 +182,11 @@ def test_a_live_writers_temp_file_is_kept_and_a_dead_ones_is_swept(tmp_path):
     atomic_write_bytes(folder / "other.bin", b"z")
     assert not temp.exists() and not (folder / "target.bin").exists()
     assert sorted(p.name for p in folder.iterdir()) == ["other.bin"]
+    # killed between creating its file and locking it: the file names its dead writer
+    unlocked = folder / f".target.bin.{live.pid}.k1ll3d.new"
+    unlocked.write_bytes(b"")
+    atomic_write_bytes(folder / "other.bin", b"w")
+    assert sorted(p.name for p in folder.iterdir()) == ["other.bin"]
 
 
 def test_threaded_embedding_backward_is_reproducible_under_deterministic():
