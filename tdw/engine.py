@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
@@ -321,8 +322,15 @@ def execute(store: Store, plan: Plan, *, workers: int = 0,
                                            1)) as pool:
             futures = [pool.submit(_analyze_checkpoint, plan.variant, epoch, names,
                                    plan.probe_sha256) for epoch, names in tasks]
-            for future in as_completed(futures):
-                finished(future.result())
+            try:
+                for future in as_completed(futures):
+                    finished(future.result())
+            except BrokenProcessPool:
+                raise TdwError(
+                    f"an analysis worker process of {plan.variant} died (killed, or out of "
+                    f"memory) after {done} of {total} steps; every artifact written so far "
+                    f"is whole: run tdw analyze {plan.variant} again to compute only the "
+                    "rest (fewer --workers use less memory)") from None
     for name in cross:
         t = time.perf_counter()
         _run_cross_epoch(store, plan, name)

@@ -77,6 +77,42 @@ def test_a_killed_kernel_fails_the_job_and_interrupts_the_variant(store: Store):
     assert verify(store).ok
 
 
+def test_a_dead_analysis_worker_stops_the_analysis_with_a_clear_error(store: Store):
+    import threading
+
+    import psutil
+
+    from tdw.engine import AnalysisRunConfig, make_plan
+    from tdw.errors import TdwError
+    from tdw.runs import AnalysisRun
+
+    vid = TrainingRun.prepare(family=FAMILY.name, params={"p": 7, "n_epochs": 40},
+                              schedule="0-40/2", store=store, device="cpu").execute().variant
+    outcome: dict[str, BaseException] = {}
+
+    def analyse() -> None:
+        try:
+            AnalysisRun.prepare(variant=vid, workers=2, store=store).execute()
+        except BaseException as exc:  # handed to the test thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=analyse)
+    thread.start()
+    wait_for(lambda: store.catalog.one("SELECT COUNT(*) FROM artifacts")[0] > 0, timeout=300,
+             what="the first artifacts")
+    workers = [c for c in psutil.Process().children()
+               if "spawn_main" in " ".join(c.cmdline())]
+    assert workers
+    workers[0].kill()  # as the out-of-memory killer would
+    thread.join(300)
+    message = str(outcome["error"])
+    assert isinstance(outcome["error"], TdwError)
+    assert "worker process" in message and f"tdw analyze {vid}" in message
+    assert verify(store).ok
+    plan = make_plan(store, AnalysisRunConfig(vid))
+    assert plan.items and all(item.reason == "missing" for item in plan.items)
+
+
 def test_a_dead_runner_is_found_even_when_its_pid_was_reused(store: Store):
     """Liveness is the runner's lock, not its pid: a pid the system gave to another
     process (here: this very test process, certainly alive) does not keep a job running."""
