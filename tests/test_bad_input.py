@@ -196,6 +196,19 @@ def test_api_refuses_with_the_problem_and_the_fix(trained, case):
     assert snapshot(trained.root) == before
 
 
+def test_every_family_refuses_a_seed_its_generators_cannot_take():
+    """A 20-digit seed used to pass validation and fail inside the job (torch.manual_seed
+    overflows past 64 bits); every family bounds its seeds to 32 bits."""
+    from tdw.registry import families
+
+    seeds = [(fam, p) for fam in families().values() for p in fam.params if "seed" in p.name]
+    assert seeds
+    for fam, p in seeds:
+        with pytest.raises(ParameterError, match=f"'{p.name}' = {2**64} is above the maximum"):
+            fam.resolve({p.name: 2**64})
+        assert fam.resolve({p.name: 2**32 - 1})[p.name] == 2**32 - 1
+
+
 # -------------------------------------------------------------------- stores
 def _newer_store(root: Path) -> Path:
     """A store whose catalog says a newer tdw wrote it, and lacks a table this tdw has."""

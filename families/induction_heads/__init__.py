@@ -49,10 +49,11 @@ PARAMS = (
     Param("n_epochs", "int", 40, "training epochs", minimum=1, maximum=100_000),
     Param("lr", "float", 3e-3, "AdamW learning rate", minimum=1e-6, maximum=1.0),
     Param("weight_decay", "float", 0.01, "AdamW weight decay", minimum=0.0, maximum=10.0),
+    # 32-bit seeds: torch's and numpy's generators take them, and variant ids stay short
     Param("model_seed", "int", 0, "seed of the weight initialisation", minimum=0,
-          identity=True, short="ms"),
+          maximum=2**32 - 1, identity=True, short="ms"),
     Param("data_seed", "int", 0, "seed of the training, test and probe sequences", minimum=0,
-          identity=True, short="ds"),
+          maximum=2**32 - 1, identity=True, short="ds"),
 )
 
 MAX_CHECKPOINTS = 100

@@ -28,10 +28,11 @@ from .readout import answer_logits
 __all__ = ["FAMILY"]
 
 PARAMS = (
+    # 32-bit seeds: torch's and numpy's generators take them, and variant ids stay short
     Param("model_seed", "int", 0, "seed of the weight initialisation",
-          minimum=0, identity=True, short="ms"),
+          minimum=0, maximum=2**32 - 1, identity=True, short="ms"),
     Param("data_seed", "int", 0, "seed of the train/held-out split of the 5000 inputs",
-          minimum=0, identity=True, short="ds"),
+          minimum=0, maximum=2**32 - 1, identity=True, short="ds"),
     Param("train_fraction", "float", 0.8, "share of each operation's 1000 inputs used for "
           "training (the rest are held out)", minimum=0.01, maximum=0.99),
     Param("n_epochs", "int", 50, "passes over the training inputs", minimum=1,
