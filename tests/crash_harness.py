@@ -19,9 +19,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# The fork server imports these (tests/ must be on its path for the warm-up module).
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])])
 CTX = multiprocessing.get_context("forkserver")
 CTX.set_forkserver_preload(["tdw.runs", "tdw.engine", "tdw.verify", "tdw.notebook",
                             "_forkserver_warmup"])
@@ -89,7 +86,18 @@ def hold_lock(path: str, seconds: float) -> None:
 
 def start(target: Callable, *args) -> multiprocessing.Process:
     proc = CTX.Process(target=target, args=args, daemon=True)
-    proc.start()
+    # The first start launches the fork server, which needs tests/ on its path for the
+    # warm-up module; the variable is set only for that launch.
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                                             previous]))
+    try:
+        proc.start()
+    finally:
+        if previous is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = previous
     return proc
 
 
