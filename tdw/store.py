@@ -481,8 +481,8 @@ class Store:
                     path.unlink(missing_ok=True)
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"cannot index {path} in the catalog {self.catalog.path} "
-                                     f"({exc}); the file was not kept; fix the cause and run "
-                                     "the command again") from exc
+                                     f"({exc}); nothing refers to the new file; fix the cause "
+                                     "and run the command again") from exc
                 raise
 
     def _insert(self, table: str, row: tuple) -> None:
