@@ -114,10 +114,15 @@ class Param:
         if self.choices:
             parts.append("one of " + ", ".join(map(str, self.choices)))
         if self.minimum is not None:
-            parts.append(f">= {self.minimum:g}")
+            parts.append(f">= {_bound(self.minimum)}")
         if self.maximum is not None:
-            parts.append(f"<= {self.maximum:g}")
+            parts.append(f"<= {_bound(self.maximum)}")
         return ", ".join(parts)
+
+
+def _bound(value: float) -> str:
+    """A bound as the user would type it: whole numbers in full (4294967295, not 4.29497e+09)."""
+    return str(int(value)) if float(value).is_integer() else format(value, "g")
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:
