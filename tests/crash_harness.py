@@ -12,6 +12,7 @@ Trial counts and the seed come from the environment, so a long soak run is the s
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -139,7 +140,10 @@ def kill_after(proc: multiprocessing.Process, delay: float) -> bool:
     if proc.exitcode is not None:
         assert proc.exitcode == 0, f"child exited {proc.exitcode} before its kill"
         return False
-    os.kill(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):  # it may have finished a moment ago
+        os.kill(proc.pid, signal.SIGKILL)
     proc.join()
-    assert proc.exitcode == -signal.SIGKILL
+    if proc.exitcode == 0:
+        return False
+    assert proc.exitcode == -signal.SIGKILL, f"child exited {proc.exitcode}"
     return True
