@@ -85,7 +85,14 @@ class Variant:
         """What ``view`` still needs, e.g. ``["coarseness: 12 of 95 checkpoints"]``; empty
         when every artifact it reads is stored."""
         view = self._view(view) if isinstance(view, str) else view
+        return self._needs(view, self.store.artifact_epochs(self.id))
+
+    def waiting(self) -> dict[str, list[str]]:
+        """Every view that still needs artifacts, with what it needs (one catalog query)."""
         coverage = self.store.artifact_epochs(self.id)
+        return {v.name: needs for v in self.family.views if (needs := self._needs(v, coverage))}
+
+    def _needs(self, view: View, coverage: Mapping[str, set[int]]) -> list[str]:
         needs = []
         for name in view.reads:
             if name == "metrics":

@@ -70,8 +70,10 @@ class Compare(pn.viewable.Viewer):
             for v in self.variants:
                 _offset(v, "turn")
         super().__init__(align=align, **params)
+        waiting = [v.waiting() for v in self.variants]
         shared = [name for name in self.variants[0].views()
-                  if all(name in v.views() and not v.missing(name) for v in self.variants)]
+                  if all(name in v.views() and name not in w
+                         for v, w in zip(self.variants, waiting, strict=True))]
         per_checkpoint = [n for n in shared
                           if self.variants[0]._view(n).scope == "checkpoint"]
         self.view_names = list(views) if views is not None else per_checkpoint[:DEFAULT_VIEWS]

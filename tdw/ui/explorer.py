@@ -69,11 +69,9 @@ class Explorer(pn.viewable.Viewer):
         start = epochs.index(epoch) if epoch is not None else len(epochs) - 1
         super().__init__(index=start, **params)
         self.panes: list[ViewPane] = []
-        self.waiting: dict[str, list[str]] = {}
+        self.waiting: dict[str, list[str]] = self.variant.waiting()
         for view in self.variant.family.views:
-            if needs := self.variant.missing(view):
-                self.waiting[view.name] = needs
-            else:
+            if view.name not in self.waiting:
                 self.panes.append(ViewPane(self.variant, view, epochs[start],
                                            client_budget=client_budget))
         self.player = pn.widgets.Player(

@@ -49,8 +49,9 @@ def standalone_html(variant: Variant, *, budget: int = DEFAULT_BUDGET,
         raise TdwError(f"{variant.id} has no checkpoints to export; train it first")
     last = len(epochs) - 1
     panes, left_out = [], []
+    waiting = variant.waiting()
     for view in variant.family.views:
-        if needs := variant.missing(view):
+        if needs := waiting.get(view.name):
             left_out.append(f"{view.name} (not analysed: {'; '.join(needs)})")
             continue
         pane = ViewPane(variant, view, epochs[last], client_budget=budget)
