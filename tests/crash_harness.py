@@ -87,14 +87,19 @@ def hold_lock(path: str, seconds: float) -> None:
 
 def start(target: Callable, *args) -> multiprocessing.Process:
     proc = CTX.Process(target=target, args=args, daemon=True)
-    # The first start launches the fork server, which needs tests/ on its path for the
-    # warm-up module; the variable is set only for that launch.
-    previous = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent),
-                                                             previous]))
+    # The first start launches the fork server (``python -c ...``), which needs tests/ on its
+    # path for the warm-up module; the variable is set only for that launch. It is launched
+    # from tests/ too: ``-c`` puts its working directory first on sys.path, and from the
+    # repository root ``import tdw`` would find the source folder, which lacks the installed
+    # ``tdw.families`` (CI installs tdw non-editably).
+    here = Path(__file__).parent
+    previous, cwd = os.environ.get("PYTHONPATH"), os.getcwd()
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), previous]))
+    os.chdir(here)
     try:
         proc.start()
     finally:
+        os.chdir(cwd)
         if previous is None:
             del os.environ["PYTHONPATH"]
         else:
