@@ -260,7 +260,9 @@ def _runner_alive(store: Store, row) -> bool:
     """
     lock = _runner_lock(store, row["id"])
     if row["state"] == "running" and lock.exists():
-        return held_elsewhere(lock)
+        # Both must hold: a dead pid is a dead runner even if some orphan still holds the
+        # lock's open description, and a free lock is a dead runner even if the pid was reused.
+        return held_elsewhere(lock) and _alive(row["pid"])
     return _alive(row["pid"])
 
 

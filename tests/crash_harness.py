@@ -77,6 +77,16 @@ def catalog_child(root: str, vid: str) -> None:
         store.write_checkpoint(vid, epoch, {"w": torch.full((64,), float(epoch))})
 
 
+def slow_writer(path: str, seconds: float) -> None:
+    """A writer caught mid-write: half its bytes in its temp file for ``seconds``."""
+    from tdw._atomic import atomic_writer
+
+    with atomic_writer(Path(path)) as fh:
+        fh.write(b"half")
+        time.sleep(seconds)
+        fh.write(b" and the rest")
+
+
 def hold_lock(path: str, seconds: float) -> None:
     """Stand in for a job runner: hold the lock on ``path`` for ``seconds``."""
     from tdw._locks import holding

@@ -30,11 +30,12 @@ from crash_harness import (
     kill_after,
     kill_during,
     run,
+    slow_writer,
     start,
     train_child,
 )
 
-from tdw._atomic import atomic_write_bytes, atomic_writer, stale_temps
+from tdw._atomic import atomic_write_bytes, stale_temps
 from tdw.engine import AnalysisRunConfig, make_plan
 from tdw.registry import get_family
 from tdw.store import Store
@@ -159,17 +160,10 @@ def test_catalog_survives_sigkill_during_writes(tmp_path):
           f"{indexed}")
 
 
-def _slow_writer(path: str, seconds: float) -> None:
-    with atomic_writer(Path(path)) as fh:
-        fh.write(b"half")
-        time.sleep(seconds)
-        fh.write(b" and the rest")
-
-
 def test_a_live_writers_temp_file_is_kept_and_a_dead_ones_is_swept(tmp_path):
     folder = tmp_path / "artifacts"
     atomic_write_bytes(folder / "other.bin", b"x")
-    live = start(_slow_writer, str(folder / "target.bin"), 60.0)
+    live = start(slow_writer, str(folder / "target.bin"), 60.0)
     deadline = time.monotonic() + 60
     while not list(folder.glob(".target.bin.*.tmp")) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -19,9 +19,14 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
-def app() -> Iterator[dict[str, Any]]:
+def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """Serve a Timeline and a Markdown pane that follows its value; yield them and the URL."""
     from tdw.ui.timeline import Timeline
+
+    # pn.serve serves Panel's stylesheets itself only with server resources; any earlier
+    # in-process use of tdw.ui sets BOKEH_RESOURCES=inline (for notebooks and Voila), with
+    # which Panel links its CDN instead.
+    monkeypatch.setenv("BOKEH_RESOURCES", "server")
 
     port = free_port()
     # One session only: the test holds the objects so it can read and set them from Python.
