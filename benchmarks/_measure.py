@@ -71,6 +71,8 @@ class Row:
         agreement: how the two implementations were shown to agree before timing.
         note: what explains the figure (a cause, a gap, the next step).
         unit: unit for the timings.
+        paired: ``tdw`` and ``ref`` were timed alternately (:func:`alternate`), so the ratio
+            is the median of each pair's ratio: a change of load between pairs cancels.
     """
 
     figure: str
@@ -84,11 +86,16 @@ class Row:
     note: str = ""
     unit: str = "s"
     peak_rss_mb: float = field(default=0.0)
+    paired: bool = False
 
     @property
     def ratio(self) -> float | None:
+        """How many times faster tdw is than the reference (reference time / tdw time)."""
         if self.tdw is None or self.ref is None:
             return None
+        if self.paired:
+            return statistics.median(r / t for r, t in zip(self.ref.samples, self.tdw.samples,
+                                                           strict=True))
         return self.ref.median / self.tdw.median
 
 

@@ -96,3 +96,48 @@ def current_columns(ctx) -> dict:
 def turn_columns(ctx) -> dict[str, list]:
     """The detected turn as a (possibly empty) ``x`` column for :func:`turn_band`."""
     return {"x": [ctx.turn[0]] if ctx.turn else []}
+
+
+CHECKPOINT_KINDS = ("checkpoints", "adaptive checkpoints")
+"""Legend labels of scheduled and adaptive checkpoint markers."""
+
+
+def checkpoint_columns(ctx, values: np.ndarray) -> dict[str, list]:
+    """Markers at every checkpoint of ``ctx`` on the per-epoch curve ``values``, each with
+    its kind (scheduled or adaptive, from the run's schedule record) and why it was saved."""
+    epochs = [int(e) for e in ctx.epochs]
+    record = ctx.schedule()
+    rows = {} if record is None else {
+        e: (r, s, t) for e, r, s, t in zip(record.epochs, record.reasons, record.signal,
+                                            record.threshold, strict=True)}
+    kinds, why = [], []
+    previous: tuple[int, float] | None = None  # the last checkpoint with a policy signal
+    for epoch in epochs:
+        reason, signal, threshold = rows.get(epoch, ("scheduled", float("nan"), float("nan")))
+        if reason == "adaptive":
+            moved = (f"moved {abs(signal - previous[1]):.3g} since epoch {previous[0]}"
+                     if previous else "moved")
+            why.append(f"adaptive: the smoothed signal {moved}, threshold {threshold:.3g}")
+        else:
+            why.append("scheduled")
+        kinds.append(CHECKPOINT_KINDS[reason == "adaptive"])
+        if not np.isnan(signal):
+            previous = (epoch, signal)
+    return {"epoch": epochs, "value": np.asarray(values)[epochs], "kind": kinds, "why": why}
+
+
+def checkpoint_markers(fig, source, name: str = "checkpoints"):
+    """Checkpoint markers from :func:`checkpoint_columns`: grey circles for scheduled
+    checkpoints, orange triangles for adaptive ones; hovering one says why it was saved.
+    The renderer is named ``name`` (the explorer jumps to a clicked ``checkpoints`` one)."""
+    from bokeh.models import HoverTool
+    from bokeh.transform import factor_cmap, factor_mark
+
+    renderer = fig.scatter(
+        "epoch", "value", source=source, size=7, alpha=0.7, name=name,
+        marker=factor_mark("kind", ["circle", "triangle"], list(CHECKPOINT_KINDS)),
+        color=factor_cmap("kind", [CURRENT, PALETTE[4]], list(CHECKPOINT_KINDS)),
+        legend_field="kind")
+    fig.add_tools(HoverTool(renderers=[renderer],
+                            tooltips=[("epoch", "@epoch"), ("saved", "@why")]))
+    return renderer

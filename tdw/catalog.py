@@ -1,5 +1,5 @@
 """The SQLite catalog: the index of a store (families, variants, probes, checkpoints,
-artifacts, jobs).
+artifacts, jobs, sweeps).
 
 The catalog runs in WAL mode so a dashboard can read while a job writes, and every
 write is one short transaction. Files are the truth: a catalog row points at a file
@@ -18,7 +18,7 @@ from tdw.errors import StoreError
 
 __all__ = ["Catalog", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -100,6 +100,39 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_variant ON jobs(variant, state);
 """
 
+# Each schema version's additions, applied in order to an older store when it is opened.
+# Additions only (new tables, new indexes), so a store stays readable by its own rows.
+_MIGRATIONS: dict[int, str] = {
+    2: """
+CREATE TABLE IF NOT EXISTS sweeps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    family TEXT NOT NULL,
+    spec TEXT NOT NULL UNIQUE,        -- JSON: grid, fixed parameters, preset, schedule, analyze
+    executor TEXT NOT NULL,           -- the executor of the latest run (local:2, dask://...)
+    state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'cancelled',
+                                         'interrupted')),
+    pid INTEGER,                      -- the coordinator process of the latest run
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sweep_variants (
+    sweep INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,        -- order in the grid
+    variant TEXT NOT NULL,
+    params TEXT NOT NULL,             -- JSON: the grid point
+    state TEXT NOT NULL CHECK (state IN ('pending', 'training', 'analyzing', 'done',
+                                         'failed', 'cancelled')),
+    train_job INTEGER,
+    analyze_job INTEGER,
+    error TEXT,
+    PRIMARY KEY (sweep, position)
+) WITHOUT ROWID;
+""",
+}
+
 
 class Catalog:
     """A connection to a store's ``catalog.sqlite``; one per process, not shared across forks."""
@@ -144,15 +177,22 @@ class Catalog:
         # CREATE ... IF NOT EXISTS in one write transaction: concurrent openers serialise.
         self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            with self.transaction() as db:
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                           (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
+        if row is None:  # a new store: every version's tables, then the version
+            self._db.executescript("BEGIN IMMEDIATE;" + "".join(_MIGRATIONS.values())
+                                   + "INSERT OR IGNORE INTO meta VALUES ('schema_version', "
+                                   f"'{SCHEMA_VERSION}');COMMIT;")
+            return
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
             raise StoreError(
                 f"the store at {self.path.parent} was written by a newer tdw (catalog schema "
                 f"{row[0]}, this tdw knows {SCHEMA_VERSION}); upgrade tdw to open it"
             )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            # The additions and the new version commit together: a killed migration leaves
+            # the old version, and the next opener runs it again (its DDL is idempotent).
+            self._db.executescript(f"BEGIN IMMEDIATE;{_MIGRATIONS[target]}UPDATE meta SET "
+                                   f"value = '{target}' WHERE key = 'schema_version';COMMIT;")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -173,8 +173,12 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
                        f"(tdw train {variant.family} ...)")
     epochs = sorted(checkpoints)
     if config.checkpoints:
-        wanted = parse_schedule(config.checkpoints.replace("end", str(epochs[-1])),
-                                max(variant.n_epochs, 1)).epochs
+        chosen = parse_schedule(config.checkpoints.replace("end", str(epochs[-1])),
+                                max(variant.n_epochs, 1))
+        if chosen.adaptive is not None:
+            raise TdwError(f"--checkpoints {config.checkpoints!r} picks stored checkpoints; an "
+                           "adaptive segment only places new ones in training: drop it")
+        wanted = chosen.epochs
         absent = [e for e in wanted if e not in checkpoints]
         if absent:
             raise UnknownNameError(f"checkpoint epoch of {variant.id}", str(absent[0]),

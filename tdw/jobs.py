@@ -8,8 +8,10 @@ failing cell), and marks the job *succeeded*, *failed* or *cancelled*. The kerne
 reports progress through :func:`progress_reporter`. A runner that dies without
 reporting (SIGKILL, out of memory) is detected by :func:`reconcile` and marked failed.
 
-The executor is this local process launcher; the same runner entry point is what a
-distributed executor would call on a worker.
+:func:`submit` is :func:`record` (check and queue) then :func:`spawn` (start the runner
+here). An executor that runs the job elsewhere (:mod:`tdw.executors`, Dask) records it the
+same way, starts the same runner on a worker, and holds ``jobs/<id>/coordinator.lock``
+while the job is in flight; :func:`reconcile` fails such a job once nobody holds that lock.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from tdw.errors import JobError
 from tdw.store import Store
 from tdw.training import TrainState
 
-__all__ = ["JobRecord", "JobReporter", "submit", "check_parameters", "job", "jobs", "cancel",
-           "reconcile", "progress_reporter", "template_path", "log_tail", "ACTIVE", "FINISHED"]
+__all__ = ["JobRecord", "JobReporter", "submit", "record", "spawn", "check_parameters", "job",
+           "jobs", "cancel", "reconcile", "progress_reporter", "template_path", "log_tail",
+           "coordinator_lock", "ACTIVE", "FINISHED", "THREAD_VARIABLES"]
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -183,7 +186,12 @@ def check_parameters(store: Store, kind: str, variant: str, parameters: Mapping[
 
 
 def submit(store: Store, kind: str, variant: str, parameters: Mapping[str, Any]) -> JobRecord:
-    """Queue a job and start its runner; refuse a training job while the variant has any
+    """Queue a job and start its runner here (:func:`record`, then :func:`spawn`)."""
+    return spawn(store, record(store, kind, variant, parameters).id)
+
+
+def record(store: Store, kind: str, variant: str, parameters: Mapping[str, Any]) -> JobRecord:
+    """Queue a job without starting it; refuse a training job while the variant has any
     active job and any job while it trains (analyses queue behind each other), or if
     :func:`check_parameters` refuses its parameters (then nothing is recorded)."""
     check_parameters(store, kind, variant, parameters)
@@ -202,20 +210,51 @@ def submit(store: Store, kind: str, variant: str, parameters: Mapping[str, Any])
                          "VALUES (?, ?, 'queued', ?, ?, ?)",
                          (kind, variant, json.dumps(dict(parameters)), t, t))
         job_id = int(cur.lastrowid)
+    store.path(Path("jobs") / str(job_id)).mkdir(parents=True, exist_ok=True)
+    return job(store, job_id)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""The environment variables that cap a job's torch/BLAS threads."""
+
+
+def spawn(store: Store, job_id: int, *, die_with_parent: bool = False,
+          threads: int = 0) -> JobRecord:
+    """Start the runner of queued job ``job_id`` (``python -m tdw.jobs ROOT ID``).
+
+    ``die_with_parent`` (Linux) has the kernel kill the runner when this process dies, as a
+    Dask worker's runner must: a retry elsewhere may not race an orphan. ``threads`` caps
+    the job's torch/BLAS threads (when several jobs share the cores); 0 leaves them be.
+    """
     folder = store.path(Path("jobs") / str(job_id))
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    if threads:
+        env.update({name: str(threads) for name in THREAD_VARIABLES})
     # papermill's "python3" kernel may resolve `python` on PATH: make it this interpreter.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     with open(folder / "runner.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tdw.jobs", str(store.root), str(job_id)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, cwd=folder)
+            start_new_session=True, cwd=folder,
+            preexec_fn=_parent_death_signal() if die_with_parent else None)
     _CHILDREN[proc.pid] = proc
     store.catalog.execute("UPDATE jobs SET pid = ?, updated = ? WHERE id = ? AND pid IS NULL",
                           (proc.pid, now(), job_id))
     return job(store, job_id)
+
+
+def _parent_death_signal():
+    """A ``preexec_fn`` asking Linux to SIGKILL the child when its parent dies (no-op
+    elsewhere). The C function is looked up before the fork; the child only calls it."""
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _alive(pid: int) -> bool:
@@ -249,6 +288,11 @@ def _runner_lock(store: Store, job_id: int) -> Path:
     return store.path(Path("jobs") / str(job_id) / "runner.lock")
 
 
+def coordinator_lock(store: Store, job_id: int) -> Path:
+    """The lock a coordinator holds while job ``job_id`` runs on another machine."""
+    return store.path(Path("jobs") / str(job_id) / "coordinator.lock")
+
+
 def _runner_alive(store: Store, row) -> bool:
     """Whether a job's runner still lives.
 
@@ -273,14 +317,20 @@ def reconcile(store: Store) -> None:
     is killed here too so that no orphan can write after the job is declared over.
     """
     for row in store.catalog.query("SELECT id, kind, state, pid, kernel_pid, variant FROM jobs "
-                                   "WHERE state IN ('queued', 'running') AND pid IS NOT NULL"):
-        if not _runner_alive(store, row):
-            _kill(row["kernel_pid"], signal.SIGKILL)
-            again = ("train the variant again to resume from its last checkpoint"
-                     if row["kind"] == "train" else
-                     f"run tdw analyze {row['variant']} again: it computes only what is missing")
-            _finish(store, row["id"], "failed",
-                    f"the job's process died without reporting (killed or out of memory); {again}")
+                                   "WHERE state IN ('queued', 'running')"):
+        if row["pid"] is None:
+            # Run elsewhere (or not spawned yet): alive while its coordinator holds the lock.
+            lock = coordinator_lock(store, row["id"])
+            if not lock.exists() or held_elsewhere(lock):
+                continue
+        elif _runner_alive(store, row):
+            continue
+        _kill(row["kernel_pid"], signal.SIGKILL)
+        again = ("train the variant again to resume from its last checkpoint"
+                 if row["kind"] == "train" else
+                 f"run tdw analyze {row['variant']} again: it computes only what is missing")
+        _finish(store, row["id"], "failed",
+                f"the job's process died without reporting (killed or out of memory); {again}")
 
 
 def _finish(store: Store, job_id: int, state: str, error: str | None = None) -> None:

@@ -18,7 +18,8 @@ from tdw.runs import AnalysisRun, check_training
 from tdw.schedule import Schedule
 from tdw.store import Store
 
-__all__ = ["TrainingRequest", "validate_training", "start_training", "start_analysis"]
+__all__ = ["TrainingRequest", "validate_training", "training_parameters", "start_training",
+           "start_analysis"]
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,7 @@ class TrainingRequest:
     device: str = "auto"
 
     def describe(self) -> str:
-        return (f"{self.variant}: {self.schedule.n_epochs} epochs, "
-                f"{len(self.schedule.epochs)} checkpoints")
+        return f"{self.variant}: {self.schedule.n_epochs} epochs, {self.schedule.describe()}"
 
 
 def validate_training(store: Store, family: str, params: Mapping[str, Any] | None = None, *,
@@ -52,12 +52,16 @@ def validate_training(store: Store, family: str, params: Mapping[str, Any] | Non
     return TrainingRequest(fam.name, values, sched, variant_id(fam, values), force, device)
 
 
+def training_parameters(request: TrainingRequest) -> dict[str, Any]:
+    """The ``train.ipynb`` parameters of a validated request."""
+    return {"family": request.family, "preset": "", "params": dict(request.values),
+            "schedule": request.schedule.spec, "device": request.device,
+            "force": request.force}
+
+
 def start_training(store: Store, request: TrainingRequest) -> JobRecord:
     """Queue the papermill training job of a validated request."""
-    parameters = {"family": request.family, "preset": "", "params": dict(request.values),
-                  "schedule": request.schedule.spec, "device": request.device,
-                  "force": request.force}
-    return jobs.submit(store, "train", request.variant, parameters)
+    return jobs.submit(store, "train", request.variant, training_parameters(request))
 
 
 def start_analysis(store: Store, variant: str, *, analyzers: str | Sequence[str] = (),

@@ -19,6 +19,7 @@ from tdw.artifacts import Artifact
 from tdw.engine import analyzers_of
 from tdw.errors import ParameterError, TdwError, UnknownNameError
 from tdw.registry import get_family
+from tdw.schedule import ScheduleRecord
 from tdw.store import Store
 from tdw.views import View, ViewContext, ViewResult, bare, render
 
@@ -40,6 +41,7 @@ class Variant:
         # slider that plays through training revisits all of them.
         self._load = lru_cache(maxsize=8192)(self._load_uncached)
         self._metrics = lru_cache(maxsize=1)(lambda: self.store.load_metrics(self.id))
+        self._schedule = lru_cache(maxsize=1)(lambda: self.store.load_schedule_record(self.id))
 
     def __repr__(self) -> str:
         return f"Variant({self.id!r}, {len(self.epochs)} checkpoints)"
@@ -62,6 +64,11 @@ class Variant:
 
     def metrics(self) -> dict[str, np.ndarray]:
         return dict(self._metrics())
+
+    def schedule(self) -> ScheduleRecord | None:
+        """The checkpoints the run wrote and why (scheduled or adaptive), with the adaptive
+        policy's signal and thresholds; None for a variant trained before records existed."""
+        return self._schedule()
 
     def turn(self) -> tuple[int, float] | None:
         """The detected transition ``(epoch, confidence)``, if analysed and found: the
@@ -132,7 +139,7 @@ class Variant:
                                    [str(e) for e in self.epochs])
         return ViewContext(self.id, self.params, epoch, self.epochs,
                            lambda a, e: self._load(a, e), self._metrics, dict(selection),
-                           self.turn())
+                           self.turn(), self._schedule)
 
     def at(self, epoch: int) -> Checkpoint:
         """The variant at one checkpoint, for per-checkpoint views."""

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from tdw._locks import exclusive
-from tdw.checkpointing import Checkpointer, restore_run
+from tdw.checkpointing import Checkpointer, restore_run, restore_schedule
 from tdw.engine import AnalysisReport, AnalysisRunConfig, Plan, Progress, execute, make_plan
 from tdw.errors import TdwError
 from tdw.family import Family, variant_id
@@ -43,12 +43,15 @@ class TrainResult:
     checkpoints_written: int
     seconds: float
     final: Mapping[str, float]
+    adaptive_written: int = 0
 
     def summary(self) -> str:
         f, end = self.final, self.start_epoch + self.epochs_trained
         per_epoch = 1000 * self.seconds / max(1, self.epochs_trained)
+        added = f" ({self.adaptive_written} adaptive)" if self.adaptive_written else ""
         return (f"{self.variant}: epochs {self.start_epoch}->{end} in {self.seconds:.1f} s "
-                f"({per_epoch:.1f} ms/epoch), {self.checkpoints_written} checkpoints written; "
+                f"({per_epoch:.1f} ms/epoch), {self.checkpoints_written} checkpoints "
+                f"written{added}; "
                 f"final train acc {f['train_acc']:.3f}, test acc {f['test_acc']:.3f}, "
                 f"test loss {f['test_loss']:.3g}")
 
@@ -83,7 +86,7 @@ class TrainingRun:
     def describe(self) -> str:
         shown = ", ".join(f"{k}={v}" for k, v in self.values.items())
         return (f"{self.family.title} variant {self.variant.id}\n  {shown}\n  "
-                f"{len(self.schedule.epochs)} checkpoints on schedule {self.schedule.spec!r}\n"
+                f"{self.schedule.describe()} on schedule {self.schedule.spec!r}\n"
                 f"  device {self.device}, store {self.store.root}")
 
     def execute(self, callbacks: Sequence[Callback] = ()) -> TrainResult:
@@ -95,7 +98,10 @@ class TrainingRun:
         optimizer = make_optimizer(model, config)
         start, metrics = restore_run(self.store, vid, model, optimizer)
         epochs = frozenset(self.schedule.epochs) | {config.n_epochs}
-        checkpointer = Checkpointer(self.store, vid, epochs, skip=start if metrics else None)
+        resumed = start if metrics else None
+        policy, record = restore_schedule(self.store, vid, self.schedule, resumed)
+        checkpointer = Checkpointer(self.store, vid, epochs, skip=resumed, policy=policy,
+                                    record=record)
         self.store.update_variant(vid, state="training")
         began = time.perf_counter()
         try:
@@ -106,13 +112,16 @@ class TrainingRun:
             self.store.update_variant(vid, state="interrupted")
             raise
         seconds = time.perf_counter() - began
+        written = set(checkpointer.written)
         final = state.metrics_at(config.n_epochs)
         self.store.update_variant(
             vid, state="trained", epochs_done=config.n_epochs,
             **{f"final_{k}": float(v) for k, v in final.items()})
         self.store.resume_path(vid).unlink(missing_ok=True)
-        return TrainResult(vid, config.n_epochs - start, start, len(checkpointer.written),
-                           seconds, final)
+        adaptive = sum(1 for e, r in zip(checkpointer.record.epochs, checkpointer.record.reasons,
+                                         strict=True) if r == "adaptive" and e in written)
+        return TrainResult(vid, config.n_epochs - start, start, len(written), seconds, final,
+                           adaptive)
 
 
 def check_training(store: Store, family: str, params: Mapping[str, Any] | None,

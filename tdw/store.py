@@ -6,6 +6,7 @@ Layout under the root (``--store``, else ``$TDW_HOME``, else ``~/.local/share/td
     variants/<family>/<variant>/
         probe.safetensors                the fixed analysis inputs, hashed once
         metrics.safetensors              per-epoch train/test loss and accuracy arrays
+        schedule.safetensors             the checkpoints written and why (scheduled, adaptive)
         resume.safetensors               optimizer + RNG state at the last checkpoint
         checkpoints/epoch_00001500.safetensors
         artifacts/<analyzer>/epoch_00001500.safetensors
@@ -39,6 +40,7 @@ from tdw.artifacts import Artifact, ArtifactSchema
 from tdw.catalog import Catalog, now
 from tdw.errors import IntegrityError, ProbeMismatchError, StoreError, UnknownNameError
 from tdw.family import Family, variant_id
+from tdw.schedule import REASONS, ScheduleRecord
 
 __all__ = ["Store", "VariantRecord", "CheckpointRecord", "Probe", "default_root", "METRICS"]
 
@@ -367,6 +369,37 @@ class Store:
             return safetensors.numpy.load(data)
         except Exception as exc:  # safetensors raises its own error types
             raise IntegrityError(f"metrics file {path} is unreadable ({exc}); {fix}") from None
+
+    # -------------------------------------------------------- schedule record
+    def write_schedule_record(self, vid: str, record: ScheduleRecord) -> None:
+        """Store which checkpoints the run wrote and why (rewritten at every checkpoint)."""
+        rel = self.variant(vid).folder / "schedule.safetensors"
+        arrays = {"epoch": np.asarray(record.epochs, dtype=np.int64),
+                  "reason": np.asarray([REASONS.index(r) for r in record.reasons], np.int8),
+                  "signal": np.asarray(record.signal, dtype=np.float64),
+                  "threshold": np.asarray(record.threshold, dtype=np.float64)}
+        meta = {"format": _FORMAT, "kind": "schedule", "spec": record.spec,
+                "reasons": json.dumps(REASONS)}
+        atomic_write_bytes(self.path(rel), _sealed(lambda m: _array_bytes(arrays, m), meta))
+
+    def load_schedule_record(self, vid: str) -> ScheduleRecord | None:
+        """The stored :class:`~tdw.schedule.ScheduleRecord`; None for a variant trained
+        before records existed, or imported."""
+        path = self.path(self.variant(vid).folder / "schedule.safetensors")
+        if not path.exists():
+            return None
+        fix = "resume or retrain the variant to rewrite it"
+        data = _unsealed(path, fix)
+        try:
+            arrays, meta = safetensors.numpy.load(data), _metadata(data)
+            names = json.loads(meta["reasons"])
+            return ScheduleRecord(meta["spec"], tuple(map(int, arrays["epoch"])),
+                                  tuple(names[i] for i in arrays["reason"]),
+                                  tuple(map(float, arrays["signal"])),
+                                  tuple(map(float, arrays["threshold"])))
+        except Exception as exc:
+            raise IntegrityError(f"schedule record {path} is unreadable ({exc}); {fix}"
+                                 ) from None
 
     # ------------------------------------------------------------------ resume
     def resume_path(self, vid: str) -> Path:

@@ -90,6 +90,9 @@ def _checks(store: Store, vid: str):
                lambda a=row["analyzer"], e=epoch: store.artifact_bytes(vid, a, e))
     if (folder / "metrics.safetensors").exists():
         yield "metrics", folder / "metrics.safetensors", lambda: store.load_metrics(vid)
+    if (folder / "schedule.safetensors").exists():
+        yield ("schedule", folder / "schedule.safetensors",
+               lambda: store.load_schedule_record(vid))
     if store.resume_path(vid).exists():
         yield "resume", store.resume_path(vid), lambda: _check_resume(store, vid)
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from tdw.artifacts import Artifact
 from tdw.errors import TdwError
+from tdw.schedule import ScheduleRecord
 
 __all__ = ["View", "ViewContext", "ViewResult", "Trace", "render"]
 
@@ -40,6 +41,8 @@ class ViewContext:
         metrics: ``() -> per-epoch metric arrays``.
         selection: current selector values, e.g. ``{"neuron": 3}``.
         turn: ``(turn_epoch, confidence)`` of the detected transition, or None.
+        schedule: ``() -> ScheduleRecord | None``: the checkpoints the run wrote and why
+            (scheduled or adaptive); None for a variant without a record.
     """
 
     variant: str
@@ -50,10 +53,11 @@ class ViewContext:
     metrics: Callable[[], Mapping[str, np.ndarray]]
     selection: Mapping[str, int] = field(default_factory=dict)
     turn: tuple[int, float] | None = None
+    schedule: Callable[[], ScheduleRecord | None] = lambda: None
 
     def at(self, epoch: int) -> ViewContext:
         return ViewContext(self.variant, self.values, epoch, self.epochs, self.load,
-                           self.metrics, self.selection, self.turn)
+                           self.metrics, self.selection, self.turn, self.schedule)
 
 
 @dataclass(frozen=True)

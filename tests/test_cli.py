@@ -76,3 +76,16 @@ def test_empty_listings_say_what_to_do(root, capsys):
     assert main(["--store", str(root), "jobs"]) == 0
     out = capsys.readouterr().out
     assert "tdw train" in out
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """`tdw families | head -1`: the pipe closes before tdw has written; it stops quietly."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "tdw.cli", "families"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first write
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["tdw", "tdw.schedule", "tdw.params", "tdw.artifacts", "tdw.registry", "tdw.family",
-           "tdw.fourier"]
+           "tdw.fourier", "tdw.sweep", "tdw.executors", "tdw.adaptive", "tdw.library.turn"]
 
 
 @pytest.mark.parametrize("name", MODULES)

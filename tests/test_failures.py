@@ -247,7 +247,8 @@ def test_a_full_disk_mid_training_loses_nothing_and_resume_is_bitwise(tmp_path, 
         if stat.S_ISDIR(os.fstat(fd).st_mode):
             return real_fsync(fd)
         calls.append(fd)
-        if len(calls) > 10:  # probe, then (checkpoint, metrics, resume) x 3 fit on the disk
+        # The probe, then (checkpoint, metrics, schedule record, resume) x 3 fit on the disk.
+        if len(calls) > 13:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_fsync(fd)
 

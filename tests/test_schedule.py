@@ -40,6 +40,15 @@ def test_log_spacing_is_rounded_and_deduplicated():
     ("0,,10", 100, "empty segment"),
     ("", 100, "empty"),
     ("0,10", 0, "at least one epoch"),
+    ("adaptive:0-100", 100, "cannot parse adaptive segment"),
+    ("adaptive:0-100/5/2", 100, "cannot parse adaptive segment"),
+    ("adaptive:Test_Loss:0-100/5", 100, "cannot parse adaptive segment"),
+    ("adaptive:accuracy:0-100/5", 100, "unknown signal"),
+    ("adaptive:50-10/5", 100, "start <= stop"),
+    ("adaptive:0-100/0", 100, "budget >= 1"),
+    ("adaptive:0-200/5", 100, "past the end"),
+    ("0-10/1,adaptive:0-10/1", 10, "exceeds the 0 epochs"),
+    ("adaptive:0-50/5,adaptive:60-90/5", 100, "two adaptive segments"),
 ])
 def test_bad_schedules_are_errors_never_dropped(spec, n, message):
     with pytest.raises(ScheduleError, match=message):
@@ -70,3 +79,20 @@ def test_ranges_stay_inside_the_run_or_raise(start, stop, step, n):
         return
     assert all(0 <= e <= n for e in epochs)
     assert epochs == tuple(range(start, stop + 1, step))
+
+
+def test_an_adaptive_segment_is_a_budget_beside_the_fixed_epochs():
+    sched = parse_schedule("0-100/50,adaptive:10-90/20", 100)
+    assert sched.epochs == (0, 50, 100)
+    assert (sched.adaptive.signal, sched.adaptive.start, sched.adaptive.stop,
+            sched.adaptive.budget) == ("test_loss", 10, 90, 20)
+    assert sched.max_checkpoints == 23
+    assert "plus up to 20 adaptive" in sched.describe()
+    assert parse_schedule("adaptive:train_acc:0-100/5", 100).adaptive.signal == "train_acc"
+    only = parse_schedule("adaptive:0-100/5", 100)
+    assert only.epochs == () and only.max_checkpoints == 6  # the final epoch is always saved
+    assert parse_schedule("0-100/50", 100).adaptive is None
+
+
+def test_a_budget_may_fill_every_free_epoch_of_its_window():
+    assert parse_schedule("0-10/5,adaptive:0-10/8", 10).max_checkpoints == 11

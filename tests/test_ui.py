@@ -212,6 +212,30 @@ def test_the_schedule_editor_composes_and_checks_schedules():
     assert editor.spec.startswith("0,log:1-1000/")
 
 
+def test_the_schedule_editor_adds_an_adaptive_budget_and_previews_it():
+    from tdw.ui.schedule_editor import ScheduleEditor, SchedulePreview
+
+    editor = ScheduleEditor(n_epochs=1000)
+    editor.step.value = 250
+    editor.adaptive.value, editor.budget.value = True, 12
+    assert editor.spec == "0-1000/250,adaptive:0-1000/12,end"
+    assert editor.schedule.max_checkpoints == 17
+    assert "plus up to 12 adaptive" in editor.status.object
+    editor.signal.value = "train_acc"
+    assert editor.spec == "0-1000/250,adaptive:train_acc:0-1000/12,end"
+    editor.signal.value = "test_loss"
+    # a planted run whose test loss falls 6 decades around epoch 600
+    loss = 10 ** (-6 / (1 + np.exp(-(np.arange(1001) - 600) / 20)))
+    preview = SchedulePreview()
+    preview.show({"test_loss": loss, "train_loss": loss}, editor.schedule)
+    marks = preview.marks.data
+    added = [e for e, k in zip(marks["epoch"], marks["kind"], strict=True)
+             if k == "adaptive checkpoints"]
+    assert 6 <= len(added) <= 12 and all(500 <= e <= 700 for e in added), added
+    preview.show(None, editor.schedule)  # no run to preview on: the scheduled epochs only
+    assert preview.marks.data["epoch"] == [0, 250, 500, 750, 1000]
+
+
 def test_the_train_page_starts_from_the_family_default_schedule_until_edited(tmp_path):
     from tdw.ui import Workbench
 

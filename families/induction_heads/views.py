@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tdw import _plot
-from tdw.library.views import GENERIC_VIEWS
+from tdw.library.views import GENERIC_VIEWS, phase_change_view
 from tdw.views import Trace, View, ViewContext
 
 __all__ = ["VIEWS"]
@@ -127,52 +127,8 @@ GRADIENT_NORM = _lines_view(
     trace=_attr_trace("gradient norm", "hessian_spectrum", "gradient_norm", log=True))
 
 
-def _phase_columns(ctx: ViewContext) -> dict:
-    art = ctx.load("phase_change", ctx.epoch)
-    smoothed = art["smoothed"].astype(np.float64)  # (signal, checkpoint), oriented to rise
-    low = smoothed.min(axis=1, keepdims=True)
-    span = np.maximum(smoothed.max(axis=1, keepdims=True) - low, 1e-12)
-    scaled = (smoothed - low) / span
-    names = list(art.attrs["signals"])
-    colors = [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(len(names))]
-    epochs = art["epochs"]
-    steep = art["steepest_epoch"]
-    found = np.flatnonzero(steep >= 0)
-    marks = {"x": steep[found].tolist(),
-             "y": [float(scaled[i, _plot.nearest_index(epochs, steep[i])]) for i in found],
-             "color": [colors[i] for i in found]}
-    return {"lines": {"xs": [epochs.tolist()] * len(names), "ys": scaled.tolist(),
-                      "name": names, "color": colors},
-            "steepest": marks, "turn": _plot.turn_columns(ctx)}
-
-
-def _phase_title(attrs) -> str:
-    if attrs["turn_epoch"] is None:
-        return f"No phase change ({attrs['signals'][0]} has no jump)"
-    return (f"Phase change from epoch {attrs['turn_epoch']} "
-            f"({len(attrs['agreeing'])} of {len(attrs['signals'])} signals agree)")
-
-
-def _build_phase(sources, ctx: ViewContext):
-    fig = _plot.figure(_phase_title(ctx.load("phase_change", ctx.epoch).attrs),
-                       x_label="epoch", y_label="smoothed, scaled to 0..1", width=680)
-    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
-                   line_width=1.5)
-    fig.scatter("x", "y", source=sources["steepest"], color="color", size=9,
-                marker="diamond", legend_label="steepest change")
-    _plot.turn_band(fig, sources["turn"])
-    _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig)
-    return fig
-
-
-PHASE_CHANGE = View(
-    "phase_change", "Phase change", "The signals the phase change is dated by (best induction "
-    "score, in-context learning score falling, Hessian top eigenvalue), each smoothed, "
-    "oriented to rise and scaled to 0..1, with its steepest change; the red line is the "
-    "detected transition, where the signals agree.", ("phase_change",), "summary",
-    build=_build_phase, data=_phase_columns, epoch_data=_plot.current_columns,
-    group="Training")
+PHASE_CHANGE = phase_change_view("best induction score, in-context learning score falling, "
+                                 "Hessian top eigenvalue")
 
 
 def _scores_data(ctx: ViewContext) -> dict:

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from tdw.family import Family, TrainConfig
+from tdw.library.llc import SGLDConfig, make_llc
+from tdw.library.phase import Signal, make_phase_change
 from tdw.library.progress import graduation, neuron_specialisation
 from tdw.library.trajectory import parameter_trajectory
 from tdw.library.turn import grokking_turn
@@ -88,6 +90,29 @@ def probe_loss(model, probe: Mapping[str, torch.Tensor]) -> torch.Tensor:
                            probe["labels"])
 
 
+LLC_CONFIG = SGLDConfig(lr=3e-5, localization=1000.0, chains=2, draws=80, burnin=40,
+                        batch_size=256, seed=0)
+"""SGLD for the local learning coefficient, calibrated on the quick preset (p = 59, 1,740
+training pairs, n*beta = n / log n = 233): at step 3e-5 the chains plateau within ~30 steps
+with localisation 1000 (with 100 they were still rising after 150 steps, at every step
+size tried), and minibatches of 256 keep a checkpoint to 2 x 120 forward/backward passes.
+See the family README for the measured curve and cost."""
+
+SIGNALS = (
+    Signal("restricted loss", "progress_measures", lambda a: a.attrs["restricted_loss"],
+           direction=-1, min_change=1.0, log=True),
+    Signal("test loss", "progress_measures", lambda a: a.attrs["test_loss"], direction=-1,
+           min_change=1.0, log=True),
+    Signal("LLC", "llc", lambda a: a.attrs["llc_mean"], direction=-1, min_change=0.1,
+           log=True),
+)
+"""Signals of the grokking phase change: the restricted loss (only the key frequencies;
+Nanda et al. 2023, §5) falls by >= 1 decade as the Fourier circuit forms, the test loss
+falls with or after it, and the local learning coefficient falls (by >= 0.1 decades, x0.8)
+as the memorising solution gives way to a simpler one. The restricted loss is primary: on
+the quick preset the test loss falls over more than half the run (epochs 1,170-2,450), which
+the detector counts as a drift, while the restricted loss falls over epochs 900-1,700."""
+
 from .analyzers import ANALYZERS  # noqa: E402  (after the constants the analyzers read)
 from .views import VIEWS  # noqa: E402
 
@@ -107,8 +132,9 @@ FAMILY = Family(
     default_schedule=default_schedule,
     readout=answer_logits,
     analyzers=(*ANALYZERS, parameter_snapshot, effective_dimensionality,
-               make_flatness(probe_loss)),
-    cross_epoch=(parameter_trajectory, grokking_turn, graduation, neuron_specialisation),
+               make_flatness(probe_loss), make_llc(answer_logits, data.dataset, LLC_CONFIG)),
+    cross_epoch=(parameter_trajectory, grokking_turn, graduation, neuron_specialisation,
+                 make_phase_change(SIGNALS)),
     views=VIEWS,
     summaries=(("key frequencies", "dominant_frequencies", "key_frequencies"),),
     presets={

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tdw import _plot
-from tdw.library.views import GENERIC_VIEWS
+from tdw.library.views import GENERIC_VIEWS, LLC, phase_change_view
 from tdw.views import Trace, View, ViewContext
 
 __all__ = ["VIEWS"]
@@ -203,6 +203,9 @@ NEURON_SPECIALISATION = View(
     group="Fourier", trace=Trace("neurons specialised in a key frequency",
                                  _specialised_total))
 
-VIEWS = (*GENERIC_VIEWS, PROGRESS_MEASURES, DOMINANT_FREQUENCIES, NEURON_FREQ_CLUSTERS,
-         ATTENTION_FREQUENCIES, COARSENESS, NEURON_SPECIALISATION, NEURON_ACTIVATIONS,
-         ATTENTION_PATTERNS, PREDICTION_TRACE, GRADUATION)
+PHASE_CHANGE = phase_change_view("restricted loss, test loss and local learning coefficient, "
+                                 "each falling")
+
+VIEWS = (*GENERIC_VIEWS, PROGRESS_MEASURES, LLC, PHASE_CHANGE, DOMINANT_FREQUENCIES,
+         NEURON_FREQ_CLUSTERS, ATTENTION_FREQUENCIES, COARSENESS, NEURON_SPECIALISATION,
+         NEURON_ACTIVATIONS, ATTENTION_PATTERNS, PREDICTION_TRACE, GRADUATION)

@@ -42,8 +42,8 @@ from scipy.ndimage import gaussian_filter1d
 from tdw.analyzer import CrossEpochAnalyzer, CrossEpochInputs, Output
 from tdw.artifacts import ArraySpec, AttrSpec
 
-__all__ = ["Turn", "detect_turn", "grokking_turn", "MIN_DROP_DECADES", "DESCENT_FRACTION",
-           "HALF_CLARITY_Z"]
+__all__ = ["Turn", "detect_turn", "fall_window", "grokking_turn", "MIN_DROP_DECADES",
+           "DESCENT_FRACTION", "HALF_CLARITY_Z"]
 
 MIN_DROP_DECADES = 1.0
 """A descent must divide the (smoothed) test loss by at least 10 to count as a turn."""
@@ -142,6 +142,40 @@ def detect_turn(test_loss: np.ndarray, epochs: np.ndarray | None = None, *,
     clarity = 1.0 if noise == 0 else (drop / noise) / (drop / noise + HALF_CLARITY_Z)
     return Turn(int(epochs[start]), int(epochs[steepest]), float(sharpness * clarity),
                 smoothed, derivative, sigma)
+
+
+def fall_window(test_loss: np.ndarray, *, fraction: float = 0.1,
+                turn: Turn | None = None) -> tuple[int, int] | None:
+    """The epochs over which the test loss makes the bulk of its fall (the grokking window).
+
+    From the turn on, the smoothed log10 loss of :func:`detect_turn` falls by ``drop``
+    decades to its lowest point; the window runs from the first epoch at which it has
+    fallen ``fraction * drop`` to the first at which it has fallen ``(1 - fraction) *
+    drop``: the 10%-90% fall time by default, measured in decades like the turn itself.
+
+    Args:
+        test_loss: ``(epoch,)`` per-epoch test loss.
+        fraction: the share of the drop left out at each end, in (0, 0.5).
+        turn: :func:`detect_turn` of ``test_loss``, if already computed.
+
+    Returns:
+        ``(first, last)`` epochs (both included), or None when there is no turn.
+
+    >>> loss = 10.0 ** -np.clip((np.arange(400) - 100) / 50, 0, 4)  # 4 decades in 100-300
+    >>> fall_window(loss)
+    (121, 281)
+    """
+    if not 0 < fraction < 0.5:
+        raise ValueError(f"fraction must lie in (0, 0.5), got {fraction}")
+    turn = detect_turn(test_loss) if turn is None else turn
+    if turn.turn_epoch is None:
+        return None
+    curve = turn.smoothed[turn.turn_epoch:]
+    finite = curve[np.isfinite(curve)]
+    top, drop = finite[0], finite[0] - finite.min()
+    first = int(np.argmax(curve <= top - fraction * drop))
+    last = int(np.argmax(curve <= top - (1 - fraction) * drop))
+    return turn.turn_epoch + first, turn.turn_epoch + last
 
 
 def _grokking_turn(inputs: CrossEpochInputs) -> Output:

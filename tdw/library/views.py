@@ -1,5 +1,6 @@
 """Views of the generic analyzers: training curves, parameter trajectories, effective
-dimensionality and flatness. Any family may list them."""
+dimensionality, flatness, the local learning coefficient and phase changes. Any family may
+list them."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ from tdw import _plot
 from tdw.views import Trace, View, ViewContext
 
 __all__ = ["LOSS_CURVES", "ACCURACY_CURVES", "PARAMETER_TRAJECTORY", "PARAMETER_VELOCITY",
-           "PARAMETER_NORMS", "EFFECTIVE_DIMENSIONALITY", "FLATNESS", "GENERIC_VIEWS"]
+           "PARAMETER_NORMS", "EFFECTIVE_DIMENSIONALITY", "FLATNESS", "LLC", "phase_change_view",
+           "GENERIC_VIEWS"]
 
 
 def _curves(ctx: ViewContext, train: str, test: str) -> dict:
     metrics = ctx.metrics()
     epochs = np.arange(len(metrics[test]))
-    at = np.asarray(ctx.epochs)
     return {
         "curves": {"epoch": epochs, "train": metrics[train], "test": metrics[test]},
-        "checkpoints": {"epoch": at, "value": metrics[test][at]},
+        "checkpoints": _plot.checkpoint_columns(ctx, metrics[test]),
         "turn": _plot.turn_columns(ctx),
     }
 
@@ -31,9 +32,7 @@ def _build_curves(title: str, y_label: str, log: bool):
                  legend_label="train", line_width=1.5)
         fig.line("epoch", "test", source=sources["curves"], color=_plot.PALETTE[1],
                  legend_label="test", line_width=1.5)
-        fig.scatter("epoch", "value", source=sources["checkpoints"], size=6,
-                    color=_plot.CURRENT, alpha=0.6, legend_label="checkpoints",
-                    name="checkpoints")
+        _plot.checkpoint_markers(fig, sources["checkpoints"])
         _plot.turn_band(fig, sources["turn"])
         _plot.current_epoch_band(fig, sources["current"])
         _plot.legend_outside(fig)
@@ -213,6 +212,122 @@ FLATNESS = View(
     "random unit directions at a fixed radius: lower is flatter.", ("flatness",), "summary",
     build=_build_flatness, data=_flatness_data, epoch_data=_flatness_marker, group="Trajectory",
     trace=Trace("sharpness", _flatness_trace))
+
+
+def _llc_data(ctx: ViewContext) -> dict:
+    arts = [ctx.load("llc", e) for e in ctx.epochs]
+    mean = np.array([a.attrs["llc_mean"] for a in arts], dtype=np.float64)  # (checkpoint,)
+    std = np.array([a.attrs["llc_std"] for a in arts], dtype=np.float64)
+    columns = {"llc": {"epoch": list(ctx.epochs), "llc": mean, "low": mean - std,
+                       "high": mean + std},
+               "turn": _plot.turn_columns(ctx)}
+    metrics = ctx.metrics()
+    if "test_loss" in metrics:  # an imported series has no training curves
+        epochs = np.arange(len(metrics["test_loss"]))
+        columns["losses"] = {"epoch": epochs, "train": metrics["train_loss"],
+                             "test": metrics["test_loss"]}
+    return columns
+
+
+def _loss_range(losses) -> tuple[float, float]:
+    """Log-axis bounds spanning the positive, finite losses (1e-8..10 if none are)."""
+    values = np.concatenate([np.asarray(losses[k], dtype=np.float64) for k in ("train", "test")])
+    positive = values[np.isfinite(values) & (values > 0)]
+    if not positive.size:
+        return 1e-8, 10.0
+    return float(positive.min()) / 2, float(positive.max()) * 2
+
+
+def _build_llc(sources, ctx: ViewContext):
+    from bokeh.models import LogAxis, LogScale, Range1d
+
+    sgld = ctx.load("llc", ctx.epoch).attrs["sgld"]
+    fig = _plot.figure("Local learning coefficient", x_label="epoch",
+                       y_label=f"LLC (±std over {sgld['chains']} chains)", width=680)
+    fig.varea("epoch", "low", "high", source=sources["llc"], color=_plot.PALETTE[3],
+              alpha=0.2, legend_label="LLC ± std")
+    fig.line("epoch", "llc", source=sources["llc"], color=_plot.PALETTE[3], line_width=2,
+             legend_label="LLC")
+    fig.scatter("epoch", "llc", source=sources["llc"], color=_plot.PALETTE[3], size=4,
+                legend_label="LLC")
+    if "losses" in sources:
+        fig.extra_y_ranges = {"loss": Range1d(*_loss_range(sources["losses"].data))}
+        fig.extra_y_scales = {"loss": LogScale()}
+        fig.add_layout(LogAxis(y_range_name="loss", axis_label="loss (log)"), "right")
+        for key, color in (("train", _plot.PALETTE[0]), ("test", _plot.PALETTE[1])):
+            fig.line("epoch", key, source=sources["losses"], y_range_name="loss", color=color,
+                     alpha=0.6, line_dash="dotted", legend_label=f"{key} loss")
+    _plot.turn_band(fig, sources["turn"])
+    _plot.current_epoch_band(fig, sources["current"])
+    _plot.legend_outside(fig)
+    return fig
+
+
+def _llc_trace(ctx: ViewContext):
+    columns = _llc_data(ctx)["llc"]
+    return columns["epoch"], columns["llc"]
+
+
+LLC = View(
+    "llc", "Local learning coefficient", "The local learning coefficient of the training loss "
+    "at each checkpoint, estimated by SGLD (Lau et al. 2023), with its spread over chains, "
+    "beside the train and test loss (right axis, log): it rises as the model memorises and "
+    "falls when a simpler, more degenerate solution takes over (Hoogland et al.; Lau et al.).",
+    ("llc", "metrics"), "summary", build=_build_llc, data=_llc_data,
+    epoch_data=_plot.current_columns, group="Landscape", trace=Trace("LLC", _llc_trace))
+
+
+def _phase_columns(ctx: ViewContext) -> dict:
+    art = ctx.load("phase_change", ctx.epoch)
+    smoothed = art["smoothed"].astype(np.float64)  # (signal, checkpoint), oriented to rise
+    low = smoothed.min(axis=1, keepdims=True)
+    span = np.maximum(smoothed.max(axis=1, keepdims=True) - low, 1e-12)
+    scaled = (smoothed - low) / span
+    names = list(art.attrs["signals"])
+    colors = [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(len(names))]
+    epochs = art["epochs"]
+    steep = art["steepest_epoch"]
+    found = np.flatnonzero(steep >= 0)
+    marks = {"x": steep[found].tolist(),
+             "y": [float(scaled[i, _plot.nearest_index(epochs, steep[i])]) for i in found],
+             "color": [colors[i] for i in found]}
+    return {"lines": {"xs": [epochs.tolist()] * len(names), "ys": scaled.tolist(),
+                      "name": names, "color": colors},
+            "steepest": marks, "turn": _plot.turn_columns(ctx)}
+
+
+def _phase_title(attrs) -> str:
+    if attrs["turn_epoch"] is None:
+        return f"No phase change ({attrs['signals'][0]} has no jump)"
+    return (f"Phase change from epoch {attrs['turn_epoch']} "
+            f"({len(attrs['agreeing'])} of {len(attrs['signals'])} signals agree)")
+
+
+def _build_phase(sources, ctx: ViewContext):
+    fig = _plot.figure(_phase_title(ctx.load("phase_change", ctx.epoch).attrs),
+                       x_label="epoch", y_label="smoothed, scaled to 0..1", width=680)
+    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
+                   line_width=1.5)
+    fig.scatter("x", "y", source=sources["steepest"], color="color", size=9,
+                marker="diamond", legend_label="steepest change")
+    _plot.turn_band(fig, sources["turn"])
+    _plot.current_epoch_band(fig, sources["current"])
+    _plot.legend_outside(fig)
+    return fig
+
+
+def phase_change_view(signals: str) -> View:
+    """The view of a family's ``phase_change`` analyzer (:mod:`tdw.library.phase`):
+    every signal smoothed, oriented to rise and scaled to 0..1, with its steepest change,
+    the family's transition and the current checkpoint. ``signals`` names them for the
+    description, e.g. ``"best induction score, in-context learning score falling"``."""
+    return View(
+        "phase_change", "Phase change", f"The signals the phase change is dated by ({signals}), "
+        "each smoothed, oriented to rise and scaled to 0..1, with its steepest change; the "
+        "red line is the detected transition.", ("phase_change",), "summary",
+        build=_build_phase, data=_phase_columns, epoch_data=_plot.current_columns,
+        group="Training")
+
 
 GENERIC_VIEWS = (LOSS_CURVES, ACCURACY_CURVES, PARAMETER_TRAJECTORY, PARAMETER_VELOCITY,
                  PARAMETER_NORMS, EFFECTIVE_DIMENSIONALITY, FLATNESS)

@@ -100,8 +100,7 @@ class TrainPage(pn.viewable.Viewer):
                 metrics = self.store.load_metrics(vid)
             except TdwError:
                 metrics = None
-        sched = self.schedule.schedule
-        self.preview.show(metrics, sched.epochs if sched else ())
+        self.preview.show(metrics, self.schedule.schedule)
 
     def _start(self, event: Any) -> None:
         try:

@@ -1,8 +1,11 @@
-"""A checkpoint-schedule editor: ranges, log spacing and a dense window, with a preview.
+"""A checkpoint-schedule editor: ranges, log spacing, a dense window and an adaptive budget,
+with a preview.
 
 The composed text is ordinary schedule grammar (:mod:`tdw.schedule`), shown and editable;
 the preview draws the resulting checkpoints over the loss curve of an existing variant, so
-one can see whether the schedule is dense where the loss moves.
+one can see whether the schedule is dense where the loss moves. An adaptive budget is
+previewed by running its policy over that variant's recorded metrics
+(:func:`tdw.adaptive.simulate`): where it would have added checkpoints on that run.
 """
 
 from __future__ import annotations
@@ -15,20 +18,25 @@ import panel as pn
 import param
 
 from tdw import _plot
+from tdw.adaptive import simulate
 from tdw.errors import TdwError
-from tdw.schedule import Schedule, parse_schedule
+from tdw.schedule import SIGNALS, Schedule, parse_schedule
 
 __all__ = ["ScheduleEditor", "compose"]
 
 
 def compose(kind: str, start: int, stop: int, step_or_count: int, *,
-            window: tuple[int, int, int] | None = None) -> str:
-    """Schedule text for a base segment plus an optional dense window, always with ``end``.
+            window: tuple[int, int, int] | None = None,
+            adaptive: tuple[str, int] | None = None) -> str:
+    """Schedule text for a base segment plus an optional dense window and an optional
+    adaptive budget ``(signal, count)`` over the base range, always with ``end``.
 
     >>> compose("range", 0, 2500, 100, window=(500, 1500, 20))
     '0-2500/100,500-1500/20,end'
     >>> compose("log", 0, 25000, 40)
     '0,log:1-25000/40,end'
+    >>> compose("range", 0, 2500, 250, adaptive=("test_loss", 80))
+    '0-2500/250,adaptive:0-2500/80,end'
     """
     if kind == "range":
         parts = [f"{start}-{stop}/{step_or_count}"]
@@ -38,6 +46,10 @@ def compose(kind: str, start: int, stop: int, step_or_count: int, *,
         raise TdwError(f"unknown schedule kind {kind!r}; choose 'range' or 'log'")
     if window is not None:
         parts.append("{}-{}/{}".format(*window))
+    if adaptive is not None:
+        signal, count = adaptive
+        named = "" if signal == "test_loss" else f"{signal}:"
+        parts.append(f"adaptive:{named}{start}-{stop}/{count}")
     return ",".join(parts + ["end"])
 
 
@@ -64,6 +76,11 @@ class ScheduleEditor(pn.viewable.Viewer):
         self.w_stop = pn.widgets.IntInput(label="to", value=n // 5, start=0, width=90)
         self.w_step = pn.widgets.IntInput(label="every", value=max(n // 250, 1), start=1,
                                           width=90)
+        self.adaptive = pn.widgets.Checkbox(label="adaptive", value=False, width=120)
+        self.signal = pn.widgets.Select(options=list(SIGNALS), value="test_loss", width=120,
+                                        description="add checkpoints where this metric moves")
+        self.budget = pn.widgets.IntInput(label="up to", value=max(min(n // 30, 80), 1),
+                                          start=1, width=90)
         self.text = pn.widgets.TextInput(label="schedule", value="", sizing_mode="stretch_width",
                                          description="Schedule grammar: e.g. 0-1500/100,"
                                          "log:1-25000/40,end. Edit freely.")
@@ -72,7 +89,7 @@ class ScheduleEditor(pn.viewable.Viewer):
                                              disabled=True)
         self.use_default.on_click(lambda e: setattr(self.text, "value", self.default))
         for w in (self.kind, self.start, self.stop, self.step, self.dense, self.w_start,
-                  self.w_stop, self.w_step):
+                  self.w_stop, self.w_step, self.adaptive, self.signal, self.budget):
             w.param.watch(lambda e: self._compose(), "value")
         self.text.param.watch(lambda e: setattr(self, "spec", e.new), "value")
         self.param.watch(lambda e: self._parse(), ["spec", "n_epochs"])
@@ -98,9 +115,11 @@ class ScheduleEditor(pn.viewable.Viewer):
     def _compose(self) -> None:
         window = ((self.w_start.value, self.w_stop.value, self.w_step.value)
                   if self.dense.value else None)
+        adaptive = (self.signal.value, self.budget.value or 1) if self.adaptive.value else None
         try:
             self.text.value = compose(self.kind.value, self.start.value or 0,
-                                      self.stop.value or 0, self.step.value or 1, window=window)
+                                      self.stop.value or 0, self.step.value or 1, window=window,
+                                      adaptive=adaptive)
         except TdwError as exc:
             self.error = str(exc)
 
@@ -111,7 +130,7 @@ class ScheduleEditor(pn.viewable.Viewer):
             self.schedule, self.error = None, str(exc)
         if self.schedule is not None:
             epochs = self.schedule.epochs
-            self.status.object = (f"**{len(epochs)} checkpoints**: "
+            self.status.object = (f"**{self.schedule.describe()}**: "
                                   f"{', '.join(map(str, epochs[:8]))}"
                                   f"{' … ' + str(epochs[-1]) if len(epochs) > 8 else ''}")
         else:
@@ -119,7 +138,8 @@ class ScheduleEditor(pn.viewable.Viewer):
 
     def __panel__(self):
         window = pn.Row(self.dense, self.w_start, self.w_stop, self.w_step)
-        return pn.Column(pn.Row(self.kind, self.start, self.stop, self.step), window,
+        adaptive = pn.Row(self.adaptive, self.signal, self.budget)
+        return pn.Column(pn.Row(self.kind, self.start, self.stop, self.step), window, adaptive,
                          pn.Row(self.text, self.use_default, sizing_mode="stretch_width"),
                          self.status, sizing_mode="stretch_width")
 
@@ -132,30 +152,39 @@ class SchedulePreview(pn.viewable.Viewer):
         from bokeh.models import ColumnDataSource
 
         self.curve = ColumnDataSource({"epoch": [], "test": [], "train": []})
-        self.marks = ColumnDataSource({"epoch": [], "y": []})
+        self.marks = ColumnDataSource({"epoch": [], "value": [], "kind": [], "why": []})
         fig = _plot.figure("Schedule preview", x_label="epoch", y_label="loss",
                            y_axis_type="log", width=620, height=240)
         fig.line("epoch", "train", source=self.curve, color=_plot.PALETTE[0],
                  legend_label="train")
         fig.line("epoch", "test", source=self.curve, color=_plot.PALETTE[1], legend_label="test")
-        fig.scatter("epoch", "y", source=self.marks, marker="triangle", size=7,
-                    color=_plot.CURRENT, legend_label="new checkpoints", name="schedule")
+        _plot.checkpoint_markers(fig, self.marks, name="schedule")
         _plot.legend_outside(fig)
         self.figure = fig
         self.pane = pn.pane.Bokeh(fig)
 
-    def show(self, metrics: dict[str, np.ndarray] | None, epochs: tuple[int, ...]) -> None:
-        """Draw ``metrics`` (or nothing) and mark ``epochs`` on it."""
+    def show(self, metrics: dict[str, np.ndarray] | None, schedule: Schedule | None) -> None:
+        """Draw ``metrics`` (or nothing) and mark the checkpoints of ``schedule`` on it: its
+        scheduled epochs, and where its adaptive budget would have added checkpoints on the
+        run those metrics come from (when they cover the schedule's run)."""
+        epochs = list(schedule.epochs) if schedule else []
+        kinds = [_plot.CHECKPOINT_KINDS[0]] * len(epochs)
         if metrics:
             n = len(metrics["test_loss"])
             self.curve.data = {"epoch": np.arange(n), "test": metrics["test_loss"],
                                "train": metrics["train_loss"]}
+            if schedule is not None and schedule.adaptive and n == schedule.n_epochs + 1:
+                record = simulate(schedule, metrics)
+                epochs = list(record.epochs)
+                kinds = [_plot.CHECKPOINT_KINDS[r == "adaptive"] for r in record.reasons]
             test = metrics["test_loss"]
             y = [float(test[min(e, n - 1)]) for e in epochs]
         else:
             self.curve.data = {"epoch": [], "test": [], "train": []}
             y = [1.0] * len(epochs)
-        self.marks.data = {"epoch": list(epochs), "y": y}
+        why = ["scheduled" if k == _plot.CHECKPOINT_KINDS[0] else
+               "would be added by the adaptive budget on this run" for k in kinds]
+        self.marks.data = {"epoch": epochs, "value": y, "kind": kinds, "why": why}
 
     def __panel__(self):
         return self.pane

@@ -1,4 +1,4 @@
-"""The workbench: Train, Analyze, Explore, Compare and Variants as tabs of one app.
+"""The workbench: Train, Analyze, Explore, Compare, Variants and Sweeps as tabs of one app.
 
 Everything on it is generated from the family registry and the store; no page knows any
 particular family. Selecting a row of the variant table opens it in Explore; a job that
@@ -23,11 +23,12 @@ from tdw.ui.compare import MAX_VARIANTS, Compare
 from tdw.ui.explorer import Explorer
 from tdw.ui.jobs import JobList
 from tdw.ui.pages import AnalyzePage, TrainPage
+from tdw.ui.sweeps import SweepList
 from tdw.ui.variants import VariantTable
 
 __all__ = ["Workbench", "ExplorePage", "ComparePage"]
 
-TABS = ("Explore", "Compare", "Variants", "Train", "Analyze")
+TABS = ("Explore", "Compare", "Variants", "Train", "Analyze", "Sweeps")
 
 
 def _open_store(store: Store | str | None) -> Store:
@@ -172,8 +173,9 @@ class Workbench(pn.viewable.Viewer):
         self.compare = ComparePage(self.store)
         self.variants = VariantTable(self.store)
         self.variants.param.watch(self._open_variant, "selected")
+        self.sweeps = SweepList(self.store)
         pages = {"Explore": self.explore, "Compare": self.compare, "Variants": self.variants,
-                 "Train": self.train, "Analyze": self.analyze}
+                 "Train": self.train, "Analyze": self.analyze, "Sweeps": self.sweeps}
         self.tabs = pn.Tabs(*[(name, pages[name]) for name in TABS], dynamic=True,
                             sizing_mode="stretch_width")
         if tab not in TABS:
