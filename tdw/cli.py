@@ -320,7 +320,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               flush=True)
         shown = [""]
 
-        def show(members) -> None:  # called when a variant or its job changes state
+        def show(members) -> None:  # on a change of state, or another tenth of a job
             if (table := _sweep_table(members)) != shown[0]:
                 print(table + "\n", flush=True)
                 shown[0] = table

@@ -97,7 +97,8 @@ def run(store: Store, sweep_id: int, executor: Executor, *,
     Only one coordinator runs a sweep at a time (a lock in ``sweeps/<id>/``). Variants
     already done are skipped, failed or cancelled ones are tried again, and a job still
     running from an earlier coordinator (a local runner outlives it) is followed, not
-    restarted. ``on_change(members)`` is called whenever a variant changes state.
+    restarted. ``on_change(members)`` is called whenever a variant or its job changes
+    state, and each time a job passes another tenth of its work.
     """
     reconcile(store)
     record = sweep(store, sweep_id)
@@ -182,8 +183,10 @@ def _coordinate(store: Store, record: SweepRecord, executor: Executor,
                     _set_member(store, sweep_id, position, state="failed", error=str(exc))
                     continue
                 active[job.id] = position
-            states = [f"{m.state}:{m.job.state if m.job else ''}"
-                      for m in members(store, sweep_id)]
+            # a tenth of a job's work counts as a change too: a table that sits at 0% for
+            # the minutes a training takes looks stuck
+            states = [f"{m.state}:{m.job.state}:{int(m.job.fraction * 10)}" if m.job
+                      else m.state for m in members(store, sweep_id)]
             if on_change is not None and states != shown:
                 on_change(members(store, sweep_id))
             shown = states

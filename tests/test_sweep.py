@@ -168,9 +168,14 @@ def test_cancel_stops_the_sweep_and_a_rerun_resumes_the_interrupted_variant(stor
     spec = SweepSpec(spec.family, spec.grid, spec.fixed, schedule="0-2000/100")
     record = sweep_mod.create(store, spec, sweep_mod.plan(spec), "local:1")
     result: list = []
+    shown: list[float] = []  # the first variant's progress in each table the coordinator shows
+
+    def show(members) -> None:
+        shown.append(members[0].job.fraction if members[0].job else 0.0)
+
     thread = threading.Thread(target=lambda: result.append(coordinator.run(
         store.__class__(store.root), record.id, LocalExecutor(parse_executor("local:1")),
-        period=0.2)))
+        on_change=show, period=0.2)))
     thread.start()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -180,8 +185,11 @@ def test_cancel_stops_the_sweep_and_a_rerun_resumes_the_interrupted_variant(stor
         time.sleep(0.2)
     else:
         raise AssertionError("the first variant never got past epoch 200")
+    time.sleep(1.0)  # a few coordinator periods, so it has seen the progress
     cancelled = sweep_mod.cancel(store, record.id)
     thread.join(60)
+    # the table followed the running job, not only its changes of state
+    assert any(0.1 <= f < 1.0 for f in shown), shown
     assert cancelled.state == "cancelled" and result[0].state == "cancelled"
     members = sweep_mod.members(store, record.id)
     assert [m.state for m in members] == ["cancelled", "cancelled"]
