@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tdw.family.registry import get_family
+from tdw.family.schedule import parse_schedule
 from tdw.library.turn import detect_turn, fall_window
-from tdw.registry import get_family
-from tdw.runs import TrainingRun
-from tdw.schedule import parse_schedule
-from tdw.store import Store
+from tdw.store.store import Store
+from tdw.training.run import TrainingRun
 
 FAMILY, PRESET = "modulo_addition_1l", "quick"
 GRID = "0-2500/250"

@@ -4,7 +4,7 @@ The reference is the loop a researcher writes first: for each checkpoint, load t
 and for each analyzer run a full ``run_with_cache`` on the probe (every hook cached),
 compute, and save the result with numpy. It calls the very same analyzer functions, so the
 two must produce the same arrays, which is checked before anything is timed. tdw runs the
-same analyzers through :mod:`tdw.engine`: one forward pass per checkpoint with only the
+same analyzers through :mod:`tdw.analysis.engine`: one forward pass per checkpoint with only the
 declared hooks, checkpoints spread over worker processes, artifacts as safetensors.
 """
 
@@ -20,13 +20,14 @@ import safetensors.torch
 import torch
 
 from benchmarks._measure import BenchConfig, Row, Timing, alternate, peak_rss_mb, repeat, time_once
-from tdw.analyzer import CheckpointInputs
-from tdw.engine import LOGITS
-from tdw.family import variant_id
-from tdw.model import boot_model, load_weights, weights_of
-from tdw.registry import get_family
-from tdw.runs import AnalysisRun, TrainingRun
-from tdw.store import Store
+from tdw.analysis.engine import LOGITS
+from tdw.analysis.run import AnalysisRun
+from tdw.family.analyzer import CheckpointInputs
+from tdw.family.family import variant_id
+from tdw.family.model import boot_model, load_weights, weights_of
+from tdw.family.registry import get_family
+from tdw.store.store import Store
+from tdw.training.run import TrainingRun
 
 FAMILY = "modulo_addition_1l"
 

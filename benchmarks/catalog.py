@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 
 from benchmarks._measure import BenchConfig, Row, peak_rss_mb, repeat
-from tdw.engine import AnalysisRunConfig, make_plan
-from tdw.family import variant_id
-from tdw.notebook import Variant
-from tdw.registry import get_family
-from tdw.store import Store
+from tdw.analysis.engine import AnalysisRunConfig, make_plan
+from tdw.explore.variant import Variant
+from tdw.family.family import variant_id
+from tdw.family.registry import get_family
+from tdw.store.store import Store
 
 FAMILY = "modulo_addition_1l"
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from benchmarks._measure import BenchConfig, Row, Timing, peak_rss_mb
 from benchmarks.analysis import tdw_analysis, trained_variant
-from tdw.notebook import Variant
+from tdw.explore.render import render
+from tdw.explore.variant import Variant
 from tdw.serve import ServeConfig, serve
-from tdw.views import render
 
 PREHEAT_WAIT = 30.0
 PROBE_JS = Path(__file__).resolve().parent.parent / "tests" / "bokeh_probe.js"
@@ -81,7 +81,7 @@ def _browser_figures(store_root: Path, n_moves: int, visits: int
     """
     from playwright.sync_api import sync_playwright
 
-    from tdw.ui.export import CHROMIUM_ARGS, find_chromium
+    from tdw.explore.export import CHROMIUM_ARGS, find_chromium
 
     config = ServeConfig(store=store_root, port=_free_port())
     paints, moves = [], []

@@ -25,11 +25,11 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from benchmarks.training import _setup
-from tdw.checkpointing import Checkpointer
-from tdw.family import variant_id
-from tdw.model import boot_model
-from tdw.store import Store
-from tdw.training import loss_and_accuracy, make_optimizer
+from tdw.family.family import variant_id
+from tdw.family.model import boot_model, loss_and_accuracy
+from tdw.store.store import Store
+from tdw.training.checkpointing import Checkpointer
+from tdw.training.loop import make_optimizer
 
 PHASES = ("forward", "backward", "optimizer step", "test evaluation", "checkpoint write")
 
@@ -37,7 +37,7 @@ PHASES = ("forward", "backward", "optimizer step", "test evaluation", "checkpoin
 def training_profile(n_epochs: int, every: int, root: Path) -> tuple[dict[str, float], str]:
     """(milliseconds per epoch of each phase, table of the top operators).
 
-    The loop is :func:`tdw.training.train`'s full-batch body written out with a label per
+    The loop is :func:`tdw.training.loop.train`'s full-batch body written out with a label per
     phase; ``tests/test_benchmarks.py`` does not time it, only the benchmark does.
     """
     fam, values, data = _setup(113)
@@ -47,7 +47,7 @@ def training_profile(n_epochs: int, every: int, root: Path) -> tuple[dict[str, f
     store = Store(root)
     checkpoints = frozenset(range(0, n_epochs + 1, every))
     store.ensure_variant(fam, values, ",".join(map(str, sorted(checkpoints))), n_epochs)
-    from tdw.training import TrainState
+    from tdw.training.loop import TrainState
 
     table = torch.full((n_epochs + 1, 4), float("nan"), dtype=torch.float64)
     state = TrainState(model, optimizer, config, 0, table)
@@ -93,10 +93,10 @@ def analysis_profile(root: Path, n_checkpoints: int = 20) -> tuple[dict[str, flo
     activations. Middle checkpoints of the benchmark's 100-checkpoint variant.
     """
     from benchmarks.analysis import _per_checkpoint, trained_variant
-    from tdw.analyzer import CheckpointInputs
-    from tdw.engine import LOGITS
-    from tdw.model import load_weights
-    from tdw.registry import get_family
+    from tdw.analysis.engine import LOGITS
+    from tdw.family.analyzer import CheckpointInputs
+    from tdw.family.model import load_weights
+    from tdw.family.registry import get_family
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -3,7 +3,7 @@
 The reference is what a researcher writes in a notebook: the bridge's full forward on the
 training set, the loss at the last position, backward, AdamW, and a full forward on the test
 set each epoch for the test loss and accuracy. tdw trains the same model from the same
-initialisation with :func:`tdw.training.train` and the family's answer-position readout,
+initialisation with :func:`tdw.training.loop.train` and the family's answer-position readout,
 writing checkpoints on the family's default schedule into a real store.
 """
 
@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks._measure import BenchConfig, Row, Timing, alternate, peak_rss_mb
-from tdw.checkpointing import Checkpointer
-from tdw.family import variant_id
-from tdw.model import boot_model, weights_of
-from tdw.registry import get_family
-from tdw.schedule import parse_schedule
-from tdw.store import Store
-from tdw.training import make_optimizer, train
+from tdw.family.family import variant_id
+from tdw.family.model import boot_model, weights_of
+from tdw.family.registry import get_family
+from tdw.family.schedule import parse_schedule
+from tdw.store.store import Store
+from tdw.training.checkpointing import Checkpointer
+from tdw.training.loop import make_optimizer, train
 
 FAMILY = "modulo_addition_1l"
 

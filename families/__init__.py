@@ -1,7 +1,6 @@
-"""Built-in families, installed as ``tdw.families``; each folder is one family.
+"""Built-in families, installed as ``tdw.families``: each folder is one family.
 
-Registration is explicit: a family ships here only when it is named in ``BUILTIN``.
+A folder with an ``__init__.py`` that defines ``FAMILY`` is a family. Packaging discovers
+it and registers it through the ``tdw.families`` entry-point group, the same way a plugin
+package registers its own (see ``docs/writing_a_family.md``).
 """
-
-BUILTIN: tuple[str, ...] = ("modulo_addition_1l", "toy_operations",
-                             "checkpoint_series", "induction_heads")

@@ -61,7 +61,7 @@
     byName: (name) => models().find((m) => m.name === name) || null,
     ofType: (suffix) => models().filter((m) => typeName(m).endsWith(suffix)),
     player: () => models().find((m) => typeName(m).endsWith("Player")) || null,
-    // Figures a checkpoint move must update (tagged by tdw.ui.viewpane.MOVES_TAG).
+    // Figures a checkpoint move must update (tagged by tdw.explore.viewpane.MOVES_TAG).
     moving: () => figures().filter((f) => (f.tags || []).includes("tdw:moves")),
     // Set the checkpoint player to `index`; resolve once every moving view's data source has
     // been assigned new data (client-side swap or the server's reply) and two animation

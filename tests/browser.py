@@ -30,7 +30,7 @@ def chromium() -> str:
     """The browser to drive, or a skip (a failure under CI) saying why there is none."""
     pytest.importorskip("playwright.sync_api", reason="browser tests need playwright")
     from tdw.errors import TdwError
-    from tdw.ui.export import find_chromium
+    from tdw.explore.export import find_chromium
 
     try:
         return find_chromium()
@@ -81,7 +81,7 @@ def launched() -> Iterator[Any]:
     """A headless Chromium for the duration of the block."""
     from playwright.sync_api import sync_playwright
 
-    from tdw.ui.export import CHROMIUM_ARGS
+    from tdw.explore.export import CHROMIUM_ARGS
 
     path = chromium()
     with sync_playwright() as p:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tdw.store import Store
+from tdw.store.store import Store
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +31,6 @@ def store(tmp_path: Path) -> Store:
 def cli_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["TDW_HOME"] = str(tmp_path / "cli-store")
-    # Run commands outside the source tree, so `python -m tdw.cli` imports the installed
-    # package (as a user's shell would), not the checkout's tdw/ folder.
     (tmp_path / "cli-store-cwd").mkdir()
     return env
 

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 CTX = multiprocessing.get_context("forkserver")
-CTX.set_forkserver_preload(["tdw.runs", "tdw.engine", "tdw.verify", "tdw.notebook",
-                            "_forkserver_warmup"])
+CTX.set_forkserver_preload(["tdw.training.run", "tdw.analysis.engine", "tdw.store.verify",
+                            "tdw.explore.variant", "_forkserver_warmup"])
 
 TRIALS = int(os.environ.get("TDW_CRASH_TRIALS", "10"))
 SEED = int(os.environ.get("TDW_CRASH_SEED", "0"))
@@ -43,7 +43,7 @@ def train_child(root: str, started=None, params: dict | None = None,
     """Train the trial variant into ``root``, resuming whatever a killed child left.
     ``started`` (an Event) is set at the first epoch, when the writing begins."""
     _one_thread()
-    from tdw.runs import AlreadyTrained, TrainingRun
+    from tdw.training.run import AlreadyTrained, TrainingRun
 
     def signal_start(state) -> None:  # noqa: ARG001
         if started is not None:
@@ -58,7 +58,7 @@ def train_child(root: str, started=None, params: dict | None = None,
 
 def analyse_child(root: str, started, vid: str) -> None:
     _one_thread()
-    from tdw.runs import AnalysisRun
+    from tdw.analysis.run import AnalysisRun
 
     run = AnalysisRun.prepare(variant=vid, workers=1, store=root)
     if started is not None:
@@ -70,7 +70,7 @@ def catalog_child(root: str, vid: str) -> None:
     """Index tiny checkpoints 0, 1, 2, ... as fast as possible, until killed."""
     import torch
 
-    from tdw.store import Store
+    from tdw.store.store import Store
 
     store = Store(root)
     for epoch in range(1_000_000):
@@ -79,7 +79,7 @@ def catalog_child(root: str, vid: str) -> None:
 
 def slow_writer(path: str, seconds: float) -> None:
     """A writer caught mid-write: half its bytes in its temp file for ``seconds``."""
-    from tdw._atomic import atomic_writer
+    from tdw.store.atomic import atomic_writer
 
     with atomic_writer(Path(path)) as fh:
         fh.write(b"half")
@@ -89,7 +89,7 @@ def slow_writer(path: str, seconds: float) -> None:
 
 def hold_lock(path: str, seconds: float) -> None:
     """Stand in for a job runner: hold the lock on ``path`` for ``seconds``."""
-    from tdw._locks import holding
+    from tdw.store.locks import holding
 
     holding(os.open(path, os.O_RDWR | os.O_CREAT))
     time.sleep(seconds)
@@ -97,19 +97,14 @@ def hold_lock(path: str, seconds: float) -> None:
 
 def start(target: Callable, *args) -> multiprocessing.Process:
     proc = CTX.Process(target=target, args=args, daemon=True)
-    # The first start launches the fork server (``python -c ...``), which needs tests/ on its
-    # path for the warm-up module; the variable is set only for that launch. It is launched
-    # from tests/ too: ``-c`` puts its working directory first on sys.path, and from the
-    # repository root ``import tdw`` would find the source folder, which lacks the installed
-    # ``tdw.families`` (CI installs tdw non-editably).
+    # The first start launches the fork server (``python -c ...``), which imports the warm-up
+    # module and the trial targets from tests/: the variable is set only for that launch.
     here = Path(__file__).parent
-    previous, cwd = os.environ.get("PYTHONPATH"), os.getcwd()
+    previous = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), previous]))
-    os.chdir(here)
     try:
         proc.start()
     finally:
-        os.chdir(cwd)
         if previous is None:
             del os.environ["PYTHONPATH"]
         else:

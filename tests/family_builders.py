@@ -22,7 +22,8 @@ def modulo_addition_1l(root: Path) -> str:
 
 
 def toy_operations(root: Path) -> str:
-    from tdw.runs import AnalysisRun, TrainingRun
+    from tdw.analysis.run import AnalysisRun
+    from tdw.training.run import TrainingRun
 
     # One full-batch step over half the inputs: two checkpoints in seconds.
     params = {"n_epochs": 1, "batch_size": 2500, "train_fraction": 0.5}
@@ -36,8 +37,8 @@ def checkpoint_series(root: Path) -> str:
     from local_series import make_series, write_probe
     from tdw.families.checkpoint_series.importer import ImportRequest, plan_import, run_import
 
-    from tdw.runs import AnalysisRun
-    from tdw.store import Store
+    from tdw.analysis.run import AnalysisRun
+    from tdw.store.store import Store
 
     # A tiny random GPT-NeoX saved as three local revisions, imported, then analysed.
     dirs = make_series(root.parent / "series")
@@ -50,7 +51,8 @@ def checkpoint_series(root: Path) -> str:
 
 
 def induction_heads(root: Path) -> str:
-    from tdw.runs import AnalysisRun, TrainingRun
+    from tdw.analysis.run import AnalysisRun
+    from tdw.training.run import TrainingRun
 
     # Two tiny layers on sequences of 8 tokens: three checkpoints in seconds.
     params = {"n_heads": 2, "d_head": 4, "d_vocab": 7, "n_ctx": 8, "segment_length": 3,

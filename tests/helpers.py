@@ -25,7 +25,8 @@ def snapshot(root: Path) -> dict[str, object]:
 
 def train_and_analyse(root: Path, **params) -> str:
     """Train a tiny Modulo Addition variant in-process and analyse it fully; its id."""
-    from tdw.runs import AnalysisRun, TrainingRun
+    from tdw.analysis.run import AnalysisRun
+    from tdw.training.run import TrainingRun
 
     values = {"p": 11, "n_epochs": 60, "train_fraction": 0.5, **params}
     result = TrainingRun.prepare(family="modulo_addition_1l", params=values,

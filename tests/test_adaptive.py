@@ -9,16 +9,16 @@ import math
 import numpy as np
 import pytest
 
-from tdw.adaptive import LOSS_SCALE, AdaptivePolicy, simulate
-from tdw.cli import main
+from tdw.cli.main import main
 from tdw.errors import IntegrityError
+from tdw.explore.variant import Variant
+from tdw.family.registry import get_family
+from tdw.family.schedule import Adaptive, ScheduleRecord, parse_schedule
 from tdw.library.turn import fall_window
-from tdw.notebook import Variant
-from tdw.registry import get_family
-from tdw.runs import TrainingRun
-from tdw.schedule import Adaptive, ScheduleRecord, parse_schedule
-from tdw.store import Store
-from tdw.verify import verify
+from tdw.store.store import Store
+from tdw.store.verify import verify
+from tdw.training.adaptive import LOSS_SCALE, AdaptivePolicy, simulate
+from tdw.training.run import TrainingRun
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

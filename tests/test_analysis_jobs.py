@@ -9,11 +9,11 @@ import signal
 import pytest
 from test_jobs import tdw, wait_for
 
-from tdw import jobs
-from tdw.engine import AnalysisRunConfig, make_plan
-from tdw.registry import get_family
-from tdw.runs import TrainingRun
-from tdw.store import Store
+from tdw.analysis.engine import AnalysisRunConfig, make_plan
+from tdw.family.registry import get_family
+from tdw.jobs import jobs
+from tdw.store.store import Store
+from tdw.training.run import TrainingRun
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@ the problem and the fix, and the store is exactly as it was (``helpers.snapshot`
 
 Cases here add to ``test_cli.py``'s (typo'd family, preset and parameter names, unparsable
 assignments, unsorted or negative schedules, unknown job ids), which are not repeated.
-Python API cases run against a tiny trained variant; CLI cases run ``tdw.cli.main`` in
+Python API cases run against a tiny trained variant; CLI cases run ``tdw.cli.main.main`` in
 process (one line on stderr, exit status 2) and, for the inputs that used to end in a
 traceback, ``python -m tdw.cli`` in a subprocess as a user's shell would.
 """
@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 from helpers import snapshot
 
-from tdw import launch
-from tdw.catalog import SCHEMA_VERSION
-from tdw.cli import main
-from tdw.engine import AnalysisRunConfig
+from tdw.analysis.engine import AnalysisRunConfig
+from tdw.analysis.run import AnalysisRun
+from tdw.cli.main import main
 from tdw.errors import (
     IntegrityError,
     ParameterError,
@@ -33,11 +32,13 @@ from tdw.errors import (
     TdwError,
     UnknownNameError,
 )
-from tdw.model import boot_model, load_weights
-from tdw.notebook import Variant
-from tdw.registry import get_family
-from tdw.runs import AnalysisRun, TrainingRun
-from tdw.store import Store, probe_sha256
+from tdw.explore.variant import Variant
+from tdw.family.model import boot_model, load_weights
+from tdw.family.registry import get_family
+from tdw.jobs import launch
+from tdw.store.catalog import SCHEMA_VERSION
+from tdw.store.store import Store, probe_sha256
+from tdw.training.run import TrainingRun
 
 FAMILY = "modulo_addition_1l"
 PARAMS = {"p": 7, "n_epochs": 4, "train_fraction": 0.5}
@@ -211,7 +212,7 @@ def test_api_refuses_with_the_problem_and_the_fix(trained, case):
 def test_every_family_refuses_a_seed_its_generators_cannot_take():
     """A 20-digit seed used to pass validation and fail inside the job (torch.manual_seed
     overflows past 64 bits); every family bounds its seeds to 32 bits."""
-    from tdw.registry import families
+    from tdw.family.registry import families
 
     seeds = [(fam, p) for fam in families().values() for p in fam.params if "seed" in p.name]
     assert seeds

@@ -20,12 +20,12 @@ import torch
 from helpers import snapshot
 from local_series import PROBE, STEPS, make_series, write_probe
 
-from tdw._atomic import sha256_file
-from tdw.analyzer import CheckpointInputs
-from tdw.cli import main
-from tdw.notebook import Variant
-from tdw.runs import AnalysisRun
-from tdw.store import Store
+from tdw.analysis.run import AnalysisRun
+from tdw.cli.main import main
+from tdw.explore.variant import Variant
+from tdw.family.analyzer import CheckpointInputs
+from tdw.store.atomic import sha256_file
+from tdw.store.store import Store
 
 N_HEADS, D_HEAD = 4, 8
 

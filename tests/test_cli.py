@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers import snapshot
 
-from tdw.cli import main
-from tdw.store import Store
+from tdw.cli.main import main
+from tdw.store.store import Store
 
 
 @pytest.fixture
@@ -83,8 +83,6 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
     import subprocess
     import sys
 
-    # cwd: from the repository root, `-m` would import the source tdw/ folder, which lacks
-    # tdw.families under a non-editable install (as in CI), not the installed package
     proc = subprocess.Popen([sys.executable, "-m", "tdw.cli", "families"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # the reader is gone before the first write

@@ -11,13 +11,13 @@ import pytest
 from crash_harness import CTX, FAMILY, analyse_child, finish, start, train_child
 from test_jobs import wait_for
 
-from tdw import jobs, launch
-from tdw._atomic import stale_temps
 from tdw.errors import JobError
-from tdw.notebook import Variant
-from tdw.registry import get_family
-from tdw.store import Store
-from tdw.verify import verify
+from tdw.explore.variant import Variant
+from tdw.family.registry import get_family
+from tdw.jobs import jobs, launch
+from tdw.store.atomic import stale_temps
+from tdw.store.store import Store
+from tdw.store.verify import verify
 
 pytestmark = pytest.mark.slow
 

@@ -35,12 +35,12 @@ from crash_harness import (
     train_child,
 )
 
-from tdw._atomic import atomic_write_bytes, stale_temps
-from tdw.engine import AnalysisRunConfig, make_plan
-from tdw.registry import get_family
-from tdw.store import Store
-from tdw.training import deterministic
-from tdw.verify import verify
+from tdw.analysis.engine import AnalysisRunConfig, make_plan
+from tdw.family.registry import get_family
+from tdw.store.atomic import atomic_write_bytes, stale_temps
+from tdw.store.store import Store
+from tdw.store.verify import verify
+from tdw.training.loop import deterministic
 
 pytestmark = pytest.mark.slow
 

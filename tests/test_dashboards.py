@@ -97,7 +97,7 @@ def test_every_dashboard_loads_offline_without_console_errors(server, browser, n
 
 
 def test_scrubbing_updates_every_view_that_depends_on_the_checkpoint(server, browser, ui_store):
-    from tdw.notebook import Variant
+    from tdw.explore.variant import Variant
 
     root, ids = ui_store
     epochs = Variant(ids[0], root).epochs

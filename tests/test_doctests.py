@@ -7,8 +7,9 @@ import importlib
 
 import pytest
 
-MODULES = ["tdw", "tdw.schedule", "tdw.params", "tdw.artifacts", "tdw.registry", "tdw.family",
-           "tdw.fourier", "tdw.sweep", "tdw.executors", "tdw.adaptive", "tdw.library.turn"]
+MODULES = ["tdw", "tdw.family.schedule", "tdw.family.params", "tdw.family.artifacts",
+           "tdw.family.registry", "tdw.family.family", "tdw.families.modulo_addition_1l.fourier",
+           "tdw.sweeps.sweep", "tdw.jobs.executors", "tdw.training.adaptive", "tdw.library.turn"]
 
 
 @pytest.mark.parametrize("name", MODULES)

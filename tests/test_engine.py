@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from tdw import registry
-from tdw.analyzer import Analyzer, CrossEpochAnalyzer
-from tdw.artifacts import ArraySpec, AttrSpec
-from tdw.engine import AnalysisRunConfig, execute, make_plan
+from tdw.analysis.engine import AnalysisRunConfig, execute, make_plan
+from tdw.analysis.run import AnalysisRun
 from tdw.errors import IntegrityError, UnknownNameError
-from tdw.registry import families, get_family, register
-from tdw.runs import AnalysisRun, TrainingRun
-from tdw.store import Store
+from tdw.family import registry
+from tdw.family.analyzer import Analyzer, CrossEpochAnalyzer
+from tdw.family.artifacts import ArraySpec, AttrSpec
+from tdw.family.registry import families, get_family, register
+from tdw.store.store import Store
+from tdw.training.run import TrainingRun
 
 SEEN: list[tuple[str, int, tuple[str, ...]]] = []  # (analyzer, epoch, activation names)
 
@@ -162,7 +163,7 @@ def test_a_version_bump_recomputes_only_that_analyzer(trained, store, monkeypatc
     _, vid = trained
     execute(store, make_plan(store, _config(vid)), workers=1)
     bumped = _family(version=2)
-    monkeypatch.setattr("tdw.registry._REGISTRY", {**families(), NAME: bumped})
+    monkeypatch.setattr("tdw.family.registry._REGISTRY", {**families(), NAME: bumped})
     plan = make_plan(store, _config(vid))
     stale = {(i.analyzer, i.reason) for i in plan.items}
     assert stale == {("embed_norm", "stale: analyzer version 1 -> 2"),

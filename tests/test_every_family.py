@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from family_builders import BUILDERS
 
-from tdw.notebook import Variant
-from tdw.registry import families
+from tdw.explore.variant import Variant
+from tdw.family.registry import families
 
 pytestmark = pytest.mark.slow  # each family's variant is trained (or imported) and analysed
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tdw import coordinator, jobs
-from tdw import sweep as sweep_mod
-from tdw._locks import held_elsewhere
-from tdw.executors import DaskExecutor, ExecutorSpec, local_cluster
-from tdw.store import Store
-from tdw.sweep import SweepSpec
-from tdw.verify import verify
+from tdw.jobs import jobs
+from tdw.jobs.executors import DaskExecutor, ExecutorSpec, local_cluster
+from tdw.store.locks import held_elsewhere
+from tdw.store.store import Store
+from tdw.store.verify import verify
+from tdw.sweeps import coordinator
+from tdw.sweeps import sweep as sweep_mod
+from tdw.sweeps.sweep import SweepSpec
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from tdw.errors import TdwError
-from tdw.ui.export import (
+from tdw.explore.export import (
     ExportError,
     export_gif,
     export_png,
@@ -151,7 +151,7 @@ def test_remote_requests_are_aborted_even_inside_an_event_loop(tmp_path: Path,
         return export_png(fig, tmp_path / "remote.png", scale=1)
 
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="tdw.ui.export"):
+    with caplog.at_level(logging.WARNING, logger="tdw.explore.export"):
         out = asyncio.run(export_from_a_loop())
     assert time.monotonic() - started < 10
     assert url in caplog.text

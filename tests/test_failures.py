@@ -19,15 +19,15 @@ from crash_harness import hold_lock, kill_after, start
 from helpers import snapshot
 from test_jobs import wait_for
 
-from tdw import jobs, launch
-from tdw._locks import held_elsewhere
-from tdw.artifacts import ArraySpec, Artifact, ArtifactSchema
-from tdw.cli import main
+from tdw.cli.main import main
 from tdw.errors import StoreError, StoreWriteError
-from tdw.registry import get_family
-from tdw.runs import TrainingRun
-from tdw.store import Store
-from tdw.verify import verify
+from tdw.family.artifacts import ArraySpec, Artifact, ArtifactSchema
+from tdw.family.registry import get_family
+from tdw.jobs import jobs, launch
+from tdw.store.locks import held_elsewhere
+from tdw.store.store import Store
+from tdw.store.verify import verify
+from tdw.training.run import TrainingRun
 
 pytestmark = pytest.mark.slow
 
@@ -82,9 +82,9 @@ def test_a_dead_analysis_worker_stops_the_analysis_with_a_clear_error(store: Sto
 
     import psutil
 
-    from tdw.engine import AnalysisRunConfig, make_plan
+    from tdw.analysis.engine import AnalysisRunConfig, make_plan
+    from tdw.analysis.run import AnalysisRun
     from tdw.errors import TdwError
-    from tdw.runs import AnalysisRun
 
     vid = TrainingRun.prepare(family=FAMILY.name, params={"p": 7, "n_epochs": 40},
                               schedule="0-40/2", store=store, device="cpu").execute().variant

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from tdw.analyzer import CrossEpochInputs
-from tdw.artifacts import Artifact, ArtifactSchema
 from tdw.errors import ParameterError
+from tdw.family.analyzer import CrossEpochInputs
+from tdw.family.artifacts import Artifact, ArtifactSchema
+from tdw.family.model import IGNORE_LABEL, boot_model, live_tensors, loss_and_accuracy
+from tdw.family.registry import get_family
 from tdw.library.hessian import hessian_operator, make_hessian_spectrum, top_eigenvalues
 from tdw.library.phase import Signal, detect_jump, make_phase_change
-from tdw.model import boot_model, live_tensors
-from tdw.registry import get_family
-from tdw.training import IGNORE_LABEL, loss_and_accuracy
 
 FAMILY = get_family("induction_heads")
 TINY = {"n_heads": 2, "d_head": 4, "d_vocab": 7, "n_ctx": 8, "segment_length": 3,
@@ -295,7 +294,7 @@ def test_hessian_top_eigenvalues_match_the_full_hessian():
     np.testing.assert_allclose(found, exact, rtol=1e-4)
 
     analyzer = make_hessian_spectrum(probe_loss, k=3, iterations=200, tol=1e-8)
-    from tdw.analyzer import CheckpointInputs
+    from tdw.family.analyzer import CheckpointInputs
 
     arrays, attrs = analyzer.run(CheckpointInputs(values, 0, {}, {}, probe, model=model))
     np.testing.assert_allclose(arrays["eigenvalues"], exact, rtol=1e-4)
@@ -397,8 +396,8 @@ def test_no_jump_in_the_primary_signal_means_no_phase_change():
 def test_train_and_analyse_through_papermill(cli_env):
     from test_jobs import tdw
 
-    from tdw.notebook import Variant
-    from tdw.store import Store
+    from tdw.explore.variant import Variant
+    from tdw.store.store import Store
 
     sets = [arg for key, value in {**TINY, "n_epochs": 3}.items()
             for arg in ("--set", f"{key}={value}")]
@@ -424,8 +423,8 @@ def test_train_and_analyse_through_papermill(cli_env):
 
 
 def test_the_transition_is_the_familys_phase_change(monkeypatch):
-    from tdw.engine import analyzers_of
-    from tdw.notebook import Variant
+    from tdw.explore.variant import Variant
+    from tdw.family.family import analyzers_of
 
     assert FAMILY.transition == "phase_change"
     assert FAMILY.transition in {a.name for a in FAMILY.cross_epoch}
@@ -440,7 +439,7 @@ def test_the_transition_is_the_familys_phase_change(monkeypatch):
 
 
 def test_tdw_families_calls_the_model_attention_only(capsys):
-    from tdw.cli import main
+    from tdw.cli.main import main
 
     assert main(["families"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines()
@@ -450,8 +449,9 @@ def test_tdw_families_calls_the_model_attention_only(capsys):
 
 @pytest.mark.slow
 def test_a_one_layer_variant_analyses_and_draws_every_view(tmp_path):
-    from tdw.notebook import Variant
-    from tdw.runs import AnalysisRun, TrainingRun
+    from tdw.analysis.run import AnalysisRun
+    from tdw.explore.variant import Variant
+    from tdw.training.run import TrainingRun
 
     result = TrainingRun.prepare(family="induction_heads", params={**TINY, "n_layers": 1},
                                  schedule="0-2/1", store=tmp_path, device="cpu").execute()

@@ -13,10 +13,10 @@ import nbformat
 import pytest
 import torch
 
-from tdw import jobs
-from tdw.registry import get_family
-from tdw.runs import TrainingRun
-from tdw.store import Store
+from tdw.family.registry import get_family
+from tdw.jobs import jobs
+from tdw.store.store import Store
+from tdw.training.run import TrainingRun
 
 pytestmark = pytest.mark.slow
 

@@ -132,9 +132,9 @@ def test_agrees_with_devinterp_on_a_tiny_language_model():
 
 
 def test_the_analyzer_declares_its_hyperparameters_and_leaves_the_model_alone():
-    from tdw.analyzer import CheckpointInputs
-    from tdw.model import boot_model, weights_of
-    from tdw.registry import get_family
+    from tdw.family.analyzer import CheckpointInputs
+    from tdw.family.model import boot_model, weights_of
+    from tdw.family.registry import get_family
 
     family = get_family("modulo_addition_1l")
     values = family.resolve({"p": 7, "train_fraction": 0.5})
@@ -167,8 +167,8 @@ def _sigmoid(x: np.ndarray, centre: float, width: float) -> np.ndarray:
 def _modulo_phase(test_loss, restricted, llc) -> tuple[dict, dict]:
     from tdw.families.modulo_addition_1l import SIGNALS
 
-    from tdw.analyzer import CrossEpochInputs
-    from tdw.artifacts import Artifact, ArtifactSchema
+    from tdw.family.analyzer import CrossEpochInputs
+    from tdw.family.artifacts import Artifact, ArtifactSchema
     from tdw.library.phase import make_phase_change
 
     epochs = np.arange(len(test_loss)) * 10
@@ -202,9 +202,9 @@ def test_the_llc_is_a_signal_of_the_grokking_phase_change():
 
 
 def test_the_llc_view_shares_its_epoch_axis_with_the_losses_and_marks_the_checkpoint():
-    from tdw.artifacts import Artifact, ArtifactSchema
+    from tdw.family.artifacts import Artifact, ArtifactSchema
+    from tdw.family.views import ViewContext
     from tdw.library.views import LLC
-    from tdw.views import ViewContext
 
     epochs = (0, 10, 20, 30)
     schema = ArtifactSchema("llc", 1)

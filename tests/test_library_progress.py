@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from tdw.analyzer import CrossEpochInputs
-from tdw.artifacts import ArraySpec, Artifact, ArtifactSchema, AttrSpec
+from tdw.family.analyzer import CrossEpochInputs
+from tdw.family.artifacts import ArraySpec, Artifact, ArtifactSchema, AttrSpec
 from tdw.library.progress import graduation, neuron_specialisation
 
 TRACE = ArtifactSchema("prediction_trace", 1, arrays=(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tdw.analyzer import CrossEpochInputs
-from tdw.artifacts import Artifact
+from tdw.family.analyzer import CrossEpochInputs
+from tdw.family.artifacts import Artifact
 from tdw.library.trajectory import parameter_trajectory
 from tdw.library.weights import SKETCH_DIM, parameter_snapshot
 

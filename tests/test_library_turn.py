@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tdw.analyzer import CrossEpochInputs
+from tdw.family.analyzer import CrossEpochInputs
 from tdw.library.turn import detect_turn, grokking_turn
 
 N = 10_001  # epochs 0..10000, so sigma = 1% = 100 epochs

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tdw.analyzer import CheckpointInputs
+from tdw.family.analyzer import CheckpointInputs
 from tdw.library.weights import (
     SKETCH_DIM,
     direction,
@@ -208,8 +208,8 @@ def test_flatness_rejects_bad_settings() -> None:
 
 
 def test_flatness_on_the_grokking_bridge_perturbs_only_trainable_weights() -> None:
-    from tdw.model import boot_model, weights_of
-    from tdw.registry import get_family
+    from tdw.family.model import boot_model, weights_of
+    from tdw.family.registry import get_family
 
     family = get_family("modulo_addition_1l")
     values = family.resolve({"p": 5})

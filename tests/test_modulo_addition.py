@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from tdw.model import boot_model, live_tensors
-from tdw.registry import get_family
+from tdw.family.model import boot_model, live_tensors
+from tdw.family.registry import get_family
 
 FAMILY = get_family("modulo_addition_1l")
 

@@ -1,4 +1,4 @@
-"""The Modulo Addition analyzers and tdw.fourier, proven on planted signals.
+"""The Modulo Addition analyzers and the family's Fourier helpers, proven on planted signals.
 
 Each test plants a signal whose answer is known (an embedding built from chosen
 frequencies, neurons that are exact waves, logits that are exact sums of key-frequency
@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tdw.families.modulo_addition_1l import fourier
 from tdw.families.modulo_addition_1l.analyzers import (
     ANALYZERS,
     LOGITS,
@@ -23,10 +24,9 @@ from tdw.families.modulo_addition_1l.analyzers import (
     low_cutoff,
 )
 
-from tdw import fourier
-from tdw.analyzer import CheckpointInputs
-from tdw.model import boot_model, load_weights, weights_of
-from tdw.registry import get_family
+from tdw.family.analyzer import CheckpointInputs
+from tdw.family.model import boot_model, load_weights, weights_of
+from tdw.family.registry import get_family
 
 FAMILY = get_family("modulo_addition_1l")
 BY_NAME = {analyzer.name: analyzer for analyzer in ANALYZERS}
@@ -72,7 +72,7 @@ def _at_answer(grids: np.ndarray, n_pos=3, seed=1) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.float32)
 
 
-# --- tdw.fourier ----------------------------------------------------------------------
+# --- the family's fourier module ---------------------------------------------------------
 
 
 def test_fourier_docstring_examples():

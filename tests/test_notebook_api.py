@@ -9,8 +9,9 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tdw.registry import get_family
-from tdw.runs import AnalysisRun, TrainingRun
+from tdw.analysis.run import AnalysisRun
+from tdw.family.registry import get_family
+from tdw.training.run import TrainingRun
 
 pytestmark = pytest.mark.slow
 

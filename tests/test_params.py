@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tdw.errors import ParameterError, UnknownNameError
-from tdw.params import Param, is_prime, parse_assignments, resolve
+from tdw.family.params import Param, is_prime, parse_assignments, resolve
 
 PARAMS = (
     Param("p", "int", 113, "modulus", minimum=3,

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tdw.errors import ParameterError, ScheduleError, TdwError
-from tdw.family import Family, TrainConfig, variant_id
-from tdw.params import Param, resolve
-from tdw.registry import families
-from tdw.schedule import parse_schedule
+from tdw.family.family import Family, TrainConfig, variant_id
+from tdw.family.params import Param, resolve
+from tdw.family.registry import families
+from tdw.family.schedule import parse_schedule
 
 # Many examples and no per-example deadline: the machine is shared, and timings vary. Every
 # example here runs in milliseconds; an input that hung (as a huge schedule range once did)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from tdw.errors import TdwError, UnknownNameError
-from tdw.family import variant_id
-from tdw.registry import families, get_family, register
+from tdw.family.family import variant_id
+from tdw.family.registry import families, get_family, register
 
 
 def test_builtin_family_is_registered_with_typed_parameters():

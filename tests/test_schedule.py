@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tdw.errors import ScheduleError
-from tdw.schedule import parse_schedule, schedule_from_epochs
+from tdw.family.schedule import parse_schedule, schedule_from_epochs
 
 
 def test_canonical_grokking_schedule():

@@ -28,14 +28,14 @@ from helpers import snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tdw import jobs
-from tdw.cli import build_parser, main
+from tdw.cli.main import build_parser, main
 from tdw.errors import JobError, ParameterError, ScheduleError, UnknownNameError
-from tdw.family import variant_id
-from tdw.notebook import Variant
-from tdw.registry import get_family
+from tdw.explore.variant import Variant
+from tdw.family.family import variant_id
+from tdw.family.registry import get_family
+from tdw.jobs import jobs
 from tdw.serve import ServeConfig, serve, voila_command
-from tdw.store import Store
+from tdw.store.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 FAMILY = "modulo_addition_1l"
@@ -63,7 +63,7 @@ def test_nothing_listens_beyond_loopback_without_a_token(tmp_path, capsys, monke
         pytest.fail("a server or a training job was started")
 
     monkeypatch.setattr("tdw.serve.serve", started)
-    monkeypatch.setattr("tdw.launch.start_training", started)
+    monkeypatch.setattr("tdw.jobs.launch.start_training", started)
     port = free_port()
     root = tmp_path / "store"
     assert main(["--store", str(root), command, "--port", str(port), *options]) == 2
@@ -222,7 +222,7 @@ def _violations(source: str, where: str) -> list[str]:
 
 
 def _sources():
-    for folder in ("tdw", "families"):
+    for folder in ("src/tdw", "families"):
         for path in sorted((REPO / folder).rglob("*.py")):
             yield path.read_text(), str(path.relative_to(REPO))
     for folder in ("templates", "dashboards"):
@@ -374,7 +374,7 @@ _MARKUP = "<img src=x onerror=alert(1)>"
 def test_job_errors_show_as_text_to_every_visitor(store):
     """The job list is shared by every visitor; an error quoting typed text must not
     become markup in someone else's page."""
-    from tdw.jobs import JobRecord
+    from tdw.jobs.jobs import JobRecord
     from tdw.ui.jobs import JobRow
 
     record = JobRecord(id=1, kind="train", variant="v", state="failed", params={},

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from browser import free_port
 
-from tdw.cli import main
+from tdw.cli.main import main
 from tdw.errors import TdwError
 from tdw.serve import ServeConfig, dashboards_dir, serve, voila_command, voila_share
 

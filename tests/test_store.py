@@ -9,12 +9,12 @@ import pytest
 import torch
 from helpers import snapshot
 
-from tdw._atomic import atomic_write_bytes
-from tdw.artifacts import ArraySpec, Artifact, ArtifactSchema, AttrSpec
-from tdw.catalog import SCHEMA_VERSION
 from tdw.errors import IntegrityError, ProbeMismatchError, SchemaError, StoreError
-from tdw.registry import get_family
-from tdw.store import Probe, Store, probe_sha256
+from tdw.family.artifacts import ArraySpec, Artifact, ArtifactSchema, AttrSpec
+from tdw.family.registry import get_family
+from tdw.store.atomic import atomic_write_bytes
+from tdw.store.catalog import SCHEMA_VERSION
+from tdw.store.store import Probe, Store, probe_sha256
 
 FAMILY = get_family("modulo_addition_1l")
 VALUES = FAMILY.resolve({"p": 7, "n_epochs": 30})

@@ -12,15 +12,16 @@ import time
 import pytest
 from helpers import snapshot
 
-from tdw import coordinator, jobs
-from tdw import sweep as sweep_mod
-from tdw.catalog import _SCHEMA, SCHEMA_VERSION
-from tdw.cli import main
+from tdw.cli.main import main
 from tdw.errors import ParameterError, UnknownNameError
-from tdw.executors import ExecutorError, LocalExecutor, parse_executor
-from tdw.registry import get_family
-from tdw.store import Store
-from tdw.sweep import Grid, SweepError, SweepSpec
+from tdw.family.registry import get_family
+from tdw.jobs import jobs
+from tdw.jobs.executors import ExecutorError, LocalExecutor, parse_executor
+from tdw.store.catalog import _SCHEMA, SCHEMA_VERSION
+from tdw.store.store import Store
+from tdw.sweeps import coordinator
+from tdw.sweeps import sweep as sweep_mod
+from tdw.sweeps.sweep import Grid, SweepError, SweepSpec
 
 FAMILY = "modulo_addition_1l"
 TINY = ["n_epochs=20", "train_fraction=0.5"]
@@ -255,9 +256,9 @@ def test_a_remote_job_fails_once_its_coordinator_lock_is_free(store):
 
 
 def test_worker_rows_merge_into_the_catalog_and_orphan_checkpoints_are_reindexed(tmp_path):
-    from tdw._remote import _index_orphans, variant_rows
-    from tdw.executors import merge_rows
-    from tdw.runs import TrainingRun
+    from tdw.jobs.executors import merge_rows
+    from tdw.jobs.remote import _index_orphans, variant_rows
+    from tdw.training.run import TrainingRun
 
     worker = Store(tmp_path / "worker")
     vid = TrainingRun.prepare(family=FAMILY, params={"p": 7, "n_epochs": 4}, schedule="0-4/2",

@@ -11,8 +11,8 @@ import torch
 from tdw.families.toy_operations import FAMILY, analyzers, data, model_config
 from tdw.families.toy_operations.readout import answer_logits
 
-from tdw.analyzer import CheckpointInputs
-from tdw.model import boot_model
+from tdw.family.analyzer import CheckpointInputs
+from tdw.family.model import boot_model
 
 VALUES = FAMILY.resolve()
 ANALYZERS = {a.name: a for a in (*analyzers.ANALYZERS, *analyzers.CROSS_EPOCH)}
@@ -238,8 +238,8 @@ def test_learned_epochs_need_the_accuracy_to_stay_above_the_threshold():
 
 
 def test_operation_learning_names_the_first_operation_and_ties():
-    from tdw.analyzer import CrossEpochInputs
-    from tdw.artifacts import Artifact
+    from tdw.family.analyzer import CrossEpochInputs
+    from tdw.family.artifacts import Artifact
 
     schema = ANALYZERS["operation_accuracy"].schema
     rows = [[0.2, 0.1, 0.1, 0.1, 0.1], [0.95, 0.5, 0.95, 0.2, 0.1],
@@ -255,8 +255,8 @@ def test_operation_learning_names_the_first_operation_and_ties():
 
 
 def test_family_is_registered_with_a_quick_preset():
-    from tdw.family import variant_id
-    from tdw.registry import get_family
+    from tdw.family.family import variant_id
+    from tdw.family.registry import get_family
 
     family = get_family("toy_operations")
     assert family is FAMILY

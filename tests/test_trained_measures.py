@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tdw.notebook import Variant
-from tdw.runs import AnalysisRun, TrainingRun
+from tdw.analysis.run import AnalysisRun
+from tdw.explore.variant import Variant
+from tdw.training.run import TrainingRun
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from tdw.errors import TdwError
-from tdw.model import boot_model, load_weights
-from tdw.registry import get_family
-from tdw.runs import AlreadyTrained, TrainingRun
-from tdw.store import Store
-from tdw.training import loss_and_accuracy, train
+from tdw.family.model import boot_model, load_weights, loss_and_accuracy
+from tdw.family.registry import get_family
+from tdw.store.store import Store
+from tdw.training.loop import train
+from tdw.training.run import AlreadyTrained, TrainingRun
 
 FAMILY = "modulo_addition_1l"
 TINY = {"p": 7, "n_epochs": 30}

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tdw.errors import TdwError
-from tdw.notebook import Variant
-from tdw.registry import get_family
-from tdw.store import Store
+from tdw.explore.variant import Variant
+from tdw.family.registry import get_family
+from tdw.store.store import Store
 
 pytestmark = pytest.mark.slow  # the session fixture trains and analyses two variants
 
@@ -30,7 +30,7 @@ def variant(ui_store) -> Variant:
 
 # ------------------------------------------------------------------ view panes
 def test_a_server_side_pane_replaces_only_the_per_checkpoint_sources(variant):
-    from tdw.ui.viewpane import ViewPane
+    from tdw.explore.viewpane import ViewPane
 
     view = variant._view("dominant_frequencies")
     pane = ViewPane(variant, view, variant.epochs[-1], client_budget=0)
@@ -44,7 +44,7 @@ def test_a_server_side_pane_replaces_only_the_per_checkpoint_sources(variant):
 
 
 def test_client_side_frames_hold_every_checkpoint_in_order(variant):
-    from tdw.ui.viewpane import ViewPane
+    from tdw.explore.viewpane import ViewPane
 
     view = variant._view("prediction_trace")
     pane = ViewPane(variant, view, variant.epochs[-1], client_budget=10_000_000)
@@ -58,7 +58,7 @@ def test_client_side_frames_hold_every_checkpoint_in_order(variant):
 
 
 def test_a_selector_redraws_the_chosen_neuron(variant):
-    from tdw.ui.viewpane import ViewPane
+    from tdw.explore.viewpane import ViewPane
 
     view = variant._view("neuron_activations")
     pane = ViewPane(variant, view, variant.epochs[-1])
@@ -116,7 +116,7 @@ def test_client_side_views_are_brought_up_to_date_when_shown_again(variant):
 
 
 def test_an_unanalysed_variant_lists_what_each_view_waits_for(tmp_path):
-    from tdw.runs import TrainingRun
+    from tdw.training.run import TrainingRun
     from tdw.ui import Explorer
 
     result = TrainingRun.prepare(family="modulo_addition_1l",
@@ -280,7 +280,7 @@ def test_the_workbench_on_an_empty_store_says_what_to_do(tmp_path):
 
 
 def test_the_train_page_refuses_a_bad_request_before_any_job(tmp_path):
-    from tdw import jobs
+    from tdw.jobs import jobs
     from tdw.ui import Workbench
 
     store = Store(tmp_path)

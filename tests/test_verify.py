@@ -7,12 +7,13 @@ import shutil
 
 import pytest
 
-from tdw.cli import main
+from tdw.analysis.run import AnalysisRun
+from tdw.cli.main import main
 from tdw.errors import IntegrityError
-from tdw.notebook import Variant
-from tdw.runs import AnalysisRun, TrainingRun
-from tdw.store import Store
-from tdw.verify import verify
+from tdw.explore.variant import Variant
+from tdw.store.store import Store
+from tdw.store.verify import verify
+from tdw.training.run import TrainingRun
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tdw.analysis.run import AnalysisRun
 from tdw.errors import TdwError, UnknownNameError
-from tdw.notebook import Variant
-from tdw.runs import AnalysisRun, TrainingRun
+from tdw.explore.variant import Variant
+from tdw.training.run import TrainingRun
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from tdw.family import Dataset, Family, TrainConfig
-from tdw.params import Param
+from tdw.family.family import Dataset, Family, TrainConfig
+from tdw.family.params import Param
 
 from .analyzers import ANALYZERS, CROSS_EPOCH
 from .importer import MODEL_FOLDER

@@ -22,9 +22,15 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from tdw.analyzer import Analyzer, CheckpointInputs, CrossEpochAnalyzer, CrossEpochInputs, Output
-from tdw.artifacts import ArraySpec, AttrSpec
-from tdw.engine import LOGITS
+from tdw.family.analyzer import (
+    LOGITS,
+    Analyzer,
+    CheckpointInputs,
+    CrossEpochAnalyzer,
+    CrossEpochInputs,
+    Output,
+)
+from tdw.family.artifacts import ArraySpec, AttrSpec
 
 from . import clustering
 from .probe import definition

@@ -5,7 +5,7 @@ every revision (exists, causal LM, one architecture) and the probe's tokenizatio
 :func:`run_import` then writes the variant into a staging store inside the store (the
 probe, the architecture in ``model/``, one checkpoint per revision, each loaded by
 ``TransformerBridge.boot_transformers`` and hashed like a trained checkpoint) and adopts
-it in one catalog transaction (:meth:`tdw.store.Store.adopt_variant`). A failure at any
+it in one catalog transaction (:meth:`tdw.store.store.Store.adopt_variant`). A failure at any
 point removes the staging store: the store is left exactly as it was. A staging store left
 by a killed import (no live process holds its lock) is removed by the next import.
 """
@@ -26,9 +26,9 @@ from typing import Any
 import torch
 
 from tdw.errors import TdwError
-from tdw.family import variant_id
-from tdw.registry import get_family
-from tdw.store import Store, probe_sha256
+from tdw.family.family import variant_id
+from tdw.family.registry import get_family
+from tdw.store.store import Store, probe_sha256
 
 from .probe import ProbeSpec, probe_tensors, read_probe_file
 from .series import (

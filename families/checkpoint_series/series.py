@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from tdw.errors import IntegrityError, TdwError
-from tdw.model import weights_of
+from tdw.family.model import weights_of
 
 __all__ = ["Revision", "SeriesError", "resolve_series", "check_series", "load_tokenizer",
            "load_weights", "boot_stored", "architecture_sha256"]

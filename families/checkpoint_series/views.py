@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tdw import _plot
-from tdw.views import Trace, View, ViewContext
+from tdw.family import plot as _plot
+from tdw.family.views import Trace, View, ViewContext
 
 __all__ = ["VIEWS"]
 

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from tdw.errors import ParameterError
-from tdw.family import Family, TrainConfig
+from tdw.family.family import Family, TrainConfig
+from tdw.family.params import Param
 from tdw.library.hessian import make_hessian_spectrum
 from tdw.library.phase import Signal, make_phase_change
 from tdw.library.trajectory import parameter_trajectory
 from tdw.library.weights import effective_dimensionality, make_flatness, parameter_snapshot
-from tdw.params import Param
 
 from . import data
 from .analyzers import ANALYZERS, probe_loss, probe_loss_float32
@@ -61,7 +61,7 @@ MAX_CHECKPOINTS = 100
 
 
 def _check(values: Mapping[str, Any]) -> None:
-    """Constraints between parameters, which :class:`~tdw.params.Param` checks one by one."""
+    """Constraints between parameters, which :class:`~tdw.family.params.Param` checks one by one."""
     if 2 * values["segment_length"] > values["n_ctx"]:
         raise ParameterError(
             f"segment_length {values['segment_length']} does not fit twice in n_ctx "

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from scipy.special import log_softmax
 
-from tdw.analyzer import Analyzer, CheckpointInputs, Output
-from tdw.artifacts import ArraySpec, AttrSpec
+from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
+from tdw.family.artifacts import ArraySpec, AttrSpec
 
 from .circuits import circuits_analyzer
 from .forward import forward
@@ -226,7 +226,7 @@ def probe_loss(model, probe: Mapping[str, torch.Tensor],
                dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Mean next-token cross-entropy over the whole probe, computed in ``dtype`` (float64:
     the small loss differences of ``flatness`` need it)."""
-    from tdw.model import live_tensors
+    from tdw.family.model import live_tensors
 
     weights = {name: t.to(dtype) for name, t in live_tensors(model).items()}
     logits = forward(weights, probe["tokens"], model.cfg.n_heads)  # (seq, pos, vocab)

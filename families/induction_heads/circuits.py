@@ -15,8 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from tdw.analyzer import Analyzer, CheckpointInputs, Output
-from tdw.artifacts import ArraySpec, AttrSpec
+from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
+from tdw.family.artifacts import ArraySpec, AttrSpec
 
 __all__ = ["circuits_analyzer", "head_weights", "copying_scores", "composition_scores",
            "qk_matching_scores", "BASELINE_SAMPLES"]

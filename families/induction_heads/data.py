@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from tdw.family import Dataset
-from tdw.training import IGNORE_LABEL
+from tdw.family.family import Dataset
+from tdw.family.model import IGNORE_LABEL
 
 __all__ = ["PROBE_SEQUENCES", "N_TEST", "random_sequences", "next_token_labels", "dataset",
            "probe", "repeated_tokens"]
@@ -54,7 +54,7 @@ def random_sequences(rng: np.random.Generator, n: int, n_ctx: int, d_vocab: int,
 
 def next_token_labels(tokens: torch.Tensor) -> torch.Tensor:
     """``(n, n_ctx)`` -> ``(n, n_ctx)``: the next token at each position; the last position
-    has none and is :data:`~tdw.training.IGNORE_LABEL`."""
+    has none and is :data:`~tdw.family.model.IGNORE_LABEL`."""
     labels = torch.full_like(tokens, IGNORE_LABEL)
     labels[:, :-1] = tokens[:, 1:]
     return labels

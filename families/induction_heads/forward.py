@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import torch
 
-from tdw.model import live_tensors
+from tdw.family.model import live_tensors
 
 __all__ = ["forward", "sequence_logits"]
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tdw import _plot
+from tdw.family import plot as _plot
+from tdw.family.views import Trace, View, ViewContext
 from tdw.library.views import GENERIC_VIEWS, phase_change_view
-from tdw.views import Trace, View, ViewContext
 
 __all__ = ["VIEWS"]
 

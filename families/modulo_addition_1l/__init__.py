@@ -13,14 +13,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from tdw.family import Family, TrainConfig
+from tdw.family.family import Family, TrainConfig
+from tdw.family.params import Param, is_prime
 from tdw.library.llc import SGLDConfig, make_llc
 from tdw.library.phase import Signal, make_phase_change
 from tdw.library.progress import graduation, neuron_specialisation
 from tdw.library.trajectory import parameter_trajectory
 from tdw.library.turn import grokking_turn
 from tdw.library.weights import effective_dimensionality, make_flatness, parameter_snapshot
-from tdw.params import Param, is_prime
 
 from . import data
 from .readout import answer_logits

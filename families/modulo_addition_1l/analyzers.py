@@ -7,7 +7,7 @@ frequency (§4.3), periodic attention (App. C.1), and the restricted and exclude
 (§5.1). Every analyzer reads the probe, which is the full p x p grid of pairs in
 ``a * p + b`` order (``data.grid_tokens``), at the answer position ``=`` (position 2), so
 an activation ``(p*p, ...)`` reshapes to a grid ``(..., a, b)``. Frequencies are
-k = 1 .. p // 2 of :mod:`tdw.fourier`, stored on a ``freq`` axis whose index i is
+k = 1 .. p // 2 of :mod:`.fourier`, stored on a ``freq`` axis whose index i is
 frequency i + 1; 0 in a ``dominant`` array means "no variance, no frequency".
 """
 
@@ -20,11 +20,10 @@ import numpy as np
 import torch
 from scipy.special import log_softmax
 
-from tdw import fourier
-from tdw.analyzer import Analyzer, CheckpointInputs, Output
-from tdw.artifacts import ArraySpec, AttrSpec
+from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
+from tdw.family.artifacts import ArraySpec, AttrSpec
 
-from . import data
+from . import data, fourier
 
 __all__ = ["ANALYZERS", "embedding_frequency_norms", "key_frequencies", "answer_mlp_post",
            "top_variance_neurons", "key_frequency_logits", "low_cutoff"]
@@ -105,7 +104,7 @@ def _dominant_frequencies(inputs: CheckpointInputs) -> Output:
     Nanda et al. §4.1, Fig. 3: W_E is sparse in the Fourier basis over tokens, with a few
     key frequencies (14, 35, 41, 42, 52 for their p = 113 run). ``norms[i]`` is
     sqrt(|cos_k . W_E|^2 + |sin_k . W_E|^2) for k = i + 1 with the orthonormal basis of
-    :mod:`tdw.fourier`; ``key_frequencies`` follows :func:`key_frequencies`;
+    :mod:`.fourier`; ``key_frequencies`` follows :func:`key_frequencies`;
     ``key_share`` is their share of the non-constant squared norm.
     """
     norms = embedding_frequency_norms(inputs.weights, inputs.values["p"])  # (freq,)
@@ -207,7 +206,7 @@ def _neuron_freq_clusters(inputs: CheckpointInputs) -> Output:
     Nanda et al. §4.3, Fig. 5: after grokking most neurons are well explained by the
     constant plus the terms of a single key frequency k (a- and b-frequencies in {0, k}),
     and neurons cluster by that frequency. ``fraction[n, i]`` is
-    :func:`tdw.fourier.frequency_fractions_2d` of neuron n at frequency i + 1;
+    :func:`.fourier.frequency_fractions_2d` of neuron n at frequency i + 1;
     ``dominant`` is the frequency with the largest share (0 for a neuron constant over the
     grid, e.g. a dead ReLU); ``specialised_count[i]`` counts neurons whose dominant share
     is >= 0.85, the paper's threshold; ``variance`` is the activation variance over the
@@ -260,7 +259,7 @@ def _attention_patterns(inputs: CheckpointInputs) -> Output:
     0.5 + alpha cos(w_k a) + ..., periodic in a and b at a key frequency. ``to_a`` and
     ``to_b`` are ``blocks.0.attn.hook_pattern[:, h, 2, 0]`` and ``[:, h, 2, 1]`` as
     float16 (the rest of the row goes to '=' itself); ``freq_fraction`` is
-    :func:`tdw.fourier.frequency_fractions_2d` of ``to_a``, ``dominant`` its largest (0
+    :func:`.fourier.frequency_fractions_2d` of ``to_a``, ``dominant`` its largest (0
     for a head whose ``to_a`` is constant).
     """
     p = _grid_p(inputs)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tdw.family import Dataset
+from tdw.family.family import Dataset
 
 __all__ = ["grid_tokens", "train_mask", "dataset", "probe"]
 

@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from tdw.model import live_tensors
+from tdw.family.model import live_tensors
 
 __all__ = ["answer_logits"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tdw import _plot
+from tdw.family import plot as _plot
+from tdw.family.views import Trace, View, ViewContext
 from tdw.library.views import GENERIC_VIEWS, LLC, phase_change_view
-from tdw.views import Trace, View, ViewContext
 
 __all__ = ["VIEWS"]
 

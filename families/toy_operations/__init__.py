@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tdw.family import Family, TrainConfig
+from tdw.family.family import Family, TrainConfig
+from tdw.family.params import Param
 from tdw.library.trajectory import parameter_trajectory
 from tdw.library.weights import (
     effective_dimensionality,
@@ -20,7 +21,6 @@ from tdw.library.weights import (
     parameter_snapshot,
     readout_cross_entropy,
 )
-from tdw.params import Param
 
 from . import data
 from .readout import answer_logits

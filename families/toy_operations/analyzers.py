@@ -22,14 +22,14 @@ import torch
 from scipy.special import entr, log_softmax
 from scipy.stats import spearmanr
 
-from tdw.analyzer import (
+from tdw.family.analyzer import (
     Analyzer,
     CheckpointInputs,
     CrossEpochAnalyzer,
     CrossEpochInputs,
     Output,
 )
-from tdw.artifacts import ArraySpec, AttrSpec
+from tdw.family.artifacts import ArraySpec, AttrSpec
 
 from . import data
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tdw.family import Dataset
+from tdw.family.family import Dataset
 
 __all__ = ["OPERATIONS", "VOCAB", "N_DIGITS", "FIRST_OPERATION", "N_CTX", "OPEN", "COMMA", "CLOSE",
            "OPERATION_POSITION", "ARGUMENT_POSITIONS", "ANSWER_POSITION", "all_inputs",

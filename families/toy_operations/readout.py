@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from tdw.model import live_tensors
+from tdw.family.model import live_tensors
 
 __all__ = ["answer_logits"]
 

@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tdw import _plot
+from tdw.family import plot as _plot
+from tdw.family.views import Trace, View, ViewContext
 from tdw.library.views import GENERIC_VIEWS
-from tdw.views import Trace, View, ViewContext
 
 from . import data
 

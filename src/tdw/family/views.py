@@ -1,0 +1,131 @@
+"""Views: named visualisations of stored artifacts, for dashboards and notebooks alike.
+
+A :class:`View` never runs a model. It turns artifacts into plain column data
+(``data`` once per variant and selection, ``epoch_data`` on every checkpoint change) and
+builds a Bokeh figure *around* named ``ColumnDataSource`` objects once. Moving a
+checkpoint slider therefore only replaces the data of the sources ``epoch_data`` returns:
+for a per-checkpoint view the plot itself, for a summary view just its current-epoch
+marker. :mod:`tdw.explore.render` renders one inline in a notebook or to a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tdw.family.artifacts import Artifact
+from tdw.family.schedule import ScheduleRecord
+
+__all__ = ["View", "ViewContext", "Trace", "Columns"]
+
+Columns = dict[str, dict[str, Any]]
+"""Source name -> column name -> values (lists or 1-D arrays; 2-D images as [array])."""
+
+
+@dataclass(frozen=True)
+class ViewContext:
+    """What a view may read: artifacts and metrics of one variant, at one checkpoint.
+
+    Attributes:
+        variant: the variant id.
+        values: the variant's parameters.
+        epoch: the current checkpoint epoch.
+        epochs: every analysed checkpoint epoch, increasing.
+        load: ``(analyzer, epoch) -> Artifact``; the epoch is ignored for cross-epoch
+            analyzers. Cached by the caller.
+        metrics: ``() -> per-epoch metric arrays``.
+        selection: current selector values, e.g. ``{"neuron": 3}``.
+        turn: ``(turn_epoch, confidence)`` of the detected transition, or None.
+        schedule: ``() -> ScheduleRecord | None``: the checkpoints the run wrote and why
+            (scheduled or adaptive); None for a variant without a record.
+    """
+
+    variant: str
+    values: Mapping[str, Any]
+    epoch: int
+    epochs: tuple[int, ...]
+    load: Callable[[str, int], Artifact]
+    metrics: Callable[[], Mapping[str, np.ndarray]]
+    selection: Mapping[str, int] = field(default_factory=dict)
+    turn: tuple[int, float] | None = None
+    schedule: Callable[[], ScheduleRecord | None] = lambda: None
+
+    def at(self, epoch: int) -> ViewContext:
+        return ViewContext(self.variant, self.values, epoch, self.epochs, self.load,
+                           self.metrics, self.selection, self.turn, self.schedule)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One curve that summarises a view across training, to overlay variants in Compare.
+
+    Attributes:
+        label: y-axis label, e.g. "test loss".
+        values: context -> ``(epochs, values)``.
+        log: draw on a log y axis.
+    """
+
+    label: str
+    values: Callable[[ViewContext], tuple[Any, Any]]
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class View:
+    """A named visualisation.
+
+    Attributes:
+        name: registry key (``tdw views`` lists them).
+        title: figure title.
+        description: what it shows and how to read it.
+        reads: analyzer names whose artifacts it needs ("metrics" for the loss curves).
+        scope: ``"checkpoint"`` (drawn from one checkpoint's artifact) or ``"summary"``
+            (drawn across training, with a marker at the current checkpoint).
+        data: context -> columns that do not change with the checkpoint.
+        epoch_data: context -> columns that do (replaced on every slider move).
+        build: (sources, context) -> Bokeh figure, called once.
+        selectors: selector name -> (artifact analyzer, array, axis) giving its range,
+            e.g. ``{"neuron": ("neuron_activations", "neurons", 0)}``.
+        group: heading under which dashboards place it.
+        trace: the curve Compare overlays across variants, if any.
+    """
+
+    name: str
+    title: str
+    description: str
+    reads: tuple[str, ...]
+    scope: str
+    build: Callable[[Mapping[str, Any], ViewContext], Any]
+    data: Callable[[ViewContext], Columns] = lambda ctx: {}
+    epoch_data: Callable[[ViewContext], Columns] = lambda ctx: {}
+    selectors: Mapping[str, tuple[str, str, int]] = field(default_factory=dict)
+    group: str = "Analyses"
+    trace: Trace | None = None
+
+    def __post_init__(self) -> None:
+        if self.scope not in ("checkpoint", "summary"):
+            raise ValueError(f"view {self.name}: scope must be 'checkpoint' or 'summary'")
+
+    def selector_range(self, ctx: ViewContext, name: str) -> int:
+        """How many values selector ``name`` can take (e.g. the number of stored neurons)."""
+        analyzer, array, axis = self.selectors[name]
+        return int(ctx.load(analyzer, ctx.epoch)[array].shape[axis])
+
+    def sources(self, ctx: ViewContext, epoch_columns: Columns | None = None
+                ) -> dict[str, Any]:
+        """Fresh ColumnDataSources holding both the static and the per-epoch columns.
+
+        ``epoch_columns`` is ``epoch_data(ctx)`` when the caller has it already.
+        """
+        from bokeh.models import ColumnDataSource
+
+        if epoch_columns is None:
+            epoch_columns = self.epoch_data(ctx)
+        columns = {**self.data(ctx), **epoch_columns}
+        return {name: ColumnDataSource(data=cols) for name, cols in columns.items()}
+
+    def figure(self, ctx: ViewContext):
+        return self.build(self.sources(ctx), ctx)

@@ -1,0 +1,298 @@
+"""The local learning coefficient (LLC) of the training loss at each checkpoint, by SGLD.
+
+Singular learning theory measures a minimum's effective complexity by its learning
+coefficient: near a minimum ``w*`` the volume of weights with loss below ``L(w*) + eps``
+scales as ``eps ** lambda``. A regular minimum of ``d`` parameters has ``lambda = d / 2``;
+degenerate directions lower it (``w ** 4`` contributes 1/4, a flat one 0). Lau et al. 2023
+("Quantifying degeneracy in singular models via the learning coefficient",
+arXiv:2308.12108) estimate the *local* coefficient by sampling a tempered posterior
+localised at ``w*``::
+
+    p(w) ~ exp(-n beta L_n(w) - gamma / 2 |w - w*|^2)
+    lambda_hat = n beta (E_p[L_n(w)] - L_n(w*))
+
+with ``n beta = n / log n`` (Watanabe's WBIC temperature), sampled by stochastic-gradient
+Langevin dynamics (Welling & Teh 2011) from ``w*``::
+
+    w <- w - eps / 2 (n beta grad L_m(w) + gamma (w - w*)) + N(0, eps)
+
+on minibatches ``L_m`` of the training set. The expectation is the mean minibatch loss over
+the draws after a burn-in, per chain; the estimate is the mean over chains, and its spread
+over chains the ``std``. This is the update and estimator of the ``devinterp`` library
+(Timaeus; ``SGLD`` / ``SGMCMC.sgld`` and ``llc``), written here on the model's live
+parameters so it runs on a TransformerLens bridge and a family's own loss, with no
+dataset adaptors. ``tests/test_library_llc.py`` checks it against devinterp on a tiny model
+and against the known coefficients of planted quadratic and quartic losses.
+
+Hyperparameters matter (Lau et al. Appendix; devinterp's calibration notebook): too large
+a step ``eps`` diverges, too small a one does not mix within the draws, and the
+localisation ``gamma`` must hold the chain near ``w*`` without dominating the loss. They
+are a :class:`SGLDConfig`, stored with every estimate, and the per-step loss trace is kept
+so a reader can check that each chain rose to a plateau (burn-in) and stayed there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
+from tdw.family.artifacts import ArraySpec, AttrSpec
+from tdw.family.family import Dataset
+from tdw.library.weights import trainable_parameters
+
+__all__ = ["SGLDConfig", "LLCEstimate", "BatchLoss", "sample_llc", "make_llc", "default_nbeta"]
+
+BatchLoss = Callable[[torch.Tensor | None], torch.Tensor]
+"""``(indices,) int64 of training examples, or None for all -> scalar mean loss``,
+differentiable in the parameters being sampled."""
+
+
+@dataclass(frozen=True)
+class SGLDConfig:
+    """SGLD hyperparameters of an LLC estimate (Lau et al. 2023).
+
+    Attributes:
+        lr: step size epsilon; the noise has variance ``lr`` per coordinate.
+        localization: gamma, the pull back to the checkpoint's weights.
+        nbeta: inverse temperature n * beta; None for ``n / log n`` of the training set.
+        chains: independent chains, each started at the checkpoint.
+        draws: steps per chain whose loss enters the estimate.
+        burnin: steps per chain before the draws (recorded in the trace, not averaged).
+        batch_size: training examples per SGLD step; None (or >= n) for the full batch.
+        seed: seed of the noise and of the minibatches; chain ``c`` uses stream
+            ``(seed, c)``, so an estimate is reproducible on the same machine.
+    """
+
+    lr: float = 1e-3
+    localization: float = 100.0
+    nbeta: float | None = None
+    chains: int = 2
+    draws: int = 100
+    burnin: int = 50
+    batch_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0 or not self.localization >= 0:
+            raise ValueError(f"SGLD needs lr > 0 and localization >= 0, got {self.lr}, "
+                             f"{self.localization}")
+        if self.nbeta is not None and not self.nbeta > 0:
+            raise ValueError(f"SGLD nbeta must be positive (or None), got {self.nbeta}")
+        if self.chains < 1 or self.draws < 1 or self.burnin < 0:
+            raise ValueError(f"SGLD needs chains >= 1, draws >= 1 and burnin >= 0, got "
+                             f"{self.chains}, {self.draws}, {self.burnin}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"SGLD batch_size must be positive (or None), got "
+                             f"{self.batch_size}")
+
+    @property
+    def steps(self) -> int:
+        """SGLD steps per chain."""
+        return self.burnin + self.draws
+
+
+def default_nbeta(n: int) -> float:
+    """``n / log n``: the inverse temperature of Watanabe's WBIC (beta = 1 / log n), which
+    Lau et al. use; 1 for ``n < 3``."""
+    return n / math.log(n) if n >= 3 else 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class LLCEstimate:
+    """An LLC estimate and the chains behind it.
+
+    Attributes:
+        llc_mean: mean of the per-chain estimates over the chains that stayed finite (NaN
+            if none did).
+        llc_std: their standard deviation over chains (ddof 0, as devinterp reports it).
+        llc_per_chain: ``(chain,)`` ``nbeta * (mean draw loss - init_loss)``; NaN for a
+            chain whose loss became non-finite.
+        loss_trace: ``(chain, step)`` the minibatch loss at each step, burn-in included,
+            before the step's update; NaN after a chain diverged.
+        init_loss: the full training loss at the starting weights.
+        nbeta: the inverse temperature used.
+        n: number of training examples.
+        drift: the LLC of the second half of the draws minus that of the first half,
+            averaged over chains: near 0 (against ``llc_std``) when the chains had reached
+            their plateau by the end of burn-in.
+    """
+
+    llc_mean: float
+    llc_std: float
+    llc_per_chain: np.ndarray
+    loss_trace: np.ndarray
+    init_loss: float
+    nbeta: float
+    n: int
+    drift: float
+
+    @property
+    def diverged(self) -> int:
+        """How many chains became non-finite."""
+        return int(np.sum(~np.isfinite(self.llc_per_chain)))
+
+
+def _generator(seed: int, chain: int) -> torch.Generator:
+    """A CPU generator for stream ``(seed, chain)`` (mixed by numpy's SeedSequence)."""
+    state = np.random.SeedSequence([seed, chain]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def sample_llc(loss: BatchLoss, params: Sequence[torch.Tensor], n: int,
+               config: SGLDConfig) -> LLCEstimate:
+    """Estimate the LLC of ``loss`` at the current value of ``params`` by SGLD.
+
+    Args:
+        loss: the mean training loss on a minibatch of example indices (None: all ``n``).
+        params: the leaf tensors to sample (requires_grad), e.g. a model's live trainable
+            parameters. They are moved in place by the chains and restored bit for bit
+            afterwards, also when ``loss`` raises.
+        n: number of training examples (the ``n`` of ``n beta`` and of the minibatches).
+        config: the SGLD hyperparameters.
+    """
+    if n < 1:
+        raise ValueError(f"need at least one training example, got n={n}")
+    nbeta = config.nbeta if config.nbeta is not None else default_nbeta(n)
+    batch = None if config.batch_size is None or config.batch_size >= n else config.batch_size
+    start = [p.detach().clone() for p in params]
+    trace = np.full((config.chains, config.steps), np.nan)  # (chain, step)
+    half_step, noise_scale = config.lr / 2, math.sqrt(config.lr)
+    try:
+        with torch.no_grad():
+            init_loss = float(loss(None))
+        for chain in range(config.chains):
+            generator = _generator(config.seed, chain)
+            for step in range(config.steps):
+                indices = None if batch is None else torch.randperm(
+                    n, generator=generator)[:batch]
+                with torch.enable_grad():
+                    value = loss(indices)
+                    grads = torch.autograd.grad(value, params)
+                value = float(value.detach())
+                if not math.isfinite(value):
+                    break
+                trace[chain, step] = value
+                with torch.no_grad():
+                    for p, w0, g in zip(params, start, grads, strict=True):
+                        drift = g * nbeta + (p - w0) * config.localization
+                        noise = torch.randn(p.shape, generator=generator).to(p.device, p.dtype)
+                        p.add_(drift, alpha=-half_step).add_(noise, alpha=noise_scale)
+            with torch.no_grad():
+                for p, w0 in zip(params, start, strict=True):
+                    p.copy_(w0)
+    finally:
+        with torch.no_grad():
+            for p, w0 in zip(params, start, strict=True):
+                p.copy_(w0)
+    return _estimate(trace, init_loss, nbeta, n, config.burnin)
+
+
+def _estimate(trace: np.ndarray, init_loss: float, nbeta: float, n: int,
+              burnin: int) -> LLCEstimate:
+    draws = trace[:, burnin:]  # (chain, draw); a diverged chain has NaN in it
+    per_chain = nbeta * (draws.mean(axis=1) - init_loss)  # (chain,)
+    finite = np.isfinite(per_chain)
+    mean = float(per_chain[finite].mean()) if finite.any() else math.nan
+    std = float(per_chain[finite].std()) if finite.any() else math.nan
+    half = draws.shape[1] // 2
+    drift = math.nan
+    if half and finite.any():
+        early, late = draws[finite, :half].mean(axis=1), draws[finite, half:].mean(axis=1)
+        drift = float(nbeta * (late - early).mean())
+    return LLCEstimate(mean, std, per_chain, trace, init_loss, float(nbeta), n, drift)
+
+
+# ------------------------------------------------------------------ the analyzer
+def _minibatch_loss(model: Any, readout: Callable[[Any, torch.Tensor], torch.Tensor],
+                    data: Dataset) -> BatchLoss:
+    """The training loss of ``model`` on examples ``indices`` (the family's readout and the
+    training cross-entropy of :func:`tdw.family.model.loss_and_accuracy`)."""
+    from tdw.family.model import loss_and_accuracy
+
+    def loss(indices: torch.Tensor | None) -> torch.Tensor:
+        tokens, labels = data.train_tokens, data.train_labels
+        if indices is not None:
+            tokens, labels = tokens[indices], labels[indices]
+        return loss_and_accuracy(readout(model, tokens), labels)[0]
+
+    return loss
+
+
+def _nan_to_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def make_llc(readout: Callable[[Any, torch.Tensor], torch.Tensor],
+             dataset: Callable[[Mapping[str, Any]], Dataset],
+             config: SGLDConfig = SGLDConfig(), *, version: int = 1) -> Analyzer:
+    """The ``llc`` analyzer for a family: the local learning coefficient of its training
+    loss at each checkpoint (:func:`sample_llc` over all trainable parameters).
+
+    Args:
+        readout: the family's readout, ``(model, tokens) -> logits``; the loss is the
+            training cross-entropy on those logits, exactly as in training.
+        dataset: the family's dataset function; its training split is sampled.
+        config: the SGLD hyperparameters, declared in every artifact (``sgld``).
+        version: the analyzer version; a family bumps it when it changes ``config``, so
+            that estimates made with other hyperparameters become stale.
+
+    The cost is ``chains * (burnin + draws)`` forward and backward passes over a minibatch,
+    plus one forward pass over the training set; the model's weights are restored bit for
+    bit afterwards.
+    """
+    declared = asdict(config)
+
+    def compute(inputs: CheckpointInputs) -> Output:
+        data = dataset(inputs.values)
+        params = list(trainable_parameters(inputs.model).values())
+        estimate = sample_llc(_minibatch_loss(inputs.model, readout, data), params,
+                              int(data.train_tokens.shape[0]), config)
+        return ({"loss_trace": estimate.loss_trace.astype(np.float32),
+                 "llc_per_chain": estimate.llc_per_chain.astype(np.float32)},
+                {"llc_mean": estimate.llc_mean, "llc_std": estimate.llc_std,
+                 "init_loss": estimate.init_loss, "drift": _nan_to_none(estimate.drift),
+                 "diverged_chains": estimate.diverged, "nbeta": estimate.nbeta,
+                 "n_train": estimate.n, "n_params": int(sum(p.numel() for p in params)),
+                 "sgld": declared})
+
+    return Analyzer(
+        name="llc",
+        version=version,
+        description=(
+            "Local learning coefficient of the training loss (Lau et al. 2023): "
+            "n*beta times the rise of the mean loss of SGLD chains localised at the "
+            f"checkpoint (step {config.lr:g}, localisation {config.localization:g}, "
+            f"n*beta {'n/log n' if config.nbeta is None else format(config.nbeta, 'g')}, "
+            f"{config.chains} chains of {config.burnin} burn-in + {config.draws} draws, "
+            f"{'full batch' if config.batch_size is None else f'batches of {config.batch_size}'}"
+            f", seed {config.seed}) over the loss at the checkpoint. Lower is more degenerate "
+            "(a simpler solution)."
+        ),
+        arrays=(
+            ArraySpec("loss_trace", "float32", ("chain", "step"),
+                      "minibatch training loss at every SGLD step, burn-in included; NaN "
+                      "after a chain diverged"),
+            ArraySpec("llc_per_chain", "float32", ("chain",),
+                      "n*beta * (mean loss over the draws - init_loss), per chain"),
+        ),
+        attrs=(
+            AttrSpec("llc_mean", "float", "the LLC estimate: mean over finite chains"),
+            AttrSpec("llc_std", "float", "standard deviation of the estimate over chains"),
+            AttrSpec("init_loss", "float", "training loss at the checkpoint"),
+            AttrSpec("drift", "json", "LLC of the second half of the draws minus the first "
+                                      "half (near 0 once the chains mixed), or null"),
+            AttrSpec("diverged_chains", "int", "chains whose loss became non-finite"),
+            AttrSpec("nbeta", "float", "inverse temperature n*beta used"),
+            AttrSpec("n_train", "int", "training examples sampled from"),
+            AttrSpec("n_params", "int", "parameters sampled (all trainable ones)"),
+            AttrSpec("sgld", "json", "the SGLD hyperparameters (SGLDConfig fields)"),
+        ),
+        compute=compute,
+        needs_model=True,
+    )

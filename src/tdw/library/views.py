@@ -1,0 +1,333 @@
+"""Views of the generic analyzers: training curves, parameter trajectories, effective
+dimensionality, flatness, the local learning coefficient and phase changes. Any family may
+list them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tdw.family import plot as _plot
+from tdw.family.views import Trace, View, ViewContext
+
+__all__ = ["LOSS_CURVES", "ACCURACY_CURVES", "PARAMETER_TRAJECTORY", "PARAMETER_VELOCITY",
+           "PARAMETER_NORMS", "EFFECTIVE_DIMENSIONALITY", "FLATNESS", "LLC", "phase_change_view",
+           "GENERIC_VIEWS"]
+
+
+def _curves(ctx: ViewContext, train: str, test: str) -> dict:
+    metrics = ctx.metrics()
+    epochs = np.arange(len(metrics[test]))
+    return {
+        "curves": {"epoch": epochs, "train": metrics[train], "test": metrics[test]},
+        "checkpoints": _plot.checkpoint_columns(ctx, metrics[test]),
+        "turn": _plot.turn_columns(ctx),
+    }
+
+
+def _build_curves(title: str, y_label: str, log: bool):
+    def build(sources, ctx: ViewContext):
+        fig = _plot.figure(title, x_label="epoch", y_label=y_label,
+                           y_axis_type="log" if log else "linear", width=620)
+        fig.line("epoch", "train", source=sources["curves"], color=_plot.PALETTE[0],
+                 legend_label="train", line_width=1.5)
+        fig.line("epoch", "test", source=sources["curves"], color=_plot.PALETTE[1],
+                 legend_label="test", line_width=1.5)
+        _plot.checkpoint_markers(fig, sources["checkpoints"])
+        _plot.turn_band(fig, sources["turn"])
+        _plot.current_epoch_band(fig, sources["current"])
+        _plot.legend_outside(fig)
+        return fig
+    return build
+
+
+def _metric_trace(name: str) -> Trace:
+    def values(ctx: ViewContext):
+        series = ctx.metrics()[name]
+        return np.arange(len(series)), series
+    return Trace(name.replace("_", " "), values, log=name.endswith("loss"))
+
+
+def _loss_curves(ctx: ViewContext) -> dict:
+    return _curves(ctx, "train_loss", "test_loss")
+
+
+def _accuracy_curves(ctx: ViewContext) -> dict:
+    return _curves(ctx, "train_acc", "test_acc")
+
+
+LOSS_CURVES = View(
+    "loss_curves", "Loss", "Train and test loss per epoch (log scale) with the checkpoint "
+    "markers, the detected turn and the current checkpoint.", ("metrics",), "summary",
+    build=_build_curves("Loss", "cross-entropy", log=True),
+    data=_loss_curves, epoch_data=_plot.current_columns,
+    group="Training", trace=_metric_trace("test_loss"))
+
+ACCURACY_CURVES = View(
+    "accuracy_curves", "Accuracy", "Train and test accuracy per epoch.", ("metrics",), "summary",
+    build=_build_curves("Accuracy", "accuracy", log=False),
+    data=_accuracy_curves, epoch_data=_plot.current_columns,
+    group="Training", trace=_metric_trace("test_acc"))
+
+
+def _trajectory_data(ctx: ViewContext) -> dict:
+    art = ctx.load("parameter_trajectory", ctx.epoch)
+    pcs = art["pcs"]  # (checkpoint, component)
+    second = pcs[:, 1] if pcs.shape[1] > 1 else np.zeros(len(pcs), np.float32)
+    return {"path": {"epoch": art["epochs"], "pc1": pcs[:, 0], "pc2": second}}
+
+
+def _trajectory_marker(ctx: ViewContext) -> dict:
+    path = _trajectory_data(ctx)["path"]
+    i = _plot.nearest_index(path["epoch"], ctx.epoch)
+    return {"current": {"x": [float(path["pc1"][i])], "y": [float(path["pc2"][i])]}}
+
+
+def _build_trajectory(sources, ctx: ViewContext):
+    from bokeh.models import LinearColorMapper
+
+    ratio = ctx.load("parameter_trajectory", ctx.epoch)["explained_variance_ratio"]
+    label = [f"PC{i + 1} ({100 * r:.0f}%)" for i, r in enumerate(ratio[:2])] + ["PC2"]
+    fig = _plot.figure("Parameter trajectory", x_label=label[0], y_label=label[1])
+    fig.line("pc1", "pc2", source=sources["path"], color="#999999")
+    mapper = LinearColorMapper(palette="Viridis256")
+    fig.scatter("pc1", "pc2", source=sources["path"], size=6,
+                color={"field": "epoch", "transform": mapper})
+    fig.scatter("x", "y", source=sources["current"], size=14, marker="circle",
+                fill_alpha=0, line_color=_plot.TURN, line_width=3)
+    return fig
+
+
+PARAMETER_TRAJECTORY = View(
+    "parameter_trajectory", "Parameter trajectory", "The weights' path through training "
+    "projected on its first two principal components (of a distance-preserving sketch), "
+    "coloured by epoch; the ring is the current checkpoint.", ("parameter_trajectory",),
+    "summary", build=_build_trajectory, data=_trajectory_data, epoch_data=_trajectory_marker,
+    group="Trajectory")
+
+
+def _velocity_data(ctx: ViewContext) -> dict:
+    art = ctx.load("parameter_trajectory", ctx.epoch)
+    return {"speed": {"epoch": art["epochs"], "velocity": art["velocity"]},
+            "turn": _plot.turn_columns(ctx)}
+
+
+def _build_velocity(sources, ctx: ViewContext):
+    fig = _plot.figure("Parameter velocity", x_label="epoch", y_label="|Δθ| per epoch",
+                       y_axis_type="log")
+    fig.line("epoch", "velocity", source=sources["speed"], color=_plot.PALETTE[0])
+    fig.scatter("epoch", "velocity", source=sources["speed"], size=4, color=_plot.PALETTE[0])
+    _plot.turn_band(fig, sources["turn"])
+    _plot.current_epoch_band(fig, sources["current"])
+    _plot.legend_outside(fig)
+    return fig
+
+
+def _velocity_trace(ctx: ViewContext):
+    speed = _velocity_data(ctx)["speed"]
+    return speed["epoch"], speed["velocity"]
+
+
+PARAMETER_VELOCITY = View(
+    "parameter_velocity", "Parameter velocity", "Distance the weights move per epoch between "
+    "consecutive checkpoints (sketch distance over the epoch gap).", ("parameter_trajectory",),
+    "summary", build=_build_velocity, data=_velocity_data, epoch_data=_plot.current_columns,
+    group="Trajectory", trace=Trace("|Δθ| per epoch", _velocity_trace, log=True))
+
+
+def _norms_data(ctx: ViewContext) -> dict:
+    art = ctx.load("parameter_snapshot", ctx.epoch)
+    return {"bars": {"group": list(art.attrs["groups"]), "norm": art["group_norms"]}}
+
+
+def _build_norms(sources, ctx: ViewContext):
+    groups = list(ctx.load("parameter_snapshot", ctx.epoch).attrs["groups"])
+    fig = _plot.figure("Parameter norms", x_range=groups, y_label="L2 norm")
+    fig.vbar(x="group", top="norm", source=sources["bars"], width=0.8, color=_plot.PALETTE[0])
+    fig.xaxis.major_label_orientation = 0.8
+    return fig
+
+
+PARAMETER_NORMS = View(
+    "parameter_norms", "Parameter norms", "L2 norm of each parameter group at this checkpoint "
+    "(weight decay shrinks them during clean-up).", ("parameter_snapshot",), "checkpoint",
+    build=_build_norms, epoch_data=_norms_data, group="Trajectory")
+
+
+def _dimensionality_data(ctx: ViewContext) -> dict:
+    names = list(ctx.load("effective_dimensionality", ctx.epoch).attrs["matrices"])
+    ratios = np.stack([ctx.load("effective_dimensionality", e)["participation_ratio"]
+                       for e in ctx.epochs])  # (checkpoint, matrix)
+    return {"lines": {"xs": [list(ctx.epochs)] * len(names),
+                      "ys": [ratios[:, i].tolist() for i in range(len(names))],
+                      "name": names,
+                      "color": [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(len(names))]}}
+
+
+def _build_dimensionality(sources, ctx: ViewContext):
+    fig = _plot.figure("Effective dimensionality", x_label="epoch",
+                       y_label="participation ratio", width=620)
+    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name")
+    _plot.current_epoch_band(fig, sources["current"])
+    _plot.legend_outside(fig)
+    return fig
+
+
+def _mean_dimensionality(ctx: ViewContext):
+    lines = _dimensionality_data(ctx)["lines"]
+    return lines["xs"][0], np.mean(lines["ys"], axis=0)
+
+
+EFFECTIVE_DIMENSIONALITY = View(
+    "effective_dimensionality", "Effective dimensionality", "Participation ratio of each "
+    "weight matrix's singular values over training: how many directions carry its energy.",
+    ("effective_dimensionality",), "summary", build=_build_dimensionality,
+    data=_dimensionality_data, epoch_data=_plot.current_columns, group="Trajectory",
+    trace=Trace("mean participation ratio", _mean_dimensionality))
+
+
+def _flatness_data(ctx: ViewContext) -> dict:
+    return {"trend": _plot.trend(ctx, "flatness", lambda a: a.attrs["mean_delta"])}
+
+
+def _flatness_marker(ctx: ViewContext) -> dict:
+    return {"current": _plot.marker_at(_flatness_data(ctx)["trend"], ctx.epoch)}
+
+
+def _build_flatness(sources, ctx: ViewContext):
+    radius = ctx.load("flatness", ctx.epoch).attrs["radius"]
+    fig = _plot.figure("Loss-landscape sharpness", x_label="epoch",
+                       y_label=f"mean loss increase at radius {radius:g}")
+    fig.line("epoch", "value", source=sources["trend"], color=_plot.PALETTE[3])
+    fig.scatter("x", "y", source=sources["current"], size=10, color=_plot.TURN)
+    return fig
+
+
+def _flatness_trace(ctx: ViewContext):
+    trend = _flatness_data(ctx)["trend"]
+    return trend["epoch"], trend["value"]
+
+
+FLATNESS = View(
+    "flatness", "Loss-landscape sharpness", "Mean increase of the probe loss along seeded "
+    "random unit directions at a fixed radius: lower is flatter.", ("flatness",), "summary",
+    build=_build_flatness, data=_flatness_data, epoch_data=_flatness_marker, group="Trajectory",
+    trace=Trace("sharpness", _flatness_trace))
+
+
+def _llc_data(ctx: ViewContext) -> dict:
+    arts = [ctx.load("llc", e) for e in ctx.epochs]
+    mean = np.array([a.attrs["llc_mean"] for a in arts], dtype=np.float64)  # (checkpoint,)
+    std = np.array([a.attrs["llc_std"] for a in arts], dtype=np.float64)
+    columns = {"llc": {"epoch": list(ctx.epochs), "llc": mean, "low": mean - std,
+                       "high": mean + std},
+               "turn": _plot.turn_columns(ctx)}
+    metrics = ctx.metrics()
+    if "test_loss" in metrics:  # an imported series has no training curves
+        epochs = np.arange(len(metrics["test_loss"]))
+        columns["losses"] = {"epoch": epochs, "train": metrics["train_loss"],
+                             "test": metrics["test_loss"]}
+    return columns
+
+
+def _loss_range(losses) -> tuple[float, float]:
+    """Log-axis bounds spanning the positive, finite losses (1e-8..10 if none are)."""
+    values = np.concatenate([np.asarray(losses[k], dtype=np.float64) for k in ("train", "test")])
+    positive = values[np.isfinite(values) & (values > 0)]
+    if not positive.size:
+        return 1e-8, 10.0
+    return float(positive.min()) / 2, float(positive.max()) * 2
+
+
+def _build_llc(sources, ctx: ViewContext):
+    from bokeh.models import LogAxis, LogScale, Range1d
+
+    sgld = ctx.load("llc", ctx.epoch).attrs["sgld"]
+    fig = _plot.figure("Local learning coefficient", x_label="epoch",
+                       y_label=f"LLC (±std over {sgld['chains']} chains)", width=680)
+    fig.varea("epoch", "low", "high", source=sources["llc"], color=_plot.PALETTE[3],
+              alpha=0.2, legend_label="LLC ± std")
+    fig.line("epoch", "llc", source=sources["llc"], color=_plot.PALETTE[3], line_width=2,
+             legend_label="LLC")
+    fig.scatter("epoch", "llc", source=sources["llc"], color=_plot.PALETTE[3], size=4,
+                legend_label="LLC")
+    if "losses" in sources:
+        fig.extra_y_ranges = {"loss": Range1d(*_loss_range(sources["losses"].data))}
+        fig.extra_y_scales = {"loss": LogScale()}
+        fig.add_layout(LogAxis(y_range_name="loss", axis_label="loss (log)"), "right")
+        for key, color in (("train", _plot.PALETTE[0]), ("test", _plot.PALETTE[1])):
+            fig.line("epoch", key, source=sources["losses"], y_range_name="loss", color=color,
+                     alpha=0.6, line_dash="dotted", legend_label=f"{key} loss")
+    _plot.turn_band(fig, sources["turn"])
+    _plot.current_epoch_band(fig, sources["current"])
+    _plot.legend_outside(fig)
+    return fig
+
+
+def _llc_trace(ctx: ViewContext):
+    columns = _llc_data(ctx)["llc"]
+    return columns["epoch"], columns["llc"]
+
+
+LLC = View(
+    "llc", "Local learning coefficient", "The local learning coefficient of the training loss "
+    "at each checkpoint, estimated by SGLD (Lau et al. 2023), with its spread over chains, "
+    "beside the train and test loss (right axis, log): it rises as the model memorises and "
+    "falls when a simpler, more degenerate solution takes over (Hoogland et al.; Lau et al.).",
+    ("llc", "metrics"), "summary", build=_build_llc, data=_llc_data,
+    epoch_data=_plot.current_columns, group="Landscape", trace=Trace("LLC", _llc_trace))
+
+
+def _phase_columns(ctx: ViewContext) -> dict:
+    art = ctx.load("phase_change", ctx.epoch)
+    smoothed = art["smoothed"].astype(np.float64)  # (signal, checkpoint), oriented to rise
+    low = smoothed.min(axis=1, keepdims=True)
+    span = np.maximum(smoothed.max(axis=1, keepdims=True) - low, 1e-12)
+    scaled = (smoothed - low) / span
+    names = list(art.attrs["signals"])
+    colors = [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(len(names))]
+    epochs = art["epochs"]
+    steep = art["steepest_epoch"]
+    found = np.flatnonzero(steep >= 0)
+    marks = {"x": steep[found].tolist(),
+             "y": [float(scaled[i, _plot.nearest_index(epochs, steep[i])]) for i in found],
+             "color": [colors[i] for i in found]}
+    return {"lines": {"xs": [epochs.tolist()] * len(names), "ys": scaled.tolist(),
+                      "name": names, "color": colors},
+            "steepest": marks, "turn": _plot.turn_columns(ctx)}
+
+
+def _phase_title(attrs) -> str:
+    if attrs["turn_epoch"] is None:
+        return f"No phase change ({attrs['signals'][0]} has no jump)"
+    return (f"Phase change from epoch {attrs['turn_epoch']} "
+            f"({len(attrs['agreeing'])} of {len(attrs['signals'])} signals agree)")
+
+
+def _build_phase(sources, ctx: ViewContext):
+    fig = _plot.figure(_phase_title(ctx.load("phase_change", ctx.epoch).attrs),
+                       x_label="epoch", y_label="smoothed, scaled to 0..1", width=680)
+    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
+                   line_width=1.5)
+    fig.scatter("x", "y", source=sources["steepest"], color="color", size=9,
+                marker="diamond", legend_label="steepest change")
+    _plot.turn_band(fig, sources["turn"])
+    _plot.current_epoch_band(fig, sources["current"])
+    _plot.legend_outside(fig)
+    return fig
+
+
+def phase_change_view(signals: str) -> View:
+    """The view of a family's ``phase_change`` analyzer (:mod:`tdw.library.phase`):
+    every signal smoothed, oriented to rise and scaled to 0..1, with its steepest change,
+    the family's transition and the current checkpoint. ``signals`` names them for the
+    description, e.g. ``"best induction score, in-context learning score falling"``."""
+    return View(
+        "phase_change", "Phase change", f"The signals the phase change is dated by ({signals}), "
+        "each smoothed, oriented to rise and scaled to 0..1, with its steepest change; the "
+        "red line is the detected transition.", ("phase_change",), "summary",
+        build=_build_phase, data=_phase_columns, epoch_data=_plot.current_columns,
+        group="Training")
+
+
+GENERIC_VIEWS = (LOSS_CURVES, ACCURACY_CURVES, PARAMETER_TRAJECTORY, PARAMETER_VELOCITY,
+                 PARAMETER_NORMS, EFFECTIVE_DIMENSIONALITY, FLATNESS)

@@ -1,0 +1,205 @@
+"""Explore one variant: one checkpoint slider drives every view of its family.
+
+The page is generated from the family's views (grouped by ``View.group``); nothing in it
+knows about any particular family. A slider move replaces only per-checkpoint data:
+
+* views whose per-checkpoint data for *every* checkpoint fits ``client_budget`` ship it
+  once as frames, and a browser-side callback swaps frames with no Python round trip;
+* the others answer from Python through each pane's cache;
+* summary views move only their current-checkpoint marker.
+
+Clicking a checkpoint marker on a training curve (any renderer named ``checkpoints``)
+jumps there, and so does clicking the checkpoint timeline. The Export card writes any view
+(PNG, SVG, HTML, or a GIF across checkpoints) and the standalone explorer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+import param
+
+from tdw.explore.jupyter import ensure_extension
+from tdw.explore.variant import Variant
+from tdw.explore.viewpane import ViewPane, frame_swap_code, grouped
+from tdw.store.store import Store
+from tdw.ui.export_bar import ExportBar
+from tdw.ui.timeline import Timeline
+
+__all__ = ["Explorer", "DEFAULT_CLIENT_BUDGET"]
+
+DEFAULT_CLIENT_BUDGET = 8_000_000
+"""Bytes of per-checkpoint data (all checkpoints together) a view may ship to the browser.
+
+Measured on a 100-checkpoint quick-preset variant (p = 59) in headless Chromium: at 2 MB
+the neuron frequency clusters (6 MB) answered from Python and every slider move waited
+for that round trip through the kernel (about 1.2 s under load 9, against under 30 ms for
+the views swapped in the browser); at 8 MB every view of that variant swaps in the
+browser and what is left of a move is the browser repainting the figures."""
+
+
+class Explorer(pn.viewable.Viewer):
+    """Every view of one variant on one page, driven by a checkpoint player.
+
+    >>> Explorer("p59")                # doctest: +SKIP   (in a notebook cell)
+
+    Args:
+        variant: a :class:`~tdw.explore.variant.Variant` or a variant id (prefix).
+        store: the store, when ``variant`` is an id.
+        epoch: the checkpoint to open at (default: the last one).
+        client_budget: see :data:`DEFAULT_CLIENT_BUDGET`; 0 keeps every update in Python.
+    """
+
+    index = param.Integer(default=0, bounds=(0, None), doc="Index of the current checkpoint.")
+
+    def __init__(self, variant: Variant | str, store: Store | str | None = None, *,
+                 epoch: int | None = None, client_budget: int = DEFAULT_CLIENT_BUDGET,
+                 **params: Any):
+        ensure_extension()
+        self.variant = variant if isinstance(variant, Variant) else Variant(variant, store)
+        epochs = self.variant.epochs
+        if not epochs:
+            raise ValueError(f"{self.variant.id} has no checkpoints yet; train it first")
+        start = epochs.index(epoch) if epoch is not None else len(epochs) - 1
+        super().__init__(index=start, **params)
+        self.panes: list[ViewPane] = []
+        self.waiting: dict[str, list[str]] = self.variant.waiting()
+        for view in self.variant.family.views:
+            if view.name not in self.waiting:
+                self.panes.append(ViewPane(self.variant, view, epochs[start],
+                                           client_budget=client_budget))
+        self.player = pn.widgets.Player(
+            label="checkpoint", start=0, end=len(epochs) - 1, value=start, interval=400,
+            loop_policy="once", show_loop_controls=False, show_value=False,
+            sizing_mode="stretch_width",
+            visible_buttons=["first", "previous", "pause", "play", "next", "last"])
+        turn = self.variant.turn()
+        self.timeline = Timeline(epochs=list(epochs), value=epochs[start],
+                                 turn=turn[0] if turn else None,
+                                 scale="log" if _spans_decades(epochs) else "linear")
+        self.label = pn.pane.Markdown(self._label_text(), margin=(0, 10))
+        self._link_client_side()
+        self.player.param.watch(lambda e: setattr(self, "index", e.new), "value")
+        self.timeline.param.watch(self._on_timeline, "value")
+        self.param.watch(self._on_index, "index")
+        for pane in self.panes:
+            self._link_marker_clicks(pane)
+        self.export = ExportBar(self)
+        self._layout = self._build_layout()
+
+    # ------------------------------------------------------------- reading
+    @property
+    def epoch(self) -> int:
+        return self.variant.epochs[self.index]
+
+    def pane(self, name: str) -> ViewPane:
+        for pane in self.panes:
+            if pane.name == name:
+                return pane
+        raise KeyError(f"{self.variant.id} shows no view {name!r}"
+                       + (f" ({'; '.join(self.waiting[name])})" if name in self.waiting else ""))
+
+    def goto(self, epoch: int) -> None:
+        """Move every view to the checkpoint nearest ``epoch``."""
+        epochs = self.variant.epochs
+        self.index = min(range(len(epochs)), key=lambda i: abs(epochs[i] - epoch))
+
+    # ------------------------------------------------------------- wiring
+    def _on_index(self, event: param.parameterized.Event) -> None:
+        epoch = self.epoch
+        if self.player.value != self.index:
+            self.player.value = self.index
+        if self.timeline.value != epoch:
+            self.timeline.value = epoch
+        self.label.object = self._label_text()
+        for pane in self.panes:
+            if pane.client_side:
+                pane.epoch = epoch  # the browser already swapped its frame
+            else:
+                pane.show(epoch)
+
+    def _on_timeline(self, event: param.parameterized.Event) -> None:
+        if event.new in self.variant.epochs and event.new != self.epoch:
+            self.index = self.variant.epochs.index(event.new)
+
+    def _link_client_side(self) -> None:
+        targets, frames = [], []
+        for pane in self.panes:
+            if pane.client_side:
+                t, f = pane.frame_pairs()
+                targets += t
+                frames += f
+        if targets:
+            self.player.jscallback(value=frame_swap_code("source.value"),
+                                   args={"targets": targets, "frames_list": frames,
+                                         "n_frames": len(self.variant.epochs)})
+
+    def _link_marker_clicks(self, pane: ViewPane) -> None:
+        from bokeh.models import TapTool
+
+        renderer = pane.figure.select_one({"name": "checkpoints"})
+        if renderer is None:
+            return
+        pane.figure.add_tools(TapTool(renderers=[renderer]))
+        epochs_column = renderer.data_source.data["epoch"]
+
+        def clicked(attr, old, new):
+            if new:
+                self.goto(int(epochs_column[new[0]]))
+                renderer.data_source.selected.indices = []
+
+        renderer.data_source.selected.on_change("indices", clicked)
+
+    # -------------------------------------------------------------- layout
+    def _label_text(self) -> str:
+        epochs = self.variant.epochs
+        turn = self.variant.turn()
+        turn_text = f" · detected turn at epoch {turn[0]}" if turn else ""
+        return (f"**epoch {self.epoch}** · checkpoint {self.index + 1} of {len(epochs)}"
+                f"{turn_text}")
+
+    def _pane_card(self, pane: ViewPane):
+        widgets = []
+        for name, size in pane.selector_ranges.items():
+            slider = pn.widgets.IntSlider(label=name, start=0, end=max(size - 1, 0), value=0,
+                                          width=240)
+            slider.param.watch(lambda e, n=name, p=pane: p.select(**{n: e.new}), "value")
+            widgets.append(slider)
+        figure = pn.pane.Bokeh(pane.figure)
+        return pn.Column(*widgets, figure, name=pane.name,
+                         css_classes=["tdw-view", "tdw-client" if pane.client_side else
+                                      "tdw-server"])
+
+    def _build_layout(self):
+        sections = []
+        for group, panes in grouped(self.panes, lambda p: p.view.group):
+            sections.append(pn.Card(pn.FlexBox(*[self._pane_card(p) for p in panes]),
+                                    title=group, sizing_mode="stretch_width"))
+        if self.waiting:
+            lines = "\n".join(f"- **{name}**: needs {'; '.join(needs)}"
+                              for name, needs in self.waiting.items())
+            sections.append(pn.Card(pn.pane.Markdown(
+                f"These views wait for analysis (Analyze page, or `tdw analyze "
+                f"{self.variant.id}`):\n\n{lines}"), title="Not analysed yet",
+                collapsed=True, sizing_mode="stretch_width"))
+        header = pn.Column(
+            pn.pane.Markdown(f"### {self.variant.id}", margin=(0, 10)),
+            pn.Row(self.player, self.label, sizing_mode="stretch_width"),
+            self.timeline, sizing_mode="stretch_width", css_classes=["tdw-explorer-header"])
+        export = pn.Card(self.export, title="Export", collapsed=True,
+                         sizing_mode="stretch_width", css_classes=["tdw-export-card"])
+        return pn.Column(header, export, *sections, sizing_mode="stretch_width")
+
+    def __panel__(self):
+        # Browser-side frame swaps are not echoed to Python: bring the client-side sources
+        # up to the current checkpoint before (re)displaying them.
+        for pane in self.panes:
+            if pane.client_side:
+                pane.show(self.epoch)
+        return self._layout
+
+
+def _spans_decades(epochs: tuple[int, ...]) -> bool:
+    positive = [e for e in epochs if e > 0]
+    return bool(positive) and max(positive) / min(positive) >= 100

@@ -1,0 +1,126 @@
+"""The Sweeps page: every recent sweep with its per-variant state, progress and Cancel.
+
+Like the job list it polls the catalog on a periodic callback and updates in place: one
+card per sweep, created once, whose table and bar are refreshed while the sweep runs.
+Sweeps are started from the command line (``tdw sweep``), which coordinates them.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import panel as pn
+
+from tdw.errors import TdwError
+from tdw.store.store import Store
+from tdw.sweeps import sweep as sweep_mod
+from tdw.ui.jobs import _STATE_COLOURS
+
+__all__ = ["SweepList", "SweepCard", "members_html"]
+
+_MEMBER_COLOURS = {"pending": "#777", "training": "#1f77b4", "analyzing": "#9467bd",
+                   "done": "#2ca02c", "failed": "#d62728", "cancelled": "#8c564b"}
+
+
+def members_html(members: list[sweep_mod.SweepMember]) -> str:
+    """The per-variant table: state, current job, a progress bar, the error if any."""
+    rows = []
+    for m in members:
+        pct = int(round(100 * m.fraction))
+        job = f"{m.job.kind} job {m.job.id}: {m.job.state}" if m.job else "-"
+        message = m.error or (m.job.message if m.job and m.state != "done" else "")
+        rows.append(
+            f"<tr class='tdw-sweep-member'><td>{m.position + 1}</td>"
+            f"<td><code>{html.escape(m.variant)}</code></td>"
+            f"<td style='color:{_MEMBER_COLOURS.get(m.state, '#777')}'>{m.state}</td>"
+            f"<td>{html.escape(job)}</td>"
+            f"<td><div style='width:120px;background:#eee;height:10px'><div style='width:{pct}%;"
+            f"background:{_MEMBER_COLOURS.get(m.state, '#1f77b4')};height:10px'></div></div>"
+            f"</td><td>{pct}%</td><td>{html.escape(message or '')}</td></tr>")
+    head = "".join(f"<th style='text-align:left'>{h}</th>" for h in
+                   ("#", "variant", "state", "job", "progress", "", "message"))
+    return (f"<table style='font-size:12px;border-collapse:collapse;width:100%'><tr>{head}</tr>"
+            + "".join(rows) + "</table>")
+
+
+class SweepCard(pn.viewable.Viewer):
+    """One sweep: title, overall progress, Cancel, and the per-variant table."""
+
+    def __init__(self, store: Store, record: sweep_mod.SweepRecord, **params: Any):
+        super().__init__(**params)
+        self.store, self.id, self.state = store, record.id, ""
+        self.title = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
+        self.bar = pn.indicators.Progress(value=0, max=100, width=220, height=18,
+                                          margin=(8, 10), bar_color="primary")
+        self.status = pn.pane.Markdown("", margin=(0, 10), width=260)
+        self.cancel = pn.widgets.Button(label="Cancel sweep", color="danger", width=120,
+                                        margin=(5, 10))
+        self.cancel.on_click(self._cancel)
+        self.table = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
+        self.refresh(record)
+
+    def refresh(self, record: sweep_mod.SweepRecord) -> None:
+        self.state = record.state
+        members = sweep_mod.members(self.store, record.id)
+        grid = " ".join(f"{n}={','.join(map(str, v))}" for n, v in record.spec.grid.axes)
+        colour = _STATE_COLOURS.get(record.state, "#777")
+        self.title.object = (
+            f"<b>sweep {record.id}</b> · {html.escape(record.family)} · <code>"
+            f"{html.escape(grid)}</code>{' · analyze' if record.spec.analyze else ''} · "
+            f"{html.escape(record.executor)} · <span class='tdw-sweep-state' style='color:"
+            f"{colour}'>{record.state}</span>")
+        done = sum(m.state == "done" for m in members)
+        self.bar.value = int(round(100 * sum(m.fraction for m in members)
+                                   / max(1, len(members))))
+        self.bar.bar_color = {"failed": "danger", "cancelled": "warning",
+                              "succeeded": "success"}.get(record.state, "primary")
+        self.status.object = f"{done}/{len(members)} variants done"
+        self.cancel.visible = record.state == "running" and not record.cancel_requested
+        self.table.object = members_html(members)
+
+    def _cancel(self, event: Any) -> None:
+        try:
+            self.refresh(sweep_mod.cancel(self.store, self.id, timeout=0))
+        except TdwError as exc:
+            self.status.object = f"**{html.escape(str(exc))}**"
+
+    def __panel__(self):
+        return pn.Column(pn.Row(self.title, self.bar, self.status, self.cancel,
+                                sizing_mode="stretch_width"), self.table,
+                         sizing_mode="stretch_width", css_classes=["tdw-sweep"],
+                         styles={"border-bottom": "1px solid #eee"})
+
+
+class SweepList(pn.viewable.Viewer):
+    """The ``limit`` most recent sweeps, refreshed every ``period_ms`` while shown."""
+
+    def __init__(self, store: Store, *, limit: int = 5, period_ms: int = 2000, **params: Any):
+        super().__init__(**params)
+        self.store, self.limit = store, limit
+        self.cards: dict[int, SweepCard] = {}
+        self._shown: list[int] = []
+        self.column = pn.Column(sizing_mode="stretch_width")
+        self.empty = pn.pane.Markdown(
+            "No sweeps yet. Start one from a terminal, e.g. `tdw sweep modulo_addition_1l "
+            "--preset quick --grid model_seed=1,2,3 --analyze`.", margin=(0, 10))
+        self.refresh()
+        self._callback = pn.state.add_periodic_callback(self.refresh, period=period_ms,
+                                                        start=True)
+
+    def refresh(self) -> None:
+        records = sweep_mod.sweeps(self.store, limit=self.limit)
+        for record in records:
+            card = self.cards.get(record.id)
+            if card is None:
+                self.cards[record.id] = SweepCard(self.store, record)
+            elif record.state == "running" or record.state != card.state:
+                card.refresh(record)
+        if [r.id for r in records] != self._shown:
+            self._shown = [r.id for r in records]
+            self.column.objects = [self.cards[i] for i in self._shown]
+        self.empty.visible = not records
+
+    def __panel__(self):
+        return pn.Column(pn.pane.Markdown("### Sweeps", margin=(0, 10)), self.empty,
+                         self.column, sizing_mode="stretch_width")
