@@ -81,7 +81,7 @@ def _browser_figures(store_root: Path, n_moves: int, visits: int
     """
     from playwright.sync_api import sync_playwright
 
-    from tdw.explore.export import CHROMIUM_ARGS, find_chromium
+    from tdw.explore.browser import CHROMIUM_ARGS, find_chromium
 
     config = ServeConfig(store=store_root, port=_free_port())
     paints, moves = [], []

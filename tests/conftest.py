@@ -1,4 +1,9 @@
-"""Shared fixtures: an isolated store per test, fixed seeds, tiny training parameters."""
+"""Shared fixtures: an isolated store per test, fixed seeds, tiny training parameters.
+
+The folder is the tier: every test is marked with the name of the folder it lives in
+(``unit``, ``families``, ``integration``, ``browser``), so ``pytest -m unit`` and
+``pytest tests/unit`` select the same tests.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,18 @@ import pytest
 import torch
 
 from tdw.store.store import Store
+
+TIERS = ("unit", "families", "integration", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(tests).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test lives in one of the tier folders "
+                                    f"{', '.join(TIERS)} under tests/")
+        item.add_marker(tier)
 
 
 @pytest.fixture(autouse=True)

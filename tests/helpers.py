@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 
@@ -33,3 +36,23 @@ def train_and_analyse(root: Path, **params) -> str:
                                  schedule="0-60/10", store=root, device="cpu").execute()
     AnalysisRun.prepare(variant=result.variant, workers=1, store=root).execute()
     return result.variant
+
+
+TDW = [sys.executable, "-m", "tdw.cli"]
+
+
+def tdw(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*TDW, *args], env=env, capture_output=True, text=True, timeout=600,
+                          cwd=env["TDW_HOME"] + "-cwd")
+    if check and proc.returncode != 0:
+        raise AssertionError(f"tdw {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+def wait_for(predicate, timeout: float = 180, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -22,8 +22,10 @@ from tdw.family.family import Dataset, Family, TrainConfig
 from tdw.family.params import Param
 
 from .analyzers import ANALYZERS, CROSS_EPOCH
+from .command import COMMAND
 from .importer import MODEL_FOLDER
 from .series import boot_stored
+from .tiny import tiny_variant
 from .views import VIEWS
 
 __all__ = ["FAMILY"]
@@ -31,12 +33,25 @@ __all__ = ["FAMILY"]
 IMPORT_COMMAND = ("tdw import MODEL --revisions step1000,step2000,... --probe prompts.json, "
                   "or tdw import DIR1 DIR2 ... --probe prompts.json")
 
+
+def _increasing_steps(text: str) -> str | None:
+    """Why ``text`` is not a list of training steps, or None when it is one."""
+    parts = [s.strip() for s in text.split(",") if s.strip()]
+    if not all(s.isdigit() for s in parts):
+        return "write the steps as whole numbers separated by commas, e.g. 0,1000,2000"
+    steps = [int(s) for s in parts]
+    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        return "the steps must increase, one per revision, e.g. 0,1000,2000"
+    return None
+
+
 PARAMS = (
     Param("model", "str", "series", "label of the series in the variant id (default: the "
           "model's name; tdw import --name sets it)", identity=True, short="m"),
     Param("source", "str", "", "Hugging Face model id the revisions come from, or 'local'"),
     Param("revisions", "str", "", "comma-separated Hub revisions, or the checkpoint directories"),
-    Param("steps", "str", "", "comma-separated training step of each revision (the 'epochs')"),
+    Param("steps", "str", "", "comma-separated training step of each revision (the 'epochs')",
+          check=_increasing_steps),
     Param("config_sha256", "str", "", "sha256 of the architecture stored with the variant"),
 )
 """Written by ``tdw import``; the variant id is the model label plus a hash of the rest."""
@@ -104,6 +119,9 @@ FAMILY = Family(
     transition="clustering_emergence",
     boot=boot,
     imported_by=IMPORT_COMMAND,
+    commands=(COMMAND,),
+    # No parameters to shrink: the tiny variant is a tiny random series, imported.
+    tiny_variant=tiny_variant,
     summaries=(("clustering emerges at step", "clustering_emergence", "turn_epoch"),
                ("probe metric (last)", "answer_metric", "mean")),
 )

@@ -136,13 +136,13 @@ def plan_import(store: Store, request: ImportRequest) -> ImportPlan:
         "steps": ",".join(str(r.step) for r in revisions),
         "config_sha256": architecture_sha256(config)})
     vid = variant_id(family, values)
-    existing = store.catalog.one("SELECT sha256 FROM probes WHERE variant = ?", (vid,))
+    existing = store.stored_probe_sha256(vid)
     if existing is not None:
-        if existing["sha256"] == probe_sha256(probe):
+        if existing == probe_sha256(probe):
             raise AlreadyImported(f"{vid} is already imported with this probe; analyse it: "
                                   f"tdw analyze {vid}")
         raise TdwError(f"{vid} was imported with another prompt set (probe sha256 "
-                       f"{existing['sha256'][:16]}...); a variant's probe is fixed: import the "
+                       f"{existing[:16]}...); a variant's probe is fixed: import the "
                        "series again under another name (--name LABEL) to use this one")
     return ImportPlan(vid, values, revisions, spec, probe, config, tokenizer)
 

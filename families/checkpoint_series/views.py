@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tdw.family import plot as _plot
+from tdw.family import plot
 from tdw.family.views import Trace, View, ViewContext
 
 __all__ = ["VIEWS"]
@@ -17,46 +17,31 @@ def _metric_data(ctx: ViewContext) -> dict:
     # "epoch" (the step) is the column the Explorer reads when a checkpoint marker is clicked
     return {"curves": {"epoch": list(ctx.epochs), "prompt": [a.attrs["mean"] for a in arts],
                        "source": [a.attrs["source_mean"] for a in arts]},
-            "turn": _plot.turn_columns(ctx)}
+            "turn": plot.turn_columns(ctx)}
 
 
 def _build_metric(sources, ctx: ViewContext):
     name = ctx.load("answer_metric", ctx.epoch).attrs["metric_name"]
-    fig = _plot.figure("Probe metric across training", x_label="step",
-                       y_label=f"mean {name.replace('_', ' ')}", width=620)
-    for column, color, label in (("prompt", _plot.PALETTE[0], "prompts"),
-                                 ("source", _plot.PALETTE[2], "source prompts")):
+    fig = plot.figure("Probe metric across training", x_label="step",
+                      y_label=f"mean {name.replace('_', ' ')}", width=620)
+    for column, color, label in (("prompt", plot.PALETTE[0], "prompts"),
+                                 ("source", plot.PALETTE[2], "source prompts")):
         fig.line("epoch", column, source=sources["curves"], color=color, legend_label=label,
                  line_width=1.5)
         fig.scatter("epoch", column, source=sources["curves"], color=color, size=6,
                     legend_label=label, name="checkpoints" if column == "prompt" else column)
-    _plot.turn_band(fig, sources["turn"])
-    _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig)
-    return fig
-
-
-def _metric_trace(ctx: ViewContext):
-    curves = _metric_data(ctx)["curves"]
-    return curves["epoch"], curves["prompt"]
+    return plot.finish(fig, sources)
 
 
 ANSWER_METRIC = View(
     "answer_metric", "Probe metric across training", "Mean metric (correct minus wrong answer "
     "at the last token) of the prompts and of their source prompts at every imported step.",
     ("answer_metric",), "summary", build=_build_metric, data=_metric_data,
-    epoch_data=_plot.current_columns, group="Behaviour",
-    trace=Trace("mean probe metric", _metric_trace))
+    epoch_data=plot.current_columns, group="Behaviour",
+    trace=plot.column_trace("mean probe metric", _metric_data, "curves", "prompt"))
 
 
 # --------------------------------------------------------------- grids
-def _cells(grid: np.ndarray, rows: list[str], cols: list[str]) -> dict:
-    """Columns of a categorical heatmap: one rect per (row, col) cell."""
-    r, c = np.meshgrid(np.arange(len(rows)), np.arange(len(cols)), indexing="ij")
-    return {"row": [rows[i] for i in r.ravel()], "col": [cols[j] for j in c.ravel()],
-            "value": grid.astype(np.float64).ravel()}
-
-
 def _heatmap_view(name: str, title: str, description: str, analyzer: str, array: str,
                   cols_of, col_label: str, value_label: str) -> View:
     """A (layer x column) heatmap of ``analyzer[array]`` with one symmetric colour scale
@@ -67,23 +52,22 @@ def _heatmap_view(name: str, title: str, description: str, analyzer: str, array:
 
     def columns(ctx: ViewContext) -> dict:
         art = ctx.load(analyzer, ctx.epoch)
-        return {"cells": _cells(art[array], layers(ctx), cols_of(art))}
+        return {"cells": plot.cell_columns(art[array], layers(ctx), cols_of(art), x="col",
+                                           y="row")}
 
     def build(sources, ctx: ViewContext):
-        from bokeh.models import ColorBar, HoverTool, LinearColorMapper
+        from bokeh.models import HoverTool
 
         art = ctx.load(analyzer, ctx.epoch)
         limit = max(float(np.nanmax(np.abs(ctx.load(analyzer, e)[array]), initial=0.0))
                     for e in ctx.epochs) or 1.0
-        # RdBu11 runs from blue to red: negative values blue, positive red
-        mapper = LinearColorMapper(palette="RdBu11", low=-limit, high=limit, nan_color="#dddddd")
         rows = layers(ctx)
-        fig = _plot.figure(title, x_label=col_label, y_label="layer", x_range=cols_of(art),
-                           y_range=list(reversed(rows)), width=520,
-                           height=max(240, 40 + 22 * len(rows)))
-        fig.rect("col", "row", 1, 1, source=sources["cells"], line_color=None,
-                 fill_color={"field": "value", "transform": mapper})
-        fig.add_layout(ColorBar(color_mapper=mapper, title=value_label, width=10), "right")
+        # RdBu11 runs from blue to red: negative values blue, positive red
+        fig = plot.cells_figure(title, sources["cells"], rows, cols_of(art), x="col", y="row",
+                                x_label=col_label, y_label="layer", palette="RdBu11",
+                                low=-limit, high=limit, label=value_label,
+                                nan_color="#dddddd", width=520,
+                                height=max(240, 40 + 22 * len(rows)))
         fig.select_one(HoverTool).tooltips = [("layer", "@row"), (col_label, "@col"),
                                               (value_label, "@value{0.000}")]
         return fig
@@ -112,30 +96,28 @@ def _similarity_data(ctx: ViewContext) -> dict:
     layer = ctx.selection.get("layer", 0)
     heads = [str(h) for h in range(art["similarity"].shape[1])]
     labels = art["kmeans_labels"][layer]
-    return {"cells": _cells(art["similarity"][layer], heads, heads),
+    return {"cells": plot.cell_columns(art["similarity"][layer], heads, heads, x="col",
+                                       y="row"),
             "clusters": {"head": heads, "row": ["k-means"] * len(heads),
-                         "color": [_plot.PALETTE[int(c) % len(_plot.PALETTE)] for c in labels],
+                         "color": [plot.PALETTE[int(c) % len(plot.PALETTE)] for c in labels],
                          "cluster": [int(c) for c in labels]},
             "score": {"text": [f"silhouette {art['kmeans_silhouette'][layer]:.2f}, "
                                f"ARI vs groups {art['kmeans_vs_groups'][layer]:.2f}"]}}
 
 
 def _build_similarity(sources, ctx: ViewContext):
-    from bokeh.models import ColorBar, LabelSet, LinearColorMapper
+    from bokeh.models import LabelSet
 
     n = ctx.load("head_weight_clustering", ctx.epoch)["similarity"].shape[1]
     heads = [str(h) for h in range(n)]
-    mapper = LinearColorMapper(palette="Viridis256", low=-1.0, high=1.0)
-    fig = _plot.figure("Head weight similarity", x_label="head", y_label="head",
-                       x_range=heads, y_range=[*reversed(heads), "k-means"], width=460,
-                       height=460)
-    fig.rect("col", "row", 1, 1, source=sources["cells"], line_color=None,
-             fill_color={"field": "value", "transform": mapper})
+    # the k-means row sits above the similarity matrix
+    fig = plot.cells_figure("Head weight similarity", sources["cells"], ["k-means", *heads],
+                            heads, x="col", y="row", x_label="head", y_label="head",
+                            low=-1.0, high=1.0, label="cosine", width=460, height=460)
     fig.rect("head", "row", 0.9, 0.9, source=sources["clusters"], color="color")
     fig.add_layout(LabelSet(x=4, y=4, x_units="screen", y_units="screen", text="text",
                             source=sources["score"], text_font_size="9pt",
                             background_fill_color="white", background_fill_alpha=0.85))
-    fig.add_layout(ColorBar(color_mapper=mapper, title="cosine", width=10), "right")
     return fig
 
 
@@ -149,39 +131,22 @@ HEAD_SIMILARITY = View(
 
 
 # -------------------------------------------------------- across training
-def _layer_lines(array: str):
-    def data(ctx: ViewContext) -> dict:
-        art = ctx.load("clustering_emergence", ctx.epoch)
-        values = art[array]  # (checkpoint, layer)
-        n = values.shape[1]
-        return {"lines": {"xs": [art["steps"].tolist()] * n,
-                          "ys": [values[:, i].tolist() for i in range(n)],
-                          "name": [f"layer {i}" for i in range(n)],
-                          "color": [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(n)]},
-                "turn": _plot.turn_columns(ctx)}
-    return data
-
-
 def _lines_view(name: str, title: str, description: str, array: str, y_label: str,
                 trace_label: str) -> View:
-    data = _layer_lines(array)
+    """A summary view of ``clustering_emergence[array]``, one line per layer across steps."""
 
-    def build(sources, ctx: ViewContext):
-        fig = _plot.figure(title, x_label="step", y_label=y_label, width=620)
-        fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
-                       line_width=1.5)
-        _plot.turn_band(fig, sources["turn"])
-        _plot.current_epoch_band(fig, sources["current"])
-        _plot.legend_outside(fig)
-        return fig
+    def lines(ctx: ViewContext):
+        art = ctx.load("clustering_emergence", ctx.epoch)
+        values = art[array]  # (checkpoint, layer)
+        return art["steps"], values.T, [f"layer {i}" for i in range(values.shape[1])]
 
     def trace(ctx: ViewContext):
         art = ctx.load("clustering_emergence", ctx.epoch)
         return art["steps"], np.nanmean(art[array], axis=1)
 
-    return View(name, title, description, ("clustering_emergence",), "summary", build=build,
-                data=data, epoch_data=_plot.current_columns, group="Clustering",
-                trace=Trace(trace_label, trace))
+    return plot.lines_view(name, title, description, ("clustering_emergence",), lines,
+                           x_label="step", y_label=y_label, group="Clustering",
+                           trace=Trace(trace_label, trace))
 
 
 CLUSTERING_EMERGENCE = _lines_view(
@@ -204,28 +169,22 @@ GROUP_GAP = _lines_view(
 def _layer_story_data(ctx: ViewContext) -> dict:
     art = ctx.load("clustering_emergence", ctx.epoch)
     layer = ctx.selection.get("layer", 0)
-    steps = art["steps"].tolist()
     emerged = art.attrs["layer_steps"][layer]
-    return {"lines": {"xs": [steps] * 3,
-                      "ys": [art[a][:, layer].tolist() for a in
-                             ("silhouette", "weights_vs_groups", "weights_vs_behaviour")],
-                      "name": [f"layer {layer}: {what}" for what in (
-                          "weight-cluster silhouette", "agreement with head groups",
-                          "agreement with ablation behaviour")],
-                      "color": list(_plot.PALETTE[:3])},
+    series = [art[a][:, layer] for a in ("silhouette", "weights_vs_groups",
+                                         "weights_vs_behaviour")]
+    names = [f"layer {layer}: {what}" for what in (
+        "weight-cluster silhouette", "agreement with head groups",
+        "agreement with ablation behaviour")]
+    # the layer's own emergence step takes the place of the family's transition
+    return {"lines": plot.line_columns(art["steps"], series, names),
             "turn": {"x": [] if emerged is None else [emerged]}}
 
 
 def _build_layer_story(sources, ctx: ViewContext):
-    fig = _plot.figure("Clustering vs behaviour (one layer)", x_label="step",
-                       y_label="silhouette, adjusted Rand index", width=620, height=420,
-                       y_range=(-1.05, 1.05))
-    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
-                   line_width=2)
-    _plot.turn_band(fig, sources["turn"])
-    _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig, side="below")
-    return fig
+    fig = plot.lines_figure("Clustering vs behaviour (one layer)", sources["lines"],
+                            x_label="step", y_label="silhouette, adjusted Rand index",
+                            line_width=2, height=420, y_range=(-1.05, 1.05))
+    return plot.finish(fig, sources, legend="below")
 
 
 LAYER_STORY = View(
@@ -235,7 +194,7 @@ LAYER_STORY = View(
     "Rand index of those clusters with the probe's head groups and with the heads split by "
     "their ablation effect (does weight clustering match behavioural grouping?).",
     ("clustering_emergence",), "summary", build=_build_layer_story, data=_layer_story_data,
-    epoch_data=_plot.current_columns,
+    epoch_data=plot.current_columns,
     selectors={"layer": ("clustering_emergence", "silhouette", 1)}, group="Clustering")
 
 VIEWS = (ANSWER_METRIC, HEAD_ABLATION, GROUP_PATCHING, HEAD_SIMILARITY, LAYER_STORY,

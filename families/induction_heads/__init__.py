@@ -60,8 +60,9 @@ MAX_CHECKPOINTS = 100
 """The default schedule keeps every epoch up to this many, then spaces them evenly."""
 
 
-def _check(values: Mapping[str, Any]) -> None:
-    """Constraints between parameters, which :class:`~tdw.family.params.Param` checks one by one."""
+def check(values: Mapping[str, Any]) -> None:
+    """Constraints between parameters, which :class:`~tdw.family.params.Param` checks one by
+    one: the repeated segment must fit twice in a sequence, and a minibatch in the data."""
     if 2 * values["segment_length"] > values["n_ctx"]:
         raise ParameterError(
             f"segment_length {values['segment_length']} does not fit twice in n_ctx "
@@ -74,7 +75,6 @@ def _check(values: Mapping[str, Any]) -> None:
 def model_config(values: Mapping[str, Any]):
     from transformer_lens.config import TransformerBridgeConfig
 
-    _check(values)
     return TransformerBridgeConfig(
         n_layers=values["n_layers"], d_model=values["n_heads"] * values["d_head"],
         n_heads=values["n_heads"], d_head=values["d_head"], attn_only=True,
@@ -85,9 +85,6 @@ def model_config(values: Mapping[str, Any]):
 
 
 def train_config(values: Mapping[str, Any]) -> TrainConfig:
-    # Every request resolves its training config before any work: the place to refuse
-    # parameters that are valid one by one but not together.
-    _check(values)
     return TrainConfig(n_epochs=values["n_epochs"], lr=values["lr"],
                        weight_decay=values["weight_decay"], betas=(0.9, 0.98),
                        batch_size=values["batch_size"], shuffle_seed=values["data_seed"])
@@ -128,6 +125,7 @@ FAMILY = Family(
     probe=data.probe,
     train_config=train_config,
     default_schedule=default_schedule,
+    check=check,
     readout=sequence_logits,
     analyzers=(*ANALYZERS, make_hessian_spectrum(probe_loss_float32, k=3, iterations=50),
                parameter_snapshot, effective_dimensionality, make_flatness(probe_loss)),
@@ -139,5 +137,9 @@ FAMILY = Family(
     presets={
         # A CPU-sized run that forms induction heads; see the README for measurements.
         "quick": {"n_epochs": 24},
+        # Two heads of 4 on sequences of 8 tokens: four checkpoints in seconds (forms no
+        # induction heads; it exercises every analyzer and view).
+        "tiny": {"n_heads": 2, "d_head": 4, "d_vocab": 7, "n_ctx": 8, "segment_length": 3,
+                 "n_train": 64, "batch_size": 32, "n_epochs": 3},
     },
 )

@@ -2,58 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from tdw.family import plot as _plot
+from tdw.family import plot
 from tdw.family.views import Trace, View, ViewContext
 from tdw.library.views import GENERIC_VIEWS, phase_change_view
 
 __all__ = ["VIEWS"]
-
-Lines = Callable[[ViewContext], tuple[list[str], np.ndarray]]
-"""context -> (line names, ``(line, checkpoint)`` values over ``ctx.epochs``)."""
-
-
-def _lines_view(name: str, title: str, description: str, analyzer: str, lines: Lines,
-                y_label: str, group: str, trace: Trace | None = None,
-                log: bool = False) -> View:
-    """A summary view: one line per name across checkpoints, the transition and the
-    current checkpoint."""
-
-    def columns(ctx: ViewContext) -> dict:
-        names, values = lines(ctx)
-        return {"lines": {"xs": [list(ctx.epochs)] * len(names),
-                          "ys": [np.asarray(v, dtype=np.float64).tolist() for v in values],
-                          "name": names,
-                          "color": [_plot.PALETTE[i % len(_plot.PALETTE)]
-                                    for i in range(len(names))]},
-                "turn": _plot.turn_columns(ctx)}
-
-    def build(sources, ctx: ViewContext):
-        fig = _plot.figure(title, x_label="epoch", y_label=y_label, width=620,
-                           y_axis_type="log" if log else "linear")
-        fig.multi_line("xs", "ys", source=sources["lines"], color="color",
-                       legend_field="name", line_width=1.5)
-        _plot.turn_band(fig, sources["turn"])
-        _plot.current_epoch_band(fig, sources["current"])
-        _plot.legend_outside(fig)
-        return fig
-
-    return View(name, title, description, (analyzer,), "summary", build=build, data=columns,
-                epoch_data=_plot.current_columns, group=group, trace=trace)
-
 
 def _stack(ctx: ViewContext, analyzer: str, array: str) -> np.ndarray:
     """``(checkpoint, ...)`` an array of every checkpoint's artifact."""
     return np.stack([ctx.load(analyzer, e)[array] for e in ctx.epochs])
 
 
-def _per_head(analyzer: str, array: str) -> Lines:
-    def lines(ctx: ViewContext) -> tuple[list[str], np.ndarray]:
+def _per_head(analyzer: str, array: str) -> plot.Lines:
+    def lines(ctx: ViewContext):
         names = list(ctx.load(analyzer, ctx.epoch).attrs["heads"])
-        return names, _stack(ctx, analyzer, array).T  # (head, checkpoint)
+        return ctx.epochs, _stack(ctx, analyzer, array).T, names  # (head, checkpoint)
     return lines
 
 
@@ -63,113 +28,103 @@ def _max_trace(label: str, analyzer: str, array: str) -> Trace:
     return Trace(label, values)
 
 
-def _attr_trace(label: str, analyzer: str, attr: str, log: bool = False) -> Trace:
-    def values(ctx: ViewContext):
-        return list(ctx.epochs), [ctx.load(analyzer, e).attrs[attr] for e in ctx.epochs]
-    return Trace(label, values, log=log)
-
-
-INDUCTION_SCORES = _lines_view(
+INDUCTION_SCORES = plot.lines_view(
     "induction_scores", "Induction score per head", "Attention from the second copy of a "
     "repeated random sequence to the token after the previous occurrence of the current "
     "token, per head; the induction heads jump at the phase change (Olsson et al. 2022).",
-    "head_scores", _per_head("head_scores", "induction"), "induction score", "Heads",
-    trace=_max_trace("best induction score", "head_scores", "induction"))
-PREFIX_MATCHING = _lines_view(
+    ("head_scores",), _per_head("head_scores", "induction"), y_label="induction score",
+    group="Heads", trace=_max_trace("best induction score", "head_scores", "induction"))
+PREFIX_MATCHING = plot.lines_view(
     "prefix_matching", "Prefix matching per head", "Attention mass on tokens that follow an "
     "earlier copy of the current token, on plain random sequences (chance recurrences only).",
-    "head_scores", _per_head("head_scores", "prefix_matching"), "prefix-matching score",
-    "Heads", trace=_max_trace("best prefix-matching score", "head_scores", "prefix_matching"))
-PREVIOUS_TOKEN = _lines_view(
+    ("head_scores",), _per_head("head_scores", "prefix_matching"),
+    y_label="prefix-matching score", group="Heads",
+    trace=_max_trace("best prefix-matching score", "head_scores", "prefix_matching"))
+PREVIOUS_TOKEN = plot.lines_view(
     "previous_token", "Previous-token score per head", "Mean attention to the previous "
-    "position: the layer-0 half of the induction circuit.", "head_scores",
-    _per_head("head_scores", "previous_token"), "previous-token score", "Heads",
+    "position: the layer-0 half of the induction circuit.", ("head_scores",),
+    _per_head("head_scores", "previous_token"), y_label="previous-token score", group="Heads",
     trace=_max_trace("best previous-token score", "head_scores", "previous_token"))
-OV_COPYING = _lines_view(
+OV_COPYING = plot.lines_view(
     "ov_copying", "OV copying score per head", "Positive-eigenvalue share of each head's "
     "full OV circuit W_E W_OV W_U: 1 copies the attended token, -1 suppresses it "
-    "(Elhage et al. 2021).", "circuits", _per_head("circuits", "ov_copying"), "copying score",
-    "Circuits", trace=_max_trace("best OV copying score", "circuits", "ov_copying"))
+    "(Elhage et al. 2021).", ("circuits",), _per_head("circuits", "ov_copying"),
+    y_label="copying score", group="Circuits",
+    trace=_max_trace("best OV copying score", "circuits", "ov_copying"))
 
 
-def _icl_lines(ctx: ViewContext) -> tuple[list[str], np.ndarray]:
+def _icl_lines(ctx: ViewContext):
     scores = [ctx.load("in_context_learning", e).attrs["icl_score"] for e in ctx.epochs]
-    return ["loss on 2nd copy - loss on 1st"], np.array([scores])
+    return ctx.epochs, [scores], ["loss on 2nd copy - loss on 1st"]
 
 
-IN_CONTEXT_LEARNING = _lines_view(
+IN_CONTEXT_LEARNING = plot.lines_view(
     "in_context_learning", "In-context learning score", "Mean loss on the second copy of a "
     "repeated random sequence minus on the first: negative when the model predicts from "
-    "context (Olsson et al. 2022).", "in_context_learning", _icl_lines, "nats", "Training",
-    trace=_attr_trace("in-context learning score", "in_context_learning", "icl_score"))
+    "context (Olsson et al. 2022).", ("in_context_learning",), _icl_lines, y_label="nats",
+    group="Training",
+    trace=plot.attribute_trace("in-context learning score", "in_context_learning",
+                               "icl_score"))
 
 
-def _hessian_lines(ctx: ViewContext) -> tuple[list[str], np.ndarray]:
+def _hessian_lines(ctx: ViewContext):
     values = _stack(ctx, "hessian_spectrum", "eigenvalues").T  # (eigenvalue, checkpoint)
-    return [f"λ{i + 1}" for i in range(len(values))], values
+    return ctx.epochs, values, [f"λ{i + 1}" for i in range(len(values))]
 
 
-HESSIAN_SPECTRUM = _lines_view(
+HESSIAN_SPECTRUM = plot.lines_view(
     "hessian_spectrum", "Hessian top eigenvalues", "Largest eigenvalues of the Hessian of the "
     "probe loss (Lanczos on Hessian-vector products): the curvature of the landscape.",
-    "hessian_spectrum", _hessian_lines, "eigenvalue", "Landscape",
-    trace=_attr_trace("Hessian top eigenvalue", "hessian_spectrum", "top_eigenvalue"))
+    ("hessian_spectrum",), _hessian_lines, y_label="eigenvalue", group="Landscape",
+    trace=plot.attribute_trace("Hessian top eigenvalue", "hessian_spectrum",
+                               "top_eigenvalue"))
 
 
-def _gradient_lines(ctx: ViewContext) -> tuple[list[str], np.ndarray]:
+def _gradient_lines(ctx: ViewContext):
     norms = [ctx.load("hessian_spectrum", e).attrs["gradient_norm"] for e in ctx.epochs]
-    return ["|∇L| on the probe"], np.array([norms])
+    return ctx.epochs, [norms], ["|∇L| on the probe"]
 
 
-GRADIENT_NORM = _lines_view(
+GRADIENT_NORM = plot.lines_view(
     "gradient_norm", "Gradient norm", "L2 norm of the gradient of the probe loss.",
-    "hessian_spectrum", _gradient_lines, "|∇L|", "Landscape", log=True,
-    trace=_attr_trace("gradient norm", "hessian_spectrum", "gradient_norm", log=True))
+    ("hessian_spectrum",), _gradient_lines, y_label="|∇L|", log=True, group="Landscape",
+    trace=plot.attribute_trace("gradient norm", "hessian_spectrum", "gradient_norm",
+                               log=True))
 
 
 PHASE_CHANGE = phase_change_view("best induction score, in-context learning score falling, "
                                  "Hessian top eigenvalue")
 
 
-def _scores_data(ctx: ViewContext) -> dict:
+def _scores(ctx: ViewContext) -> dict:
     art = ctx.load("head_scores", ctx.epoch)
-    return {"bars": {"head": list(art.attrs["heads"]), "induction": art["induction"],
-                     "prefix_matching": art["prefix_matching"],
-                     "previous_token": art["previous_token"]}}
+    return {"head": list(art.attrs["heads"]), "induction": art["induction"],
+            "prefix_matching": art["prefix_matching"],
+            "previous_token": art["previous_token"]}
 
 
-def _build_scores(sources, ctx: ViewContext):
-    from bokeh.transform import dodge
+_SCORES = ("induction", "prefix_matching", "previous_token")
 
-    heads = list(ctx.load("head_scores", ctx.epoch).attrs["heads"])
-    fig = _plot.figure("Head scores at this checkpoint", x_range=heads, y_label="score",
-                       y_range=(0, 1), width=620)
-    for i, key in enumerate(("induction", "prefix_matching", "previous_token")):
-        fig.vbar(x=dodge("head", 0.27 * (i - 1), range=fig.x_range), top=key, width=0.25,
-                 source=sources["bars"], color=_plot.PALETTE[i],
-                 legend_label=key.replace("_", " "))
-    _plot.legend_outside(fig)
-    return fig
-
-
-HEAD_SCORES = View(
+HEAD_SCORES = plot.bars_view(
     "head_scores", "Head scores", "Induction, prefix-matching and previous-token score of "
-    "every head at this checkpoint.", ("head_scores",), "checkpoint", build=_build_scores,
-    epoch_data=_scores_data, group="Heads")
+    "every head at this checkpoint.", ("head_scores",), _scores, "head", _SCORES,
+    heading="Head scores at this checkpoint", labels=[key.replace("_", " ") for key in _SCORES],
+    bar_width=0.25, y_label="score", y_range=(0, 1), width=620, group="Heads")
 
 
 def _pattern_data(ctx: ViewContext) -> dict:
     pattern = ctx.load("attention_patterns", ctx.epoch)["pattern"]  # (head, query, key)
-    return {"grid": _plot.image_columns(pattern[ctx.selection.get("head", 0)])}
+    return {"grid": plot.image_columns(pattern[ctx.selection.get("head", 0)])}
 
 
 def _build_pattern(sources, ctx: ViewContext):
     heads = ctx.load("attention_patterns", ctx.epoch).attrs["heads"]
     head = heads[ctx.selection.get("head", 0)]
-    fig = _plot.figure(f"Attention pattern of {head} on repeated sequences", x_label="key",
-                       y_label="query", width=400, height=360, match_aspect=True)
-    _plot.image(fig, sources["grid"], low=0.0, high=1.0, label="attention")
-    fig.y_range.flipped = True
+    fig = plot.heatmap_figure(f"Attention pattern of {head} on repeated sequences",
+                              sources["grid"], x_label="key", y_label="query", low=0.0,
+                              high=1.0, label="attention", width=400, height=360,
+                              match_aspect=True)
+    fig.y_range.flipped = True  # query 0 at the top, like a matrix
     return fig
 
 
@@ -189,13 +144,13 @@ def _position_data(ctx: ViewContext) -> dict:
 
 
 def _build_position(sources, ctx: ViewContext):
-    fig = _plot.figure("Loss by position", x_label="position (predicting the next token)",
-                       y_label="cross-entropy", width=620)
-    fig.line("position", "repeated", source=sources["loss"], color=_plot.PALETTE[0],
+    fig = plot.figure("Loss by position", x_label="position (predicting the next token)",
+                      y_label="cross-entropy", width=620)
+    fig.line("position", "repeated", source=sources["loss"], color=plot.PALETTE[0],
              legend_label="repeated [x, x]", line_width=1.5)
-    fig.line("position", "random", source=sources["loss"], color=_plot.PALETTE[1],
+    fig.line("position", "random", source=sources["loss"], color=plot.PALETTE[1],
              legend_label="plain random", line_width=1.5)
-    _plot.legend_outside(fig)
+    plot.legend_outside(fig)
     return fig
 
 
@@ -219,7 +174,7 @@ def _composition_grid(ctx: ViewContext) -> tuple[np.ndarray, list[str], list[str
 
 
 def _composition_data(ctx: ViewContext) -> dict:
-    return {"grid": _plot.image_columns(_composition_grid(ctx)[0])}
+    return {"grid": plot.image_columns(_composition_grid(ctx)[0])}
 
 
 def _label_cells(axis, names: list[str]) -> None:
@@ -230,9 +185,9 @@ def _label_cells(axis, names: list[str]) -> None:
 def _build_composition(sources, ctx: ViewContext):
     baseline = ctx.load("circuits", ctx.epoch).attrs["composition_baseline"]
     _, rows, columns = _composition_grid(ctx)
-    fig = _plot.figure(f"K-composition (random ≈ {baseline:.2f})", x_label="source head",
-                       y_label="reading head", width=420, height=360)
-    _plot.image(fig, sources["grid"], low=0.0, label="score")
+    fig = plot.heatmap_figure(f"K-composition (random ≈ {baseline:.2f})", sources["grid"],
+                              x_label="source head", y_label="reading head", low=0.0,
+                              label="score", width=420, height=360)
     _label_cells(fig.xaxis, columns)
     _label_cells(fig.yaxis, rows)
     return fig

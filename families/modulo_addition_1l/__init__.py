@@ -136,9 +136,14 @@ FAMILY = Family(
     cross_epoch=(parameter_trajectory, grokking_turn, graduation, neuron_specialisation,
                  make_phase_change(SIGNALS)),
     views=VIEWS,
+    transition="grokking_turn",
     summaries=(("key frequencies", "dominant_frequencies", "key_frequencies"),),
     presets={
         # A CPU-sized run that still groks; see the family README for the measurements.
         "quick": {"p": 59, "train_fraction": 0.5, "n_epochs": 2500},
+        # p = 11 for three epochs: the default schedule keeps every epoch, four checkpoints
+        # in seconds (too short to grok; it exercises every analyzer and view, and the LLC's
+        # SGLD chains, about 10 s per checkpoint on a CPU, dominate its analysis).
+        "tiny": {"p": 11, "train_fraction": 0.5, "n_epochs": 3},
     },
 )

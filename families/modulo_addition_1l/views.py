@@ -4,52 +4,49 @@ from __future__ import annotations
 
 import numpy as np
 
-from tdw.family import plot as _plot
+from tdw.family import plot
 from tdw.family.views import Trace, View, ViewContext
 from tdw.library.views import GENERIC_VIEWS, LLC, phase_change_view
 
 __all__ = ["VIEWS"]
 
 
-def _frequencies_data(ctx: ViewContext) -> dict:
+def _frequencies(ctx: ViewContext) -> dict:
     art = ctx.load("dominant_frequencies", ctx.epoch)
     keys = set(art.attrs["key_frequencies"])
     freqs = np.arange(1, len(art["norms"]) + 1)
-    return {"bars": {"freq": freqs, "norm": art["norms"],
-                     "color": [_plot.TURN if f in keys else _plot.PALETTE[0] for f in freqs]}}
+    return {"freq": freqs, "norm": art["norms"],
+            "color": [plot.TURN if f in keys else plot.PALETTE[0] for f in freqs]}
 
 
-def _build_frequencies(sources, ctx: ViewContext):
-    fig = _plot.figure("Embedding Fourier norms", x_label="frequency k",
-                       y_label="norm of W_E's cos/sin k components", width=620)
-    fig.vbar(x="freq", top="norm", source=sources["bars"], width=0.8, color="color")
-    return fig
-
-
-DOMINANT_FREQUENCIES = View(
+DOMINANT_FREQUENCIES = plot.bars_view(
     "dominant_frequencies", "Embedding Fourier norms", "Norm of the token embedding along each "
     "Fourier frequency; red bars are the key frequencies (Nanda et al. 2023).",
-    ("dominant_frequencies",), "checkpoint", build=_build_frequencies,
-    epoch_data=_frequencies_data, group="Fourier")
+    ("dominant_frequencies",), _frequencies, "freq", ["norm"], fills=["color"],
+    categorical=False, x_label="frequency k", y_label="norm of W_E's cos/sin k components",
+    width=620, group="Fourier")
+
+
+def _grid(analyzer: str, array: str, selector: str | None):
+    """context -> the ``(a, b)`` grid of ``analyzer[array]``, of the selected ``selector``
+    entry if there is one."""
+
+    def grid(ctx: ViewContext) -> np.ndarray:
+        data = ctx.load(analyzer, ctx.epoch)[array]
+        return data[ctx.selection.get(selector, 0)] if selector else data
+    return grid
 
 
 def _grid_view(name: str, title: str, description: str, analyzer: str, array: str,
                selector: str | None, label: str, palette: str = "Viridis256",
                low: float | None = None, high: float | None = None) -> View:
-    def columns(ctx: ViewContext) -> dict:
-        data = ctx.load(analyzer, ctx.epoch)[array]
-        grid = data[ctx.selection.get(selector, 0)] if selector else data  # (a, b)
-        return {"grid": _plot.image_columns(grid)}
-
-    def build(sources, ctx: ViewContext):
-        fig = _plot.figure(title, x_label="b", y_label="a", width=380, height=340,
-                           match_aspect=True)
-        _plot.image(fig, sources["grid"], palette=palette, low=low, high=high, label=label)
-        return fig
-
+    """A per-checkpoint heatmap over every input pair (a, b)."""
     selectors = {selector: (analyzer, array, 0)} if selector else {}
-    return View(name, title, description, (analyzer,), "checkpoint", build=build,
-                epoch_data=columns, selectors=selectors, group="Grids")
+    return plot.heatmap_view(name, title, description, (analyzer,),
+                             _grid(analyzer, array, selector), x_label="b", y_label="a",
+                             label=label, palette=palette, low=low, high=high,
+                             selectors=selectors, group="Grids", width=380, height=340,
+                             match_aspect=True)
 
 
 NEURON_ACTIVATIONS = _grid_view(
@@ -66,34 +63,28 @@ PREDICTION_TRACE = _grid_view(
     "p(correct)", palette="Magma256", low=0.0, high=1.0)
 
 
-def _heatmap_view(name: str, title: str, description: str, analyzer: str, array: str,
-                  y_label: str, order_by: str | None = None) -> View:
-    def columns(ctx: ViewContext) -> dict:
+def _shares(analyzer: str, array: str, order_by: str | None = None):
+    """context -> ``(row, freq)`` variance shares, rows sorted by ``order_by`` if given."""
+
+    def grid(ctx: ViewContext) -> np.ndarray:
         art = ctx.load(analyzer, ctx.epoch)
-        grid = art[array]  # (row, freq)
-        if order_by:
-            grid = grid[np.argsort(art[order_by], kind="stable")]
-        return {"grid": _plot.image_columns(grid)}
-
-    def build(sources, ctx: ViewContext):
-        fig = _plot.figure(title, x_label="frequency index (k - 1)", y_label=y_label,
-                           width=560, height=340)
-        _plot.image(fig, sources["grid"], palette="Viridis256", low=0.0, high=1.0,
-                    label="variance share")
-        return fig
-
-    return View(name, title, description, (analyzer,), "checkpoint", build=build,
-                epoch_data=columns, group="Fourier")
+        shares = art[array]  # (row, freq)
+        return shares[np.argsort(art[order_by], kind="stable")] if order_by else shares
+    return grid
 
 
-NEURON_FREQ_CLUSTERS = _heatmap_view(
+NEURON_FREQ_CLUSTERS = plot.heatmap_view(
     "neuron_freq_clusters", "Neuron frequency clusters", "Share of each neuron's variance "
     "explained by each frequency, neurons sorted by their dominant frequency.",
-    "neuron_freq_clusters", "fraction", "neuron (sorted)", order_by="dominant")
-ATTENTION_FREQUENCIES = _heatmap_view(
+    ("neuron_freq_clusters",), _shares("neuron_freq_clusters", "fraction", order_by="dominant"),
+    x_label="frequency index (k - 1)", y_label="neuron (sorted)", label="variance share",
+    low=0.0, high=1.0, group="Fourier", width=560, height=340)
+ATTENTION_FREQUENCIES = plot.heatmap_view(
     "attention_frequencies", "Attention frequency specialisation", "Share of the variance of "
-    "each head's attention-to-a explained by each frequency.", "attention_patterns",
-    "freq_fraction", "head")
+    "each head's attention-to-a explained by each frequency.", ("attention_patterns",),
+    _shares("attention_patterns", "freq_fraction"), x_label="frequency index (k - 1)",
+    y_label="head", label="variance share", low=0.0, high=1.0, group="Fourier", width=560,
+    height=340)
 
 
 def _coarseness_data(ctx: ViewContext) -> dict:
@@ -103,10 +94,10 @@ def _coarseness_data(ctx: ViewContext) -> dict:
 
 
 def _build_coarseness(sources, ctx: ViewContext):
-    fig = _plot.figure("Neuron coarseness", x_label="share of variance in low frequencies",
-                       y_label="neurons")
+    fig = plot.figure("Neuron coarseness", x_label="share of variance in low frequencies",
+                      y_label="neurons")
     fig.quad(left="left", right="right", top="count", bottom=0, source=sources["hist"],
-             color=_plot.PALETTE[2], line_color="white")
+             color=plot.PALETTE[2], line_color="white")
     return fig
 
 
@@ -118,90 +109,51 @@ COARSENESS = View(
 _MEASURES = ("train_loss", "test_loss", "restricted_loss", "excluded_loss")
 
 
-def _progress_data(ctx: ViewContext) -> dict:
+def _progress_lines(ctx: ViewContext):
     rows = [ctx.load("progress_measures", e).attrs for e in ctx.epochs]
-    return {"lines": {"xs": [list(ctx.epochs)] * len(_MEASURES),
-                      "ys": [[r[m] for r in rows] for m in _MEASURES],
-                      "name": list(_MEASURES), "color": list(_plot.PALETTE[:len(_MEASURES)])},
-            "turn": _plot.turn_columns(ctx)}
+    return ctx.epochs, [[r[m] for r in rows] for m in _MEASURES], _MEASURES
 
 
-def _build_progress(sources, ctx: ViewContext):
-    fig = _plot.figure("Progress measures", x_label="epoch", y_label="loss", y_axis_type="log",
-                       width=620)
-    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
-                   line_width=1.5)
-    _plot.turn_band(fig, sources["turn"])
-    _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig)
-    return fig
-
-
-def _restricted_loss(ctx: ViewContext):
-    return ctx.epochs, [ctx.load("progress_measures", e).attrs["restricted_loss"]
-                        for e in ctx.epochs]
-
-
-PROGRESS_MEASURES = View(
+PROGRESS_MEASURES = plot.lines_view(
     "progress_measures", "Progress measures", "Nanda et al.'s restricted loss (only the key "
     "frequencies) and excluded loss (key frequencies removed, train data) against train and "
-    "test loss across checkpoints.", ("progress_measures",), "summary", build=_build_progress,
-    data=_progress_data, epoch_data=_plot.current_columns, group="Training",
-    trace=Trace("restricted loss", _restricted_loss, log=True))
+    "test loss across checkpoints.", ("progress_measures",), _progress_lines, y_label="loss",
+    log=True, group="Training",
+    trace=plot.attribute_trace("restricted loss", "progress_measures", "restricted_loss",
+                               log=True))
 
 
-def _graduation_data(ctx: ViewContext) -> dict:
-    art = ctx.load("graduation", ctx.epoch)
-    grid = art["graduation_epoch"].astype(np.float32)
-    grid[grid < 0] = np.nan  # never graduated: drawn blank
-    return {"grid": _plot.image_columns(grid)}
+def _graduation(ctx: ViewContext) -> np.ndarray:
+    grid = ctx.load("graduation", ctx.epoch)["graduation_epoch"].astype(np.float32)
+    grid[grid < 0] = np.nan  # never graduated: drawn in the colour map's NaN grey
+    return grid
 
 
-def _build_graduation(sources, ctx: ViewContext):
-    fig = _plot.figure("Graduation epoch", x_label="b", y_label="a", width=380, height=340,
-                       match_aspect=True)
-    _plot.image(fig, sources["grid"], palette="Plasma256", label="epoch")
-    return fig
-
-
-GRADUATION = View(
+GRADUATION = plot.heatmap_view(
     "graduation", "Graduation epoch", "For every (a, b), the first epoch from which it stays "
-    "correct; blank cells never graduate.", ("graduation",), "summary", build=_build_graduation,
-    data=_graduation_data, group="Grids")
+    "correct; blank cells never graduate.", ("graduation",), _graduation, x_label="b",
+    y_label="a", label="epoch", palette="Plasma256", scope="summary", group="Grids",
+    width=380, height=340, match_aspect=True)
 
 
-def _specialisation_data(ctx: ViewContext) -> dict:
+def _specialisation_lines(ctx: ViewContext):
     art = ctx.load("neuron_specialisation", ctx.epoch)
     counts = art["specialised_count"]  # (checkpoint, freq)
     keys = [int(k) for k in art.attrs["key_frequencies"]] or [
         int(np.argmax(counts[-1])) + 1]
-    return {"lines": {"xs": [art["epochs"].tolist()] * len(keys),
-                      "ys": [counts[:, k - 1].tolist() for k in keys],
-                      "name": [f"k = {k}" for k in keys],
-                      "color": [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(len(keys))]}}
-
-
-def _build_specialisation(sources, ctx: ViewContext):
-    fig = _plot.figure("Neurons specialised per key frequency", x_label="epoch",
-                       y_label="neurons", width=620)
-    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
-                   line_width=1.5)
-    _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig)
-    return fig
+    return art["epochs"], [counts[:, k - 1] for k in keys], [f"k = {k}" for k in keys]
 
 
 def _specialised_total(ctx: ViewContext):
-    lines = _specialisation_data(ctx)["lines"]
-    return lines["xs"][0], np.sum(lines["ys"], axis=0)
+    epochs, counts, _ = _specialisation_lines(ctx)
+    return epochs.tolist(), np.sum(counts, axis=0)
 
 
-NEURON_SPECIALISATION = View(
+NEURON_SPECIALISATION = plot.lines_view(
     "neuron_specialisation", "Neuron specialisation", "How many neurons specialise in each key "
-    "frequency, across training.", ("neuron_specialisation",), "summary",
-    build=_build_specialisation, data=_specialisation_data, epoch_data=_plot.current_columns,
-    group="Fourier", trace=Trace("neurons specialised in a key frequency",
-                                 _specialised_total))
+    "frequency, across training.", ("neuron_specialisation",), _specialisation_lines,
+    heading="Neurons specialised per key frequency", y_label="neurons", turn=False,
+    group="Fourier", trace=Trace("neurons specialised in a key frequency", _specialised_total))
 
 PHASE_CHANGE = phase_change_view("restricted loss, test loss and local learning coefficient, "
                                  "each falling")

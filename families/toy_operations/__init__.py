@@ -102,5 +102,7 @@ FAMILY = Family(
                ("digit order", "embedding_geometry", "digit_order")),
     presets={
         "quick": {"n_epochs": 15, "batch_size": 64, "lr": 1e-4},
+        # Two full-batch steps over half the inputs: three checkpoints in seconds.
+        "tiny": {"n_epochs": 2, "batch_size": 2500, "train_fraction": 0.5},
     },
 )

@@ -6,11 +6,11 @@ as labelled categorical heatmaps with their values printed in the cells.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
-from tdw.family import plot as _plot
+from tdw.family import plot
 from tdw.family.views import Trace, View, ViewContext
 from tdw.library.views import GENERIC_VIEWS
 
@@ -20,7 +20,7 @@ __all__ = ["VIEWS"]
 
 POSITIONS = [f"{i} {text}" for i, text in enumerate(("op", "(", "a", ",", "b", ",", "c", ")"))]
 OPERATIONS = list(data.OPERATIONS)
-KINDS = {"digit": _plot.PALETTE[0], "operation": _plot.PALETTE[1], "syntax": _plot.PALETTE[7]}
+KINDS = {"digit": plot.PALETTE[0], "operation": plot.PALETTE[1], "syntax": plot.PALETTE[7]}
 
 
 def _kind(token: int) -> str:
@@ -29,20 +29,7 @@ def _kind(token: int) -> str:
     return "operation" if token < data.FIRST_OPERATION + len(data.OPERATIONS) else "syntax"
 
 
-def _colors(n: int) -> list[str]:
-    return [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(n)]
-
-
 # --- categorical heatmaps -------------------------------------------------------------
-
-
-def _cells(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> dict[str, list]:
-    """Columns of a ``(row, col)`` matrix as one rectangle per cell, with its value as text."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    ys, xs = np.meshgrid(np.arange(len(rows)), np.arange(len(cols)), indexing="ij")
-    return {"x": [cols[j] for j in xs.ravel()], "y": [rows[i] for i in ys.ravel()],
-            "value": matrix.ravel().tolist(),
-            "text": [f"{v:.2f}" for v in matrix.ravel()]}
 
 
 def _heatmap_view(name: str, title: str, description: str, reads: tuple[str, ...],
@@ -50,25 +37,19 @@ def _heatmap_view(name: str, title: str, description: str, reads: tuple[str, ...
                   *, x_label: str, y_label: str, low: float, high: float, label: str,
                   palette: str = "Viridis256", group: str = "Attention",
                   selectors: dict[str, tuple[str, str, int]] | None = None) -> View:
-    """A per-checkpoint view of ``matrix(ctx) -> (values, row names, column names)``."""
+    """A per-checkpoint view of ``matrix(ctx) -> (values, row names, column names)``, the
+    value printed in each cell."""
 
     def columns(ctx: ViewContext) -> dict:
         values, rows, cols = matrix(ctx)
-        return {"cells": _cells(values, rows, cols)}
+        return {"cells": plot.cell_columns(values, rows, cols, text=True)}
 
     def build(sources, ctx: ViewContext):
-        from bokeh.models import ColorBar, LinearColorMapper
-
         _, rows, cols = matrix(ctx)
-        fig = _plot.figure(title, x_label=x_label, y_label=y_label, x_range=list(cols),
-                           y_range=list(reversed(rows)), width=max(360, 60 * len(cols) + 160),
-                           height=max(260, 32 * len(rows) + 110))
-        mapper = LinearColorMapper(palette=palette, low=low, high=high)
-        fig.rect("x", "y", width=1, height=1, source=sources["cells"], line_color=None,
-                 fill_color={"field": "value", "transform": mapper})
-        fig.text("x", "y", text="text", source=sources["cells"], text_align="center",
-                 text_baseline="middle", text_font_size="8pt", text_color="#777777")
-        fig.add_layout(ColorBar(color_mapper=mapper, title=label, width=10), "right")
+        fig = plot.cells_figure(title, sources["cells"], rows, cols, x_label=x_label,
+                                y_label=y_label, palette=palette, low=low, high=high,
+                                label=label, text=True, width=max(360, 60 * len(cols) + 160),
+                                height=max(260, 32 * len(rows) + 110))
         fig.xaxis.major_label_orientation = 0.6
         return fig
 
@@ -150,37 +131,22 @@ OPERATION_SIMILARITY = _heatmap_view(
 # --- lines across checkpoints ---------------------------------------------------------
 
 
-def _lines(xs: Sequence[int], series: Sequence[Sequence[float]], names: Sequence[str]) -> dict:
-    return {"xs": [list(xs)] * len(series), "ys": [list(map(float, s)) for s in series],
-            "name": list(names), "color": _colors(len(series))}
-
-
-def _build_lines(title: str, y_label: str, *, extra: Callable | None = None):
-    def build(sources, ctx: ViewContext):
-        fig = _plot.figure(title, x_label="epoch", y_label=y_label, width=620)
-        fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
-                       line_width=1.5)
-        if extra:
-            extra(fig, sources)
-        _plot.current_epoch_band(fig, sources["current"])
-        _plot.legend_outside(fig)
-        return fig
-    return build
-
-
 def _learning_data(ctx: ViewContext) -> dict:
     art = ctx.load("operation_learning", ctx.epoch)
     learned = art["learned_epoch"]
     reached = [i for i in range(len(OPERATIONS)) if learned[i] >= 0]
-    return {"lines": _lines(art["epochs"].tolist(), art["test_accuracy"].T, OPERATIONS),
+    return {"lines": plot.line_columns(art["epochs"], art["test_accuracy"].T, OPERATIONS),
             "learned": {"epoch": [int(learned[i]) for i in reached],
                         "accuracy": [float(art.attrs["threshold"])] * len(reached),
-                        "color": [_colors(len(OPERATIONS))[i] for i in reached]}}
+                        "color": [plot.colors(len(OPERATIONS))[i] for i in reached]}}
 
 
-def _learned_markers(fig, sources) -> None:
+def _build_learning(sources, ctx: ViewContext):
+    fig = plot.lines_figure("Held-out accuracy per operation", sources["lines"],
+                            y_label="accuracy")
     fig.scatter("epoch", "accuracy", source=sources["learned"], color="color", size=10,
                 marker="triangle", legend_label="learned (stays >= 0.9)")
+    return plot.finish(fig, sources)
 
 
 def _worst_operation(ctx: ViewContext):
@@ -192,61 +158,54 @@ OPERATION_LEARNING = View(
     "operation_learning", "Held-out accuracy per operation", "Accuracy on the held-out inputs "
     "of each operation across training; triangles mark the epoch from which it stays at or "
     "above 0.9 (which operation is learned first).", ("operation_learning",), "summary",
-    build=_build_lines("Held-out accuracy per operation", "accuracy", extra=_learned_markers),
-    data=_learning_data, epoch_data=_plot.current_columns, group="Operations",
-    trace=Trace("worst operation's held-out accuracy", _worst_operation))
+    build=_build_learning, data=_learning_data, epoch_data=plot.current_columns,
+    group="Operations", trace=Trace("worst operation's held-out accuracy", _worst_operation))
 
 
-def _answer_entropy_data(ctx: ViewContext) -> dict:
+def _answer_entropy_lines(ctx: ViewContext):
     entropy = np.stack([ctx.load("attention_entropy", e)["entropy"][:, data.ANSWER_POSITION]
                         for e in ctx.epochs])  # (checkpoint, head)
-    return {"lines": _lines(ctx.epochs, entropy.T, _heads(ctx))}
+    return ctx.epochs, entropy.T, _heads(ctx)
 
 
-def _mean_answer_entropy(ctx: ViewContext):
-    return ctx.epochs, [ctx.load("attention_entropy", e).attrs["answer_entropy"]
-                        for e in ctx.epochs]
-
-
-ANSWER_ENTROPY = View(
+ANSWER_ENTROPY = plot.lines_view(
     "answer_entropy", "Attention entropy at ')' across training", "Entropy in bits of each "
     "head's attention from the answer position (uniform over 8 positions: 3 bits); falling "
-    "lines are heads that sharpen.", ("attention_entropy",), "summary",
-    build=_build_lines("Attention entropy at ')'", "bits"), data=_answer_entropy_data,
-    epoch_data=_plot.current_columns, group="Attention",
-    trace=Trace("mean attention entropy at ')' (bits)", _mean_answer_entropy))
+    "lines are heads that sharpen.", ("attention_entropy",), _answer_entropy_lines,
+    heading="Attention entropy at ')'", y_label="bits", turn=False, group="Attention",
+    trace=plot.attribute_trace("mean attention entropy at ')' (bits)", "attention_entropy",
+                               "answer_entropy"))
 
 
-def _digit_order_data(ctx: ViewContext) -> dict:
+def _digit_order_lines(ctx: ViewContext):
     rows = [ctx.load("embedding_geometry", e).attrs for e in ctx.epochs]
     series = [[r["digit_order"] for r in rows], [r["digit_order_all"] for r in rows]]
-    return {"lines": _lines(ctx.epochs, series, ["digit PC1", "PC1 of all tokens"])}
+    return ctx.epochs, series, ["digit PC1", "PC1 of all tokens"]
 
 
 def _digit_order_trace(ctx: ViewContext):
-    return ctx.epochs, _digit_order_data(ctx)["lines"]["ys"][0]
+    epochs, series, _ = _digit_order_lines(ctx)
+    return epochs, series[0]
 
 
-DIGIT_ORDER = View(
+DIGIT_ORDER = plot.lines_view(
     "digit_order", "Digit order along PC1", "Spearman correlation between digit value and the "
     "digits' position on the first principal component of their embeddings (1: in order "
-    "0..9).", ("embedding_geometry",), "summary",
-    build=_build_lines("Digit order along PC1", "Spearman rho"), data=_digit_order_data,
-    epoch_data=_plot.current_columns, group="Embeddings",
-    trace=Trace("digit order (Spearman rho)", _digit_order_trace))
+    "0..9).", ("embedding_geometry",), _digit_order_lines, y_label="Spearman rho", turn=False,
+    group="Embeddings", trace=Trace("digit order (Spearman rho)", _digit_order_trace))
 
 _SELECTIVE = (("operation", "operation"), ("answer", "answer digit"),
               ("magnitude", "answer magnitude"))
 
 
-def _selective_data(ctx: ViewContext) -> dict:
+def _selective_lines(ctx: ViewContext):
     counts = [ctx.load("neuron_selectivity", e).attrs["selective"] for e in ctx.epochs]
     series, names = [], []
     for key, label in _SELECTIVE:
         for layer in range(len(counts[0][key])):
             series.append([c[key][layer] for c in counts])
             names.append(f"L{layer} {label}")
-    return {"lines": _lines(ctx.epochs, series, names)}
+    return ctx.epochs, series, names
 
 
 def _operation_selective(ctx: ViewContext):
@@ -254,42 +213,28 @@ def _operation_selective(ctx: ViewContext):
                         for e in ctx.epochs]
 
 
-SELECTIVE_NEURONS = View(
+SELECTIVE_NEURONS = plot.lines_view(
     "selective_neurons", "Selective neurons across training", "Neurons per layer, at ')', "
     "with at least half their variance explained by the operation or by the answer digit, "
     "or with |correlation| >= 0.5 with the answer's value.", ("neuron_selectivity",),
-    "summary", build=_build_lines("Selective neurons", "neurons"), data=_selective_data,
-    epoch_data=_plot.current_columns, group="Neurons",
-    trace=Trace("operation-selective neurons", _operation_selective))
+    _selective_lines, heading="Selective neurons", y_label="neurons", turn=False,
+    group="Neurons", trace=Trace("operation-selective neurons", _operation_selective))
 
 
 # --- per-checkpoint scatter and bars --------------------------------------------------
 
 
-def _accuracy_data(ctx: ViewContext) -> dict:
+def _accuracy(ctx: ViewContext) -> dict:
     art = ctx.load("operation_accuracy", ctx.epoch)
-    return {"bars": {"operation": OPERATIONS, "train": art["train_accuracy"],
-                     "test": art["test_accuracy"]}}
+    return {"operation": OPERATIONS, "train": art["train_accuracy"],
+            "test": art["test_accuracy"]}
 
 
-def _build_accuracy(sources, ctx: ViewContext):
-    from bokeh.transform import dodge
-
-    fig = _plot.figure("Accuracy per operation", x_range=OPERATIONS, y_label="accuracy",
-                       y_range=(0, 1.05))
-    for column, offset, color in (("train", -0.17, _plot.PALETTE[0]),
-                                  ("test", 0.17, _plot.PALETTE[1])):
-        fig.vbar(x=dodge("operation", offset, range=fig.x_range), top=column, width=0.32,
-                 source=sources["bars"], color=color,
-                 legend_label="held out" if column == "test" else column)
-    _plot.legend_outside(fig)
-    return fig
-
-
-OPERATION_ACCURACY = View(
+OPERATION_ACCURACY = plot.bars_view(
     "operation_accuracy", "Accuracy per operation", "Train and held-out accuracy of each "
-    "operation at this checkpoint.", ("operation_accuracy",), "checkpoint",
-    build=_build_accuracy, epoch_data=_accuracy_data, group="Operations")
+    "operation at this checkpoint.", ("operation_accuracy",), _accuracy, "operation",
+    ["train", "test"], labels=["train", "held out"], bar_width=0.32, y_label="accuracy",
+    y_range=(0, 1.05), group="Operations")
 
 
 def _pca_data(ctx: ViewContext) -> dict:
@@ -300,13 +245,13 @@ def _pca_data(ctx: ViewContext) -> dict:
 
 
 def _build_pca(sources, ctx: ViewContext):
-    fig = _plot.figure("Token embeddings (PCA)", x_label="PC1", y_label="PC2", width=480,
-                       height=400)
+    fig = plot.figure("Token embeddings (PCA)", x_label="PC1", y_label="PC2", width=480,
+                      height=400)
     fig.scatter("pc1", "pc2", source=sources["tokens"], color="color", size=9,
                 legend_field="kind")
     fig.text("pc1", "pc2", text="token", source=sources["tokens"], x_offset=6, y_offset=-4,
              text_font_size="9pt")
-    _plot.legend_outside(fig)
+    plot.legend_outside(fig)
     return fig
 
 
@@ -323,8 +268,8 @@ def _digit_line_data(ctx: ViewContext) -> dict:
 
 
 def _build_digit_line(sources, ctx: ViewContext):
-    fig = _plot.figure("Digits along their first component", x_label="digit",
-                       y_label="coordinate on digit PC1")
+    fig = plot.figure("Digits along their first component", x_label="digit",
+                      y_label="coordinate on digit PC1")
     fig.line("digit", "pc1", source=sources["digits"], color="#999999")
     fig.scatter("digit", "pc1", source=sources["digits"], size=9, color=KINDS["digit"])
     return fig
@@ -344,16 +289,16 @@ def _selectivity_data(ctx: ViewContext) -> dict:
     return {"neurons": {"operation": art["operation_share"].ravel(),
                         "answer": art["answer_share"].ravel(),
                         "layer": [f"layer {i}" for i in layer],
-                        "color": [_plot.PALETTE[i] for i in layer]}}
+                        "color": [plot.PALETTE[i] for i in layer]}}
 
 
 def _build_selectivity(sources, ctx: ViewContext):
-    fig = _plot.figure("Neuron selectivity at ')'", x_label="share explained by the operation",
-                       y_label="share explained by the answer digit", x_range=(-0.02, 1.02),
-                       y_range=(-0.02, 1.02), width=480, height=400)
+    fig = plot.figure("Neuron selectivity at ')'", x_label="share explained by the operation",
+                      y_label="share explained by the answer digit", x_range=(-0.02, 1.02),
+                      y_range=(-0.02, 1.02), width=480, height=400)
     fig.scatter("operation", "answer", source=sources["neurons"], color="color", alpha=0.6,
                 size=6, legend_field="layer")
-    _plot.legend_outside(fig)
+    plot.legend_outside(fig)
     return fig
 
 

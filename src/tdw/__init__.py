@@ -34,6 +34,7 @@ _EXPORTS = {
     "tdw.family.analyzer": ("Analyzer", "CrossEpochAnalyzer", "CheckpointInputs",
                             "CrossEpochInputs", "LOGITS"),
     "tdw.family.artifacts": ("Artifact", "ArraySpec", "ArtifactSchema", "AttrSpec"),
+    "tdw.family.commands": ("Command", "CommandResult"),
     "tdw.family.family": ("Dataset", "Family", "TrainConfig"),
     "tdw.family.params": ("Param",),
     "tdw.family.registry": ("families", "get_family", "register"),

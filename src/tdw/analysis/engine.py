@@ -41,6 +41,7 @@ from tdw.family.family import Family, analyzers_of
 from tdw.family.model import boot_variant, load_weights
 from tdw.family.registry import get_family
 from tdw.family.schedule import parse_schedule
+from tdw.store.records import ArtifactRecord
 from tdw.store.store import Store
 
 __all__ = ["AnalysisRunConfig", "Plan", "WorkItem", "AnalysisReport", "make_plan", "execute"]
@@ -164,9 +165,9 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
     variant = store.variant(config.variant)
     family = get_family(variant.family)
     per, cross = _select(family, config.analyzers)
-    probe = store.catalog.one("SELECT sha256 FROM probes WHERE variant = ?", (variant.id,))
+    probe_sha = store.stored_probe_sha256(variant.id)
     checkpoints = {c.epoch: c.sha256 for c in store.checkpoints(variant.id)}
-    if probe is None or not checkpoints:
+    if probe_sha is None or not checkpoints:
         raise TdwError(f"variant {variant.id} has no checkpoints yet; train it first "
                        f"(tdw train {variant.family} ...)")
     epochs = sorted(checkpoints)
@@ -182,15 +183,13 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
             raise UnknownNameError(f"checkpoint epoch of {variant.id}", str(absent[0]),
                                    [str(e) for e in epochs])
         epochs = list(wanted)
-    stored = {(r["analyzer"], r["epoch"]): r for r in store.catalog.query(
-        "SELECT analyzer, epoch, version, probe_sha256, checkpoint_sha256, sha256 FROM "
-        "artifacts WHERE variant = ?", (variant.id,))}
+    stored = {(a.analyzer, a.epoch): a for a in store.artifacts(variant.id)}
     items: list[WorkItem] = []
     fresh = 0
     for analyzer in per:
         for epoch in epochs:
             reason = _staleness(stored.get((analyzer.name, epoch)), analyzer.version,
-                                probe["sha256"], checkpoints[epoch], config.force)
+                                probe_sha, checkpoints[epoch], config.force)
             if reason:
                 items.append(WorkItem(analyzer.name, epoch, reason))
             else:
@@ -198,7 +197,7 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
     planned = {i.analyzer for i in items}
     for analyzer in cross:
         digest = _cross_digest(store, variant.id, analyzer, stored)
-        reason = _staleness(stored.get((analyzer.name, -1)), analyzer.version, probe["sha256"],
+        reason = _staleness(stored.get((analyzer.name, -1)), analyzer.version, probe_sha,
                             digest, config.force)
         if not reason and planned & set(analyzer.inputs):
             reason = "stale: its inputs are being recomputed"
@@ -206,27 +205,29 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
             items.append(WorkItem(analyzer.name, -1, reason))
         else:
             fresh += 1
-    return Plan(variant.id, family.name, probe["sha256"], tuple(items), fresh, tuple(epochs),
+    return Plan(variant.id, family.name, probe_sha, tuple(items), fresh, tuple(epochs),
                 tuple(a.name for a in per), tuple(a.name for a in cross))
 
 
-def _staleness(row, version: int, probe_sha: str, source_sha: str, force: bool) -> str:
-    if row is None:
+def _staleness(stored: ArtifactRecord | None, version: int, probe_sha: str, source_sha: str,
+               force: bool) -> str:
+    if stored is None:
         return "missing"
     if force:
         return "forced"
-    if row["version"] != version:
-        return f"stale: analyzer version {row['version']} -> {version}"
-    if row["probe_sha256"] != probe_sha:
+    if stored.version != version:
+        return f"stale: analyzer version {stored.version} -> {version}"
+    if stored.probe_sha256 != probe_sha:
         return "stale: probe changed"
-    if row["checkpoint_sha256"] != source_sha:
-        return "stale: checkpoint changed" if row["epoch"] >= 0 else "stale: inputs changed"
+    if stored.checkpoint_sha256 != source_sha:
+        return "stale: checkpoint changed" if stored.epoch >= 0 else "stale: inputs changed"
     return ""
 
 
-def _cross_digest(store: Store, vid: str, analyzer: CrossEpochAnalyzer, stored: Mapping) -> str:
+def _cross_digest(store: Store, vid: str, analyzer: CrossEpochAnalyzer,
+                  stored: Mapping[tuple[str, int], ArtifactRecord]) -> str:
     """What a cross-epoch artifact was computed from: its inputs' artifact hashes + metrics."""
-    rows = sorted((name, epoch, row["sha256"]) for (name, epoch), row in stored.items()
+    rows = sorted((name, epoch, row.sha256) for (name, epoch), row in stored.items()
                   if name in analyzer.inputs and epoch >= 0)
     metrics = store.path(store.variant(vid).folder / "metrics.safetensors")
     metrics_sha = store.file_sha256(metrics.relative_to(store.root)) if metrics.exists() else ""
@@ -346,14 +347,12 @@ def _run_cross_epoch(store: Store, plan: Plan, name: str) -> None:
     variant = store.variant(plan.variant)
     family = get_family(variant.family)
     analyzer = analyzers_of(family)[name]
-    stored = {(r["analyzer"], r["epoch"]): r for r in store.catalog.query(
-        "SELECT analyzer, epoch, version, probe_sha256, checkpoint_sha256, sha256 FROM "
-        "artifacts WHERE variant = ?", (variant.id,))}
+    stored = {(a.analyzer, a.epoch): a for a in store.artifacts(variant.id)}
     schemas = {a.name: a.schema for a in family.analyzers}
     if analyzer.inputs:  # the checkpoints where every input has a current artifact
         epochs = sorted(set.intersection(*(
             {e for (n, e), row in stored.items()
-             if n == name and e >= 0 and row["version"] == schemas[name].version}
+             if n == name and e >= 0 and row.version == schemas[name].version}
             for name in analyzer.inputs)))
     else:
         epochs = [c.epoch for c in store.checkpoints(variant.id)]

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from tdw.errors import UnknownNameError
+from tdw.errors import ParameterError, UnknownNameError
+from tdw.family.commands import Command
 from tdw.family.params import Param, resolve
 
 __all__ = ["Family", "Dataset", "TrainConfig", "Values", "variant_id", "analyzers_of"]
@@ -84,7 +85,16 @@ class Family:
         probe: values -> named tensors, the fixed analysis inputs (hashed and stored once).
         train_config: values -> :class:`TrainConfig`.
         default_schedule: values -> schedule text (see :mod:`tdw.family.schedule`).
-        presets: named parameter sets, e.g. ``quick`` for a CPU-sized run.
+        presets: named parameter sets, e.g. ``quick`` for a CPU-sized run. Every trained
+            family declares ``tiny``: a run of a few seconds on a CPU that leaves a handful
+            of checkpoints under the default schedule; the every-family test trains and
+            analyses it, and ``tdw train NAME --preset tiny`` is a newcomer's smoke test.
+            Presets are resolved (and checked) when the family is built.
+        check: values -> None, raising :class:`~tdw.errors.ParameterError` when parameters
+            that are valid one by one do not fit together (``segment_length`` longer than
+            half of ``n_ctx``); the message names the problem and the fix. Called on every
+            :meth:`resolve`, so the CLI, the Train form, sweeps and runs refuse the values
+            before any work. None: no constraint between parameters.
         readout: (model, tokens) -> ``(batch, d_vocab_out)`` logits at the answer
             position, or ``(batch, pos, d_vocab_out)`` logits for a per-position loss;
             the training loss and accuracy are computed on these (see
@@ -97,7 +107,7 @@ class Family:
             transition (e.g. the grokking turn, or the induction-head phase change) in its
             attributes ``turn_epoch`` (int, or None when none was found) and ``confidence``
             (0..1). Every view draws that epoch, and Compare can align variants by it.
-            None, or a name not among ``cross_epoch``, means the family marks none.
+            None: the family marks none. A name not among ``cross_epoch`` is refused.
         boot: ``(values, folder, device) -> model`` for a family whose models are not
             built by ``boot_native(model_config(values))``, e.g. an imported checkpoint
             series booted with ``TransformerBridge.boot_transformers`` from the Hugging
@@ -106,6 +116,13 @@ class Family:
         imported_by: for a family whose variants are imported rather than trained, the
             command that imports one (``tdw import ...``); ``tdw train`` refuses the family
             and names this command instead. Empty for trained families.
+        tiny_variant: ``store -> variant id``, for a family that cannot be trained from a
+            ``tiny`` preset (an imported one): puts a tiny variant into the given
+            :class:`~tdw.store.store.Store`, offline and in seconds, and returns its id; the
+            every-family test analyses it as it does a trained ``tiny`` variant.
+        commands: the family's own ``tdw`` subcommands
+            (:class:`~tdw.family.commands.Command`), e.g. ``tdw import`` of the
+            checkpoint_series family; the CLI adds them beside the core commands.
         summaries: ``(label, analyzer, attr)`` triples: an attribute of the analyzer's
             artifact at the last checkpoint (or its cross-epoch artifact) that the variant
             table shows as a column, e.g. ``("key frequencies", "dominant_frequencies",
@@ -129,9 +146,12 @@ class Family:
     analyzers: tuple[Any, ...] = ()
     cross_epoch: tuple[Any, ...] = ()
     views: tuple[Any, ...] = ()
-    transition: str | None = "grokking_turn"
+    transition: str | None = None
     boot: Callable[[Values, Path, torch.device], Any] | None = None
     imported_by: str = ""
+    check: Callable[[Values], None] | None = None
+    tiny_variant: Callable[[Any], str] | None = None
+    commands: tuple[Command, ...] = ()
     summaries: tuple[tuple[str, str, str], ...] = ()
     version: int = 1
 
@@ -139,9 +159,19 @@ class Family:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise ValueError(f"family {self.name}: duplicate parameter names in {names}")
+        cross_epoch = [a.name for a in self.cross_epoch]
+        if self.transition is not None and self.transition not in cross_epoch:
+            raise ValueError(
+                f"family {self.name}: transition {self.transition!r} is not one of its "
+                f"cross_epoch analyzers {cross_epoch}; name one of them, or pass "
+                "transition=None for a family that marks no transition")
         object.__setattr__(self, "presets", MappingProxyType(dict(self.presets)))
+        # Defaults and presets that break the family's own constraints are bugs of the
+        # family: refuse them when it is built, not when a user first picks them.
+        self._checked(resolve(self.params, {}, owner=f"family {self.name}"), "defaults")
         for preset, values in self.presets.items():
-            resolve(self.params, values, owner=f"family {self.name} preset {preset}")
+            owner = f"family {self.name} preset {preset}"
+            self._checked(resolve(self.params, values, owner=owner), f"preset {preset}")
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -151,14 +181,33 @@ class Family:
 
     def resolve(self, given: Mapping[str, Any] | None = None, *, preset: str | None = None
                 ) -> dict[str, Any]:
-        """Typed values for every parameter: preset first, then ``given`` on top."""
+        """Typed values for every parameter: preset first, then ``given`` on top, each
+        validated by its :class:`~tdw.family.params.Param` and all together by ``check``.
+
+        Raises:
+            UnknownNameError: an unknown preset or parameter name.
+            ParameterError: a value that does not convert or validate, or values that do
+                not fit together (the family's ``check``).
+        """
         merged: dict[str, Any] = {}
         if preset is not None:
             if preset not in self.presets:
                 raise UnknownNameError(f"preset of {self.name}", preset, list(self.presets))
             merged.update(self.presets[preset])
         merged.update(given or {})
-        return resolve(self.params, merged, owner=f"family {self.name}")
+        values = resolve(self.params, merged, owner=f"family {self.name}")
+        if self.check is not None:
+            self.check(values)
+        return values
+
+    def _checked(self, values: dict[str, Any], what: str) -> None:
+        """Run ``check`` on the family's own ``what`` (defaults or a preset), naming it."""
+        if self.check is None:
+            return
+        try:
+            self.check(values)
+        except ParameterError as exc:
+            raise ParameterError(f"family {self.name} {what}: {exc}") from None
 
 
 _SLUG_VALUE_MAX = 48  # characters of one value in a variant id

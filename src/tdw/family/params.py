@@ -3,7 +3,9 @@
 A family declares its parameters as :class:`Param` objects. Values from the CLI
 (``--set p=113``), from a papermill template or from Python all pass through
 :func:`resolve`, which converts types, applies validation and rejects unknown names
-with the list of known ones, so nothing unvalidated ever reaches a training job.
+with the list of known ones; :meth:`tdw.family.family.Family.resolve` then applies the
+family's ``check`` (constraints between parameters), so nothing unvalidated ever reaches a
+training job.
 """
 
 from __future__ import annotations

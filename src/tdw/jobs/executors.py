@@ -10,7 +10,8 @@ Every job is recorded in the catalog first (:func:`tdw.jobs.jobs.record`), then 
 executor. A Dask worker runs the very same runner and papermill template
 (:func:`tdw.jobs.remote.run_job`), writes files to the shared store, and reports progress and
 catalog rows back; the coordinator (the process running the sweep) alone writes the
-catalog. See ``docs/sweeps.md`` for what the shared filesystem must provide.
+catalog (:mod:`tdw.store.replication`). See ``docs/sweeps.md`` for what the shared
+filesystem must provide.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from typing import Any, Protocol
 
 from tdw.errors import TdwError
 from tdw.jobs import jobs
-from tdw.jobs.jobs import JobRecord
-from tdw.jobs.remote import JOB_FIELDS, ROW_TABLES, remove_abandoned_scratch, run_job, variant_rows
+from tdw.jobs.process import coordinator_lock, spawn
+from tdw.jobs.remote import remove_abandoned_scratch, run_job
+from tdw.store import jobs as job_table
+from tdw.store.jobs import ACTIVE, FINISHED, JobRecord
 from tdw.store.locks import holding
+from tdw.store.replication import JOB_FIELDS, job_for_worker, merge_rows, update_job, variant_rows
 from tdw.store.store import Store
 
 __all__ = ["ExecutorSpec", "Executor", "LocalExecutor", "DaskExecutor", "ExecutorError",
@@ -157,7 +161,8 @@ def open_executor(spec: ExecutorSpec | str) -> Executor:
 
 
 class LocalExecutor:
-    """Runner processes on this machine (:func:`tdw.jobs.jobs.spawn`), ``slots`` at a time."""
+    """Runner processes on this machine (:func:`tdw.jobs.process.spawn`), ``slots`` at a
+    time."""
 
     def __init__(self, spec: ExecutorSpec = ExecutorSpec("local")):
         self.spec, self.slots = spec, spec.workers or default_slots()
@@ -165,16 +170,16 @@ class LocalExecutor:
 
     def start(self, store: Store, record: JobRecord) -> None:
         # N jobs share the cores: each gets its share of threads rather than all of them.
-        jobs.spawn(store, record.id, threads=share_of_cores(self.slots))
+        spawn(store, record.id, threads=share_of_cores(self.slots))
         self._started.add(record.id)
 
     def poll(self, store: Store) -> None:
         jobs.reconcile(store)
         self._started = {i for i in self._started
-                         if jobs.job(store, i).state not in jobs.FINISHED}
+                         if jobs.job(store, i).state not in FINISHED}
 
     def stop(self, store: Store, job_id: int) -> None:
-        if jobs.job(store, job_id).state in jobs.ACTIVE:
+        if jobs.job(store, job_id).state in ACTIVE:
             jobs.cancel(store, job_id)
 
     def idle(self) -> bool:
@@ -235,19 +240,17 @@ class DaskExecutor:
 
     # ---------------------------------------------------------------- interface
     def start(self, store: Store, record: JobRecord) -> None:
-        lock = jobs.coordinator_lock(store, record.id)
+        lock = coordinator_lock(store, record.id)
         lock.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         holding(fd)
         self._locks[record.id] = fd
-        job = {"id": record.id, "kind": record.kind, "variant": record.variant,
-               "params": store.catalog.one("SELECT params FROM jobs WHERE id = ?",
-                                           (record.id,))["params"]}
+        job = job_for_worker(store.catalog, record.id)
         # A cluster started here shares these cores; a remote worker's jobs keep its
         # environment (Dask's default there is OMP_NUM_THREADS=1; see docs/sweeps.md).
         threads = share_of_cores(self.slots) if self.cluster is not None else 0
         future = self.client.submit(run_job, str(store.root.resolve()), job,
-                                    variant_rows(store, record.variant), self.topic,
+                                    variant_rows(store.catalog, record.variant), self.topic,
                                     self._cancel_name(record.id), threads=threads, pure=False,
                                     key=f"tdw-job-{record.id}-{self.topic}")
         self._futures[record.id] = future
@@ -263,7 +266,7 @@ class DaskExecutor:
         for job_id, future in list(self._futures.items()):
             if not future.done():
                 if job_id not in self._stopping and \
-                        jobs.job(store, job_id).state in jobs.FINISHED:
+                        jobs.job(store, job_id).state in FINISHED:
                     self._stopping.add(job_id)  # cancelled from elsewhere (tdw jobs cancel)
                     self._event(job_id).set()
                 continue
@@ -273,7 +276,7 @@ class DaskExecutor:
             except BaseException as exc:  # KilledWorker, a worker-side error: it failed
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
                     raise
-                jobs._finish(store, job_id, "failed", _describe(exc))
+                job_table.finish(store.catalog, job_id, "failed", _describe(exc))
             finally:
                 os.close(self._locks.pop(job_id))
 
@@ -281,7 +284,7 @@ class DaskExecutor:
         if job_id in self._futures and job_id not in self._stopping:
             self._stopping.add(job_id)
             self._event(job_id).set()
-        if jobs.job(store, job_id).state in jobs.ACTIVE:
+        if jobs.job(store, job_id).state in ACTIVE:
             jobs.cancel(store, job_id)  # no local process: marks it cancelled
 
     def idle(self) -> bool:
@@ -316,48 +319,20 @@ class DaskExecutor:
     def _apply(self, store: Store, report: dict[str, Any], *, final: bool) -> None:
         """Write a worker's report into the catalog: the variant's rows, then the job."""
         if rows := report.get("rows"):
-            merge_rows(store, rows)
+            merge_rows(store.catalog, rows)
         elif delta := report.get("delta"):
-            merge_rows(store, delta, replace=False)
+            merge_rows(store.catalog, delta, replace=False)
         fields = {k: v for k, v in report["job"].items() if k in JOB_FIELDS}
         state = fields.pop("state")
         current = jobs.job(store, report["id"])
-        if current.state in jobs.FINISHED:
+        if current.state in FINISHED:
             return
         fields.pop("error"), fields.pop("finished")
         if state == "running":
             fields["state"] = "running"
-        cols = ", ".join(f"{k} = ?" for k in fields)
-        store.catalog.execute(f"UPDATE jobs SET {cols} WHERE id = ?",
-                              (*fields.values(), report["id"]))
-        if final or state in jobs.FINISHED:
-            jobs._finish(store, report["id"], state, report["job"]["error"])
-
-
-def merge_rows(store: Store, rows: dict[str, list[dict[str, Any]]], *,
-               replace: bool = True) -> None:
-    """Write the rows of one variant a worker reported, in one transaction: all of its file
-    rows (``replace``: the variant then has exactly these) or new ones (a progress delta)."""
-    columns = {t: {r["name"] for r in store.catalog.query(f"PRAGMA table_info({t})")}
-               for t in ("families", "variants", *ROW_TABLES)}
-    if not rows.get("variants"):
-        return
-    (variant,) = rows["variants"]
-    with store.catalog.transaction() as db:
-        for table, key in (("families", "name"), ("variants", "id")):
-            for row in rows[table]:
-                row = {k: v for k, v in row.items() if k in columns[table]}
-                updates = ", ".join(f"{k} = excluded.{k}" for k in row if k != key)
-                db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES "
-                           f"({', '.join('?' * len(row))}) ON CONFLICT({key}) DO UPDATE SET "
-                           f"{updates}", tuple(row.values()))
-        for table in ROW_TABLES:
-            if replace:
-                db.execute(f"DELETE FROM {table} WHERE variant = ?", (variant["id"],))
-            for row in rows[table]:
-                row = {k: v for k, v in row.items() if k in columns[table]}
-                db.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(row)}) VALUES "
-                           f"({', '.join('?' * len(row))})", tuple(row.values()))
+        update_job(store.catalog, report["id"], fields)
+        if final or state in FINISHED:
+            job_table.finish(store.catalog, report["id"], state, report["job"]["error"])
 
 
 def _describe(exc: BaseException) -> str:

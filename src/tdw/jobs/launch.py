@@ -15,7 +15,7 @@ from tdw.family.family import variant_id
 from tdw.family.model import pick_device
 from tdw.family.schedule import Schedule
 from tdw.jobs import jobs
-from tdw.jobs.jobs import JobRecord
+from tdw.store.jobs import JobRecord
 from tdw.store.store import Store
 from tdw.training.run import check_training
 

@@ -5,10 +5,11 @@ safe (its locks and WAL shared memory do not work there). So the worker never op
 store's catalog. :func:`run_job` builds a *scratch store* on the worker's local disk:
 a private ``catalog.sqlite`` whose ``variants/`` and ``jobs/`` are symlinks into the shared
 store. It plants the rows the job needs (sent by the coordinator), starts the ordinary
-runner (``python -m tdw.jobs.jobs SCRATCH ID``) and, every half second, reports the job's
+runner (``python -m tdw.jobs.runner SCRATCH ID``) and, every half second, reports the job's
 progress and the variant's catalog rows to the coordinator as a Dask event. Files go
 straight to the shared filesystem (atomically, as always); rows reach the real catalog
-only through the coordinator, which alone writes it.
+only through the coordinator, which alone writes it (:mod:`tdw.store.replication` holds
+both ends of that exchange).
 """
 
 from __future__ import annotations
@@ -22,86 +23,26 @@ from typing import Any
 
 from tdw.errors import StoreError
 from tdw.jobs import jobs
-from tdw.store.atomic import sha256_file
-from tdw.store.catalog import now
+from tdw.jobs.process import spawn
+from tdw.store.jobs import ACTIVE, FINISHED
 from tdw.store.locks import held_elsewhere, holding
+from tdw.store.replication import (
+    JOB_FIELDS,
+    Rows,
+    index_orphan_checkpoints,
+    plant,
+    signature,
+    variant_rows,
+)
 from tdw.store.store import Store
 
-__all__ = ["run_job", "variant_rows", "JOB_FIELDS", "ROW_TABLES"]
+__all__ = ["run_job", "remove_abandoned_scratch"]
 
-JOB_FIELDS = ("state", "progress", "total", "message", "notebook", "log", "error", "started",
-              "progress_started", "progress_at_start", "finished", "updated")
-"""Job columns a worker reports; never pids, which mean nothing on the coordinator."""
-ROW_TABLES = ("probes", "checkpoints", "artifacts")
-"""Tables whose rows belong to one variant (``variant`` column), reported whole."""
 SHARED = ("variants", "jobs")
 """Folders of the store that live on the shared filesystem (the catalog does not)."""
 
 
-def variant_rows(store: Store, variant: str, since: float | None = None
-                 ) -> dict[str, list[dict[str, Any]]]:
-    """The catalog rows of ``variant`` and its family as plain dicts, by table: all of them,
-    or (``since``) only the file rows created at or after that time (a report's delta)."""
-    out: dict[str, list[dict[str, Any]]] = {
-        "families": [dict(r) for r in store.catalog.query(
-            "SELECT f.* FROM families f JOIN variants v ON v.family = f.name WHERE v.id = ?",
-            (variant,))],
-        "variants": [dict(r) for r in store.catalog.query("SELECT * FROM variants WHERE id = ?",
-                                                          (variant,))]}
-    for table in ROW_TABLES:
-        out[table] = [dict(r) for r in store.catalog.query(
-            f"SELECT * FROM {table} WHERE variant = ? AND created >= ?",
-            (variant, since if since is not None else float("-inf")))]
-    return out
-
-
-def _signature(store: Store, variant: str) -> tuple:
-    """Changes whenever any row of the variant does (cheap: counts and latest stamps)."""
-    parts: list[Any] = [tuple(store.catalog.one("SELECT updated, state, epochs_done FROM "
-                                                "variants WHERE id = ?", (variant,)) or ())]
-    for table in ROW_TABLES:
-        row = store.catalog.one(f"SELECT COUNT(*), MAX(created) FROM {table} WHERE variant = ?",
-                                (variant,))
-        parts.append(tuple(row))
-    return tuple(parts)
-
-
-def _plant(store: Store, rows: dict[str, list[dict[str, Any]]], job: dict[str, Any]) -> None:
-    with store.catalog.transaction() as db:
-        for table in ("families", "variants", *ROW_TABLES):
-            for row in rows.get(table, []):
-                cols = ", ".join(row)
-                db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES "
-                           f"({', '.join('?' * len(row))})", tuple(row.values()))
-        db.execute("INSERT INTO jobs (id, kind, variant, state, params, created, updated) "
-                   "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-                   (job["id"], job["kind"], job["variant"], job["params"], now(), now()))
-
-
-def _index_orphans(store: Store, variant: str) -> None:
-    """Index checkpoint files a killed earlier attempt wrote but never reported.
-
-    A file is written whole or not at all (atomic rename), so a file on disk is a true
-    checkpoint; its row is rebuilt from it. Without this the resume file of the killed
-    attempt would name a checkpoint the catalog does not know.
-    """
-    row = store.catalog.one("SELECT id FROM variants WHERE id = ?", (variant,))
-    if row is None:
-        return
-    folder = store.path(store.variant(variant).folder / "checkpoints")
-    known = {r["epoch"] for r in store.catalog.query(
-        "SELECT epoch FROM checkpoints WHERE variant = ?", (variant,))}
-    for path in sorted(folder.glob("epoch_*.safetensors")):
-        epoch = int(path.stem.split("_", 1)[1])
-        if epoch in known:
-            continue
-        rel = path.relative_to(store.root)
-        store.catalog.execute("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)",
-                              (variant, epoch, sha256_file(path), str(rel),
-                               path.stat().st_size, now()))
-
-
-def run_job(root: str, job: dict[str, Any], rows: dict[str, list[dict[str, Any]]], topic: str,
+def run_job(root: str, job: dict[str, Any], rows: Rows, topic: str,
             cancel_event: str, period: float = 0.5, threads: int = 0) -> dict[str, Any]:
     """Run job ``job`` (its ``id``, ``kind``, ``variant``, ``params`` JSON) of the store at
     ``root`` on this Dask worker; returns the final report (job fields and variant rows).
@@ -128,31 +69,31 @@ def run_job(root: str, job: dict[str, Any], rows: dict[str, list[dict[str, Any]]
             (shared / name).mkdir(exist_ok=True)
             (scratch / name).symlink_to(shared / name, target_is_directory=True)
         local = Store(scratch)
-        _plant(local, rows, job)
+        plant(local.catalog, rows, job)
         if job["kind"] == "train":
-            _index_orphans(local, job["variant"])
-        jobs.spawn(local, job["id"], die_with_parent=True, threads=threads)
+            index_orphan_checkpoints(local, job["variant"])
+        spawn(local, job["id"], die_with_parent=True, threads=threads)
         sent_job: dict[str, Any] = {}
         sent_rows: tuple = ()
         since: float | None = None  # progress reports carry rows created since then
         while True:
             jobs.reconcile(local)
             record = jobs.job(local, job["id"])
-            if record.state in jobs.ACTIVE and cancel.is_set():
+            if record.state in ACTIVE and cancel.is_set():
                 record = jobs.cancel(local, job["id"])
             fields = {k: getattr(record, k) for k in JOB_FIELDS}
-            if record.state in jobs.FINISHED:  # the final report carries every row
+            if record.state in FINISHED:  # the final report carries every row
                 return {"id": record.id, "job": fields,
-                        "rows": variant_rows(local, job["variant"])}
-            signature = _signature(local, job["variant"])
-            if fields != sent_job or signature != sent_rows:
+                        "rows": variant_rows(local.catalog, job["variant"])}
+            rows_now = signature(local.catalog, job["variant"])
+            if fields != sent_job or rows_now != sent_rows:
                 report: dict[str, Any] = {"id": record.id, "job": fields}
-                if signature != sent_rows:  # the rows created since the last report
+                if rows_now != sent_rows:  # the rows created since the last report
                     stamp = time.time()
-                    report["delta"] = variant_rows(local, job["variant"], since)
+                    report["delta"] = variant_rows(local.catalog, job["variant"], since)
                     since = stamp - 5.0  # a row is stamped before its file is written
                 worker.log_event(topic, report)
-                sent_job, sent_rows = fields, signature
+                sent_job, sent_rows = fields, rows_now
             time.sleep(period)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # unlinks the symlinks, not their targets

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tdw.family import plot as _plot
+from tdw.family import plot
 from tdw.family.views import Trace, View, ViewContext
 
 __all__ = ["LOSS_CURVES", "ACCURACY_CURVES", "PARAMETER_TRAJECTORY", "PARAMETER_VELOCITY",
@@ -19,24 +19,21 @@ def _curves(ctx: ViewContext, train: str, test: str) -> dict:
     epochs = np.arange(len(metrics[test]))
     return {
         "curves": {"epoch": epochs, "train": metrics[train], "test": metrics[test]},
-        "checkpoints": _plot.checkpoint_columns(ctx, metrics[test]),
-        "turn": _plot.turn_columns(ctx),
+        "checkpoints": plot.checkpoint_columns(ctx, metrics[test]),
+        "turn": plot.turn_columns(ctx),
     }
 
 
 def _build_curves(title: str, y_label: str, log: bool):
     def build(sources, ctx: ViewContext):
-        fig = _plot.figure(title, x_label="epoch", y_label=y_label,
-                           y_axis_type="log" if log else "linear", width=620)
-        fig.line("epoch", "train", source=sources["curves"], color=_plot.PALETTE[0],
+        fig = plot.figure(title, x_label="epoch", y_label=y_label,
+                          y_axis_type="log" if log else "linear", width=620)
+        fig.line("epoch", "train", source=sources["curves"], color=plot.PALETTE[0],
                  legend_label="train", line_width=1.5)
-        fig.line("epoch", "test", source=sources["curves"], color=_plot.PALETTE[1],
+        fig.line("epoch", "test", source=sources["curves"], color=plot.PALETTE[1],
                  legend_label="test", line_width=1.5)
-        _plot.checkpoint_markers(fig, sources["checkpoints"])
-        _plot.turn_band(fig, sources["turn"])
-        _plot.current_epoch_band(fig, sources["current"])
-        _plot.legend_outside(fig)
-        return fig
+        plot.checkpoint_markers(fig, sources["checkpoints"])
+        return plot.finish(fig, sources)
     return build
 
 
@@ -59,13 +56,13 @@ LOSS_CURVES = View(
     "loss_curves", "Loss", "Train and test loss per epoch (log scale) with the checkpoint "
     "markers, the detected turn and the current checkpoint.", ("metrics",), "summary",
     build=_build_curves("Loss", "cross-entropy", log=True),
-    data=_loss_curves, epoch_data=_plot.current_columns,
+    data=_loss_curves, epoch_data=plot.current_columns,
     group="Training", trace=_metric_trace("test_loss"))
 
 ACCURACY_CURVES = View(
     "accuracy_curves", "Accuracy", "Train and test accuracy per epoch.", ("metrics",), "summary",
     build=_build_curves("Accuracy", "accuracy", log=False),
-    data=_accuracy_curves, epoch_data=_plot.current_columns,
+    data=_accuracy_curves, epoch_data=plot.current_columns,
     group="Training", trace=_metric_trace("test_acc"))
 
 
@@ -78,7 +75,7 @@ def _trajectory_data(ctx: ViewContext) -> dict:
 
 def _trajectory_marker(ctx: ViewContext) -> dict:
     path = _trajectory_data(ctx)["path"]
-    i = _plot.nearest_index(path["epoch"], ctx.epoch)
+    i = plot.nearest_index(path["epoch"], ctx.epoch)
     return {"current": {"x": [float(path["pc1"][i])], "y": [float(path["pc2"][i])]}}
 
 
@@ -87,13 +84,13 @@ def _build_trajectory(sources, ctx: ViewContext):
 
     ratio = ctx.load("parameter_trajectory", ctx.epoch)["explained_variance_ratio"]
     label = [f"PC{i + 1} ({100 * r:.0f}%)" for i, r in enumerate(ratio[:2])] + ["PC2"]
-    fig = _plot.figure("Parameter trajectory", x_label=label[0], y_label=label[1])
+    fig = plot.figure("Parameter trajectory", x_label=label[0], y_label=label[1])
     fig.line("pc1", "pc2", source=sources["path"], color="#999999")
     mapper = LinearColorMapper(palette="Viridis256")
     fig.scatter("pc1", "pc2", source=sources["path"], size=6,
                 color={"field": "epoch", "transform": mapper})
     fig.scatter("x", "y", source=sources["current"], size=14, marker="circle",
-                fill_alpha=0, line_color=_plot.TURN, line_width=3)
+                fill_alpha=0, line_color=plot.TURN, line_width=3)
     return fig
 
 
@@ -108,110 +105,78 @@ PARAMETER_TRAJECTORY = View(
 def _velocity_data(ctx: ViewContext) -> dict:
     art = ctx.load("parameter_trajectory", ctx.epoch)
     return {"speed": {"epoch": art["epochs"], "velocity": art["velocity"]},
-            "turn": _plot.turn_columns(ctx)}
+            "turn": plot.turn_columns(ctx)}
 
 
 def _build_velocity(sources, ctx: ViewContext):
-    fig = _plot.figure("Parameter velocity", x_label="epoch", y_label="|Δθ| per epoch",
-                       y_axis_type="log")
-    fig.line("epoch", "velocity", source=sources["speed"], color=_plot.PALETTE[0])
-    fig.scatter("epoch", "velocity", source=sources["speed"], size=4, color=_plot.PALETTE[0])
-    _plot.turn_band(fig, sources["turn"])
-    _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig)
-    return fig
-
-
-def _velocity_trace(ctx: ViewContext):
-    speed = _velocity_data(ctx)["speed"]
-    return speed["epoch"], speed["velocity"]
+    fig = plot.figure("Parameter velocity", x_label="epoch", y_label="|Δθ| per epoch",
+                      y_axis_type="log")
+    fig.line("epoch", "velocity", source=sources["speed"], color=plot.PALETTE[0])
+    fig.scatter("epoch", "velocity", source=sources["speed"], size=4, color=plot.PALETTE[0])
+    return plot.finish(fig, sources)
 
 
 PARAMETER_VELOCITY = View(
     "parameter_velocity", "Parameter velocity", "Distance the weights move per epoch between "
     "consecutive checkpoints (sketch distance over the epoch gap).", ("parameter_trajectory",),
-    "summary", build=_build_velocity, data=_velocity_data, epoch_data=_plot.current_columns,
-    group="Trajectory", trace=Trace("|Δθ| per epoch", _velocity_trace, log=True))
+    "summary", build=_build_velocity, data=_velocity_data, epoch_data=plot.current_columns,
+    group="Trajectory",
+    trace=plot.column_trace("|Δθ| per epoch", _velocity_data, "speed", "velocity", log=True))
 
 
-def _norms_data(ctx: ViewContext) -> dict:
+def _norms(ctx: ViewContext) -> dict:
     art = ctx.load("parameter_snapshot", ctx.epoch)
-    return {"bars": {"group": list(art.attrs["groups"]), "norm": art["group_norms"]}}
+    return {"group": list(art.attrs["groups"]), "norm": art["group_norms"]}
 
 
-def _build_norms(sources, ctx: ViewContext):
-    groups = list(ctx.load("parameter_snapshot", ctx.epoch).attrs["groups"])
-    fig = _plot.figure("Parameter norms", x_range=groups, y_label="L2 norm")
-    fig.vbar(x="group", top="norm", source=sources["bars"], width=0.8, color=_plot.PALETTE[0])
-    fig.xaxis.major_label_orientation = 0.8
-    return fig
-
-
-PARAMETER_NORMS = View(
+PARAMETER_NORMS = plot.bars_view(
     "parameter_norms", "Parameter norms", "L2 norm of each parameter group at this checkpoint "
-    "(weight decay shrinks them during clean-up).", ("parameter_snapshot",), "checkpoint",
-    build=_build_norms, epoch_data=_norms_data, group="Trajectory")
+    "(weight decay shrinks them during clean-up).", ("parameter_snapshot",), _norms, "group",
+    ["norm"], y_label="L2 norm", label_angle=0.8, group="Trajectory")
 
 
-def _dimensionality_data(ctx: ViewContext) -> dict:
+def _dimensionality_lines(ctx: ViewContext):
     names = list(ctx.load("effective_dimensionality", ctx.epoch).attrs["matrices"])
     ratios = np.stack([ctx.load("effective_dimensionality", e)["participation_ratio"]
                        for e in ctx.epochs])  # (checkpoint, matrix)
-    return {"lines": {"xs": [list(ctx.epochs)] * len(names),
-                      "ys": [ratios[:, i].tolist() for i in range(len(names))],
-                      "name": names,
-                      "color": [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(len(names))]}}
-
-
-def _build_dimensionality(sources, ctx: ViewContext):
-    fig = _plot.figure("Effective dimensionality", x_label="epoch",
-                       y_label="participation ratio", width=620)
-    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name")
-    _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig)
-    return fig
+    return ctx.epochs, ratios.T, names
 
 
 def _mean_dimensionality(ctx: ViewContext):
-    lines = _dimensionality_data(ctx)["lines"]
-    return lines["xs"][0], np.mean(lines["ys"], axis=0)
+    epochs, ratios, _ = _dimensionality_lines(ctx)
+    return list(epochs), np.mean(ratios, axis=0, dtype=np.float64)
 
 
-EFFECTIVE_DIMENSIONALITY = View(
+EFFECTIVE_DIMENSIONALITY = plot.lines_view(
     "effective_dimensionality", "Effective dimensionality", "Participation ratio of each "
     "weight matrix's singular values over training: how many directions carry its energy.",
-    ("effective_dimensionality",), "summary", build=_build_dimensionality,
-    data=_dimensionality_data, epoch_data=_plot.current_columns, group="Trajectory",
+    ("effective_dimensionality",), _dimensionality_lines, y_label="participation ratio",
+    turn=False, line_width=1, group="Trajectory",
     trace=Trace("mean participation ratio", _mean_dimensionality))
 
 
 def _flatness_data(ctx: ViewContext) -> dict:
-    return {"trend": _plot.trend(ctx, "flatness", lambda a: a.attrs["mean_delta"])}
+    return {"trend": plot.trend(ctx, "flatness", lambda a: a.attrs["mean_delta"])}
 
 
 def _flatness_marker(ctx: ViewContext) -> dict:
-    return {"current": _plot.marker_at(_flatness_data(ctx)["trend"], ctx.epoch)}
+    return {"current": plot.marker_at(_flatness_data(ctx)["trend"], ctx.epoch)}
 
 
 def _build_flatness(sources, ctx: ViewContext):
     radius = ctx.load("flatness", ctx.epoch).attrs["radius"]
-    fig = _plot.figure("Loss-landscape sharpness", x_label="epoch",
-                       y_label=f"mean loss increase at radius {radius:g}")
-    fig.line("epoch", "value", source=sources["trend"], color=_plot.PALETTE[3])
-    fig.scatter("x", "y", source=sources["current"], size=10, color=_plot.TURN)
+    fig = plot.figure("Loss-landscape sharpness", x_label="epoch",
+                      y_label=f"mean loss increase at radius {radius:g}")
+    fig.line("epoch", "value", source=sources["trend"], color=plot.PALETTE[3])
+    fig.scatter("x", "y", source=sources["current"], size=10, color=plot.TURN)
     return fig
-
-
-def _flatness_trace(ctx: ViewContext):
-    trend = _flatness_data(ctx)["trend"]
-    return trend["epoch"], trend["value"]
 
 
 FLATNESS = View(
     "flatness", "Loss-landscape sharpness", "Mean increase of the probe loss along seeded "
     "random unit directions at a fixed radius: lower is flatter.", ("flatness",), "summary",
     build=_build_flatness, data=_flatness_data, epoch_data=_flatness_marker, group="Trajectory",
-    trace=Trace("sharpness", _flatness_trace))
+    trace=plot.column_trace("sharpness", _flatness_data, "trend", "value"))
 
 
 def _llc_data(ctx: ViewContext) -> dict:
@@ -220,7 +185,7 @@ def _llc_data(ctx: ViewContext) -> dict:
     std = np.array([a.attrs["llc_std"] for a in arts], dtype=np.float64)
     columns = {"llc": {"epoch": list(ctx.epochs), "llc": mean, "low": mean - std,
                        "high": mean + std},
-               "turn": _plot.turn_columns(ctx)}
+               "turn": plot.turn_columns(ctx)}
     metrics = ctx.metrics()
     if "test_loss" in metrics:  # an imported series has no training curves
         epochs = np.arange(len(metrics["test_loss"]))
@@ -242,30 +207,22 @@ def _build_llc(sources, ctx: ViewContext):
     from bokeh.models import LogAxis, LogScale, Range1d
 
     sgld = ctx.load("llc", ctx.epoch).attrs["sgld"]
-    fig = _plot.figure("Local learning coefficient", x_label="epoch",
-                       y_label=f"LLC (±std over {sgld['chains']} chains)", width=680)
-    fig.varea("epoch", "low", "high", source=sources["llc"], color=_plot.PALETTE[3],
+    fig = plot.figure("Local learning coefficient", x_label="epoch",
+                      y_label=f"LLC (±std over {sgld['chains']} chains)", width=680)
+    fig.varea("epoch", "low", "high", source=sources["llc"], color=plot.PALETTE[3],
               alpha=0.2, legend_label="LLC ± std")
-    fig.line("epoch", "llc", source=sources["llc"], color=_plot.PALETTE[3], line_width=2,
+    fig.line("epoch", "llc", source=sources["llc"], color=plot.PALETTE[3], line_width=2,
              legend_label="LLC")
-    fig.scatter("epoch", "llc", source=sources["llc"], color=_plot.PALETTE[3], size=4,
+    fig.scatter("epoch", "llc", source=sources["llc"], color=plot.PALETTE[3], size=4,
                 legend_label="LLC")
     if "losses" in sources:
         fig.extra_y_ranges = {"loss": Range1d(*_loss_range(sources["losses"].data))}
         fig.extra_y_scales = {"loss": LogScale()}
         fig.add_layout(LogAxis(y_range_name="loss", axis_label="loss (log)"), "right")
-        for key, color in (("train", _plot.PALETTE[0]), ("test", _plot.PALETTE[1])):
+        for key, color in (("train", plot.PALETTE[0]), ("test", plot.PALETTE[1])):
             fig.line("epoch", key, source=sources["losses"], y_range_name="loss", color=color,
                      alpha=0.6, line_dash="dotted", legend_label=f"{key} loss")
-    _plot.turn_band(fig, sources["turn"])
-    _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig)
-    return fig
-
-
-def _llc_trace(ctx: ViewContext):
-    columns = _llc_data(ctx)["llc"]
-    return columns["epoch"], columns["llc"]
+    return plot.finish(fig, sources)
 
 
 LLC = View(
@@ -274,7 +231,8 @@ LLC = View(
     "beside the train and test loss (right axis, log): it rises as the model memorises and "
     "falls when a simpler, more degenerate solution takes over (Hoogland et al.; Lau et al.).",
     ("llc", "metrics"), "summary", build=_build_llc, data=_llc_data,
-    epoch_data=_plot.current_columns, group="Landscape", trace=Trace("LLC", _llc_trace))
+    epoch_data=plot.current_columns, group="Landscape",
+    trace=plot.column_trace("LLC", _llc_data, "llc", "llc"))
 
 
 def _phase_columns(ctx: ViewContext) -> dict:
@@ -283,17 +241,14 @@ def _phase_columns(ctx: ViewContext) -> dict:
     low = smoothed.min(axis=1, keepdims=True)
     span = np.maximum(smoothed.max(axis=1, keepdims=True) - low, 1e-12)
     scaled = (smoothed - low) / span
-    names = list(art.attrs["signals"])
-    colors = [_plot.PALETTE[i % len(_plot.PALETTE)] for i in range(len(names))]
-    epochs = art["epochs"]
+    lines = plot.line_columns(art["epochs"], scaled, list(art.attrs["signals"]))
     steep = art["steepest_epoch"]
     found = np.flatnonzero(steep >= 0)
     marks = {"x": steep[found].tolist(),
-             "y": [float(scaled[i, _plot.nearest_index(epochs, steep[i])]) for i in found],
-             "color": [colors[i] for i in found]}
-    return {"lines": {"xs": [epochs.tolist()] * len(names), "ys": scaled.tolist(),
-                      "name": names, "color": colors},
-            "steepest": marks, "turn": _plot.turn_columns(ctx)}
+             "y": [float(scaled[i, plot.nearest_index(art["epochs"], steep[i])])
+                   for i in found],
+             "color": [lines["color"][i] for i in found]}
+    return {"lines": lines, "steepest": marks, "turn": plot.turn_columns(ctx)}
 
 
 def _phase_title(attrs) -> str:
@@ -304,16 +259,11 @@ def _phase_title(attrs) -> str:
 
 
 def _build_phase(sources, ctx: ViewContext):
-    fig = _plot.figure(_phase_title(ctx.load("phase_change", ctx.epoch).attrs),
-                       x_label="epoch", y_label="smoothed, scaled to 0..1", width=680)
-    fig.multi_line("xs", "ys", source=sources["lines"], color="color", legend_field="name",
-                   line_width=1.5)
+    fig = plot.lines_figure(_phase_title(ctx.load("phase_change", ctx.epoch).attrs),
+                            sources["lines"], y_label="smoothed, scaled to 0..1", width=680)
     fig.scatter("x", "y", source=sources["steepest"], color="color", size=9,
                 marker="diamond", legend_label="steepest change")
-    _plot.turn_band(fig, sources["turn"])
-    _plot.current_epoch_band(fig, sources["current"])
-    _plot.legend_outside(fig)
-    return fig
+    return plot.finish(fig, sources)
 
 
 def phase_change_view(signals: str) -> View:
@@ -325,7 +275,7 @@ def phase_change_view(signals: str) -> View:
         "phase_change", "Phase change", f"The signals the phase change is dated by ({signals}), "
         "each smoothed, oriented to rise and scaled to 0..1, with its steepest change; the "
         "red line is the detected transition.", ("phase_change",), "summary",
-        build=_build_phase, data=_phase_columns, epoch_data=_plot.current_columns,
+        build=_build_phase, data=_phase_columns, epoch_data=plot.current_columns,
         group="Training")
 
 

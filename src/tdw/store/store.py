@@ -15,6 +15,11 @@ Layout under the root (``--store``, else ``$TDW_HOME``, else ``~/.local/share/td
 Every file is written atomically and hashed; readers re-hash before use, so a file
 changed on disk is an :class:`~tdw.errors.IntegrityError`, never a silent wrong figure.
 Only safetensors and JSON are read: nothing is unpickled.
+
+:class:`Store` is the way in: variants, probes, checkpoints, metrics and artifacts, as the
+records of :mod:`tdw.store.records`. The catalog's other tables have modules of their own:
+:mod:`tdw.store.jobs`, :mod:`tdw.store.sweeps`, and :mod:`tdw.store.replication` (the rows
+a Dask worker sends back). No module outside this package issues SQL.
 """
 
 from __future__ import annotations
@@ -23,29 +28,33 @@ import json
 import os
 import shutil
 import sqlite3
-import struct
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import safetensors.numpy
-import safetensors.torch
 import torch
 
-from tdw.errors import IntegrityError, ProbeMismatchError, StoreError, UnknownNameError
+from tdw.errors import ProbeMismatchError, StoreError, UnknownNameError
 from tdw.family.artifacts import Artifact, ArtifactSchema
 from tdw.family.family import Family, variant_id
-from tdw.family.schedule import REASONS, ScheduleRecord
-from tdw.store.atomic import atomic_write_bytes, sha256_bytes, sha256_file
+from tdw.family.schedule import ScheduleRecord
+from tdw.store import sealed
+from tdw.store.atomic import sha256_bytes, sha256_file
 from tdw.store.catalog import Catalog, now
-from tdw.store.locks import exclusive
+from tdw.store.placement import place
+from tdw.store.records import ArtifactRecord, CheckpointRecord, Probe, VariantRecord
+from tdw.store.serialisation import (
+    FORMAT,
+    array_bytes,
+    metadata,
+    read_verified_bytes,
+    read_verified_tensors,
+    tensor_bytes,
+)
 
-__all__ = ["Store", "VariantRecord", "CheckpointRecord", "Probe", "default_root", "METRICS"]
-
-METRICS = ("train_loss", "test_loss", "train_acc", "test_acc")
-_FORMAT = "tdw/1"
+__all__ = ["Store", "default_root", "probe_sha256"]
 
 
 def default_root() -> Path:
@@ -56,105 +65,9 @@ def default_root() -> Path:
     return Path(base).expanduser() / "tdw"
 
 
-@dataclass(frozen=True)
-class VariantRecord:
-    """A variant as the catalog knows it."""
-
-    id: str
-    family: str
-    params: dict[str, Any]
-    schedule: str
-    n_epochs: int
-    state: str
-    epochs_done: int
-    final_train_acc: float | None
-    final_test_acc: float | None
-    final_train_loss: float | None
-    final_test_loss: float | None
-    created: float
-    updated: float
-
-    @property
-    def folder(self) -> Path:
-        """Path of the variant's files relative to the store root."""
-        family, slug = self.id.split("/", 1)
-        return Path("variants") / family / slug
-
-
-@dataclass(frozen=True)
-class CheckpointRecord:
-    variant: str
-    epoch: int
-    sha256: str
-    path: str
-    bytes: int
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A variant's fixed analysis inputs and the sha256 of their stored file."""
-
-    tensors: dict[str, torch.Tensor]
-    sha256: str
-
-
-def _header(meta: Mapping[str, str]) -> dict[str, str]:
-    # safetensors keeps __metadata__ in a hash map, so several keys serialise in a random
-    # order; one key holding sorted JSON makes equal content give equal bytes and hashes.
-    return {"tdw": json.dumps(dict(meta), sort_keys=True)}
-
-
-def _tensor_bytes(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, str]) -> bytes:
-    return safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}, _header(meta))
-
-
-def _array_bytes(arrays: Mapping[str, np.ndarray], meta: Mapping[str, str]) -> bytes:
-    return safetensors.numpy.save({k: np.ascontiguousarray(v) for k, v in arrays.items()},
-                                  _header(meta))
-
-
-def _metadata(data: bytes) -> dict[str, str]:
-    """The ``__metadata__`` of safetensors bytes already in memory (the format's 8-byte
-    length prefix and JSON header), so metadata and tensors come from one verified read."""
-    (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + length]).get("__metadata__") or {}
-    return json.loads(header.get("tdw", "{}"))
-
-
-def _data_section(data: bytes) -> bytes:
-    (length,) = struct.unpack("<Q", data[:8])
-    return data[8 + length:]
-
-
-def _sealed(serialise: Callable[[Mapping[str, str]], bytes], meta: Mapping[str, str]) -> bytes:
-    """Safetensors bytes whose metadata carries the sha256 of their own tensor data.
-
-    For the files the catalog does not index (metrics, the resume point): a flipped bit
-    in them would otherwise pass unnoticed into a loss curve or a resumed run. The data
-    section does not depend on the metadata, so the digest can sit in the header.
-    """
-    digest = sha256_bytes(_data_section(serialise(meta)))
-    return serialise({**meta, "data_sha256": digest})
-
-
-def _unsealed(path: Path, fix: str) -> bytes:
-    """The bytes of a :func:`_sealed` file, refused if its data no longer match the seal."""
-    try:
-        data = path.read_bytes()
-        expected = _metadata(data).get("data_sha256")
-    except FileNotFoundError:
-        raise IntegrityError(f"{path} does not exist; {fix}") from None
-    except Exception as exc:  # a mangled header: bad length or JSON
-        raise IntegrityError(f"{path} is unreadable ({exc}); {fix}") from None
-    if expected is not None and sha256_bytes(_data_section(data)) != expected:
-        raise IntegrityError(f"{path} was changed on disk: its data no longer match the sha256 "
-                             f"recorded in its header ({expected[:16]}...); {fix}")
-    return data
-
-
 def probe_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
     """The hash a probe has once stored (its canonical safetensors bytes)."""
-    return sha256_bytes(_tensor_bytes(tensors, {"format": _FORMAT, "kind": "probe"}))
+    return sha256_bytes(tensor_bytes(tensors, {"format": FORMAT, "kind": "probe"}))
 
 
 class Store:
@@ -285,12 +198,17 @@ class Store:
         return self.variant(vid)
 
     # ------------------------------------------------------------------ probes
+    def stored_probe_sha256(self, vid: str) -> str | None:
+        """The sha256 the catalog records for the variant's probe; None before it has one.
+        Reads the catalog only (no file)."""
+        row = self.catalog.one("SELECT sha256 FROM probes WHERE variant = ?", (vid,))
+        return None if row is None else row["sha256"]
+
     def ensure_probe(self, vid: str, tensors: Mapping[str, torch.Tensor]) -> Probe:
         """Store the variant's probe the first time; afterwards, require it to be identical."""
-        row = self.catalog.one("SELECT sha256 FROM probes WHERE variant = ?", (vid,))
-        if row is not None:
+        if self.stored_probe_sha256(vid) is not None:
             return self.require_probe(vid, Probe(dict(tensors), probe_sha256(tensors)))
-        data = _tensor_bytes(tensors, {"format": _FORMAT, "kind": "probe"})
+        data = tensor_bytes(tensors, {"format": FORMAT, "kind": "probe"})
         rel = self.variant(vid).folder / "probe.safetensors"
         n_items = len(next(iter(tensors.values()))) if tensors else 0
         digest = sha256_bytes(data)
@@ -304,8 +222,8 @@ class Store:
         if row is None:
             raise StoreError(f"variant {vid} has no probe yet; train it first (tdw train)")
         path = self.path(row["path"])
-        tensors = self._read_verified(path, row["sha256"], what=f"the probe of {vid}",
-                                      fix="retrain the variant with --force to regenerate it")
+        tensors = read_verified_tensors(path, row["sha256"], what=f"the probe of {vid}",
+                                        fix="retrain the variant with --force to regenerate it")
         return Probe(tensors, row["sha256"])
 
     def require_probe(self, vid: str, probe: Probe | str) -> Probe:
@@ -323,8 +241,8 @@ class Store:
     def write_checkpoint(self, vid: str, epoch: int, weights: Mapping[str, torch.Tensor]
                          ) -> CheckpointRecord:
         rel = self.variant(vid).folder / "checkpoints" / f"epoch_{epoch:08d}.safetensors"
-        data = _tensor_bytes(weights, {"format": _FORMAT, "kind": "checkpoint",
-                                       "variant": vid, "epoch": str(epoch)})
+        data = tensor_bytes(weights, {"format": FORMAT, "kind": "checkpoint",
+                                      "variant": vid, "epoch": str(epoch)})
         digest = sha256_bytes(data)
         self._place(vid, rel, data, digest, "checkpoints", {"variant": vid, "epoch": epoch},
                     (vid, epoch, digest, str(rel), len(data), now()))
@@ -334,6 +252,12 @@ class Store:
         rows = self.catalog.query("SELECT variant, epoch, sha256, path, bytes FROM checkpoints "
                                   "WHERE variant = ? ORDER BY epoch", (vid,))
         return [CheckpointRecord(**dict(r)) for r in rows]
+
+    def checkpoint_counts(self) -> dict[str, int]:
+        """Variant id -> how many checkpoints the catalog indexes for it (variants with none
+        are absent)."""
+        return {r["variant"]: r["n"] for r in self.catalog.query(
+            "SELECT variant, COUNT(*) AS n FROM checkpoints GROUP BY variant")}
 
     def checkpoint(self, vid: str, epoch: int) -> CheckpointRecord:
         row = self.catalog.one("SELECT variant, epoch, sha256, path, bytes FROM checkpoints "
@@ -346,81 +270,43 @@ class Store:
     def load_checkpoint(self, vid: str, epoch: int) -> dict[str, torch.Tensor]:
         """The weights at ``epoch``, verified against the recorded sha256."""
         rec = self.checkpoint(vid, epoch)
-        return self._read_verified(
+        return read_verified_tensors(
             self.path(rec.path), rec.sha256, what=f"checkpoint epoch {epoch} of {vid}",
             fix=f"retrain from the last good checkpoint (tdw train {vid} --force rebuilds all)")
 
-    # ----------------------------------------------------------------- metrics
+    # ------------------------------------------- metrics, schedule record, resume
+    # Files the catalog does not index: each seals its own hash (tdw.store.sealed).
     def write_metrics(self, vid: str, arrays: Mapping[str, np.ndarray]) -> None:
-        rel = self.variant(vid).folder / "metrics.safetensors"
-        columns = {k: arrays[k] for k in METRICS}
-        data = _sealed(lambda meta: _array_bytes(columns, meta),
-                       {"format": _FORMAT, "kind": "metrics"})
-        atomic_write_bytes(self.path(rel), data)
+        sealed.write_metrics(self.path(self.variant(vid).folder / "metrics.safetensors"), arrays)
 
     def load_metrics(self, vid: str) -> dict[str, np.ndarray]:
         """Per-epoch arrays of length n_epochs + 1 (NaN where not yet trained)."""
         path = self.path(self.variant(vid).folder / "metrics.safetensors")
         if not path.exists():
             raise StoreError(f"variant {vid} has no metrics yet; train it first (tdw train)")
-        fix = "resume or retrain the variant to rewrite it"
-        data = _unsealed(path, fix)
-        try:
-            return safetensors.numpy.load(data)
-        except Exception as exc:  # safetensors raises its own error types
-            raise IntegrityError(f"metrics file {path} is unreadable ({exc}); {fix}") from None
+        return sealed.read_metrics(path)
 
-    # -------------------------------------------------------- schedule record
     def write_schedule_record(self, vid: str, record: ScheduleRecord) -> None:
         """Store which checkpoints the run wrote and why (rewritten at every checkpoint)."""
-        rel = self.variant(vid).folder / "schedule.safetensors"
-        arrays = {"epoch": np.asarray(record.epochs, dtype=np.int64),
-                  "reason": np.asarray([REASONS.index(r) for r in record.reasons], np.int8),
-                  "signal": np.asarray(record.signal, dtype=np.float64),
-                  "threshold": np.asarray(record.threshold, dtype=np.float64)}
-        meta = {"format": _FORMAT, "kind": "schedule", "spec": record.spec,
-                "reasons": json.dumps(REASONS)}
-        atomic_write_bytes(self.path(rel), _sealed(lambda m: _array_bytes(arrays, m), meta))
+        sealed.write_schedule_record(self.path(self.variant(vid).folder / "schedule.safetensors"),
+                                     record)
 
     def load_schedule_record(self, vid: str) -> ScheduleRecord | None:
         """The stored :class:`~tdw.family.schedule.ScheduleRecord`; None for a variant trained
         before records existed, or imported."""
         path = self.path(self.variant(vid).folder / "schedule.safetensors")
-        if not path.exists():
-            return None
-        fix = "resume or retrain the variant to rewrite it"
-        data = _unsealed(path, fix)
-        try:
-            arrays, meta = safetensors.numpy.load(data), _metadata(data)
-            names = json.loads(meta["reasons"])
-            return ScheduleRecord(meta["spec"], tuple(map(int, arrays["epoch"])),
-                                  tuple(names[i] for i in arrays["reason"]),
-                                  tuple(map(float, arrays["signal"])),
-                                  tuple(map(float, arrays["threshold"])))
-        except Exception as exc:
-            raise IntegrityError(f"schedule record {path} is unreadable ({exc}); {fix}"
-                                 ) from None
+        return sealed.read_schedule_record(path) if path.exists() else None
 
-    # ------------------------------------------------------------------ resume
     def resume_path(self, vid: str) -> Path:
         return self.path(self.variant(vid).folder / "resume.safetensors")
 
     def write_resume(self, vid: str, tensors: Mapping[str, torch.Tensor],
                      meta: Mapping[str, str]) -> None:
-        data = _sealed(lambda header: _tensor_bytes(tensors, header),
-                       {"format": _FORMAT, "kind": "resume", **meta})
-        atomic_write_bytes(self.resume_path(vid), data)
+        sealed.write_resume(self.resume_path(vid), tensors, meta)
 
     def load_resume(self, vid: str) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
         path = self.resume_path(vid)
-        if not path.exists():
-            return None
-        fix = "retrain the variant with --force"
-        data = _unsealed(path, fix)
-        try:
-            return safetensors.torch.load(data), _metadata(data)
-        except Exception as exc:
-            raise IntegrityError(f"resume file {path} is unreadable ({exc}); {fix}") from None
+        return sealed.read_resume(path) if path.exists() else None
 
     # --------------------------------------------------------------- artifacts
     def write_artifact(self, vid: str, artifact: Artifact) -> str:
@@ -430,11 +316,11 @@ class Store:
         epoch = -1 if artifact.epoch is None else artifact.epoch
         name = "cross_epoch" if epoch < 0 else f"epoch_{epoch:08d}"
         rel = self.variant(vid).folder / "artifacts" / schema.analyzer / f"{name}.safetensors"
-        meta = {"format": _FORMAT, "kind": "artifact", "analyzer": schema.analyzer,
+        meta = {"format": FORMAT, "kind": "artifact", "analyzer": schema.analyzer,
                 "version": str(schema.version), "attrs": json.dumps(dict(artifact.attrs)),
                 "probe_sha256": artifact.probe_sha256,
                 "checkpoint_sha256": artifact.checkpoint_sha256}
-        data = _array_bytes(artifact.arrays, meta)
+        data = array_bytes(artifact.arrays, meta)
         digest = sha256_bytes(data)
         self._place(vid, rel, data, digest, "artifacts",
                     {"variant": vid, "analyzer": schema.analyzer, "epoch": epoch},
@@ -450,6 +336,14 @@ class Store:
             coverage.setdefault(row["analyzer"], set()).add(int(row["epoch"]))
         return coverage
 
+    def artifacts(self, vid: str) -> list[ArtifactRecord]:
+        """Every artifact the catalog indexes for ``vid``, by analyzer then epoch (no file is
+        read: this is what planning compares with the family's analyzers)."""
+        rows = self.catalog.query("SELECT variant, analyzer, epoch, version, probe_sha256, "
+                                  "checkpoint_sha256, sha256, path, bytes FROM artifacts "
+                                  "WHERE variant = ? ORDER BY analyzer, epoch", (vid,))
+        return [ArtifactRecord(**dict(r)) for r in rows]
+
     def artifact_bytes(self, vid: str, analyzer: str, epoch: int | None
                        ) -> tuple[sqlite3.Row, bytes]:
         """An artifact's catalog row and file bytes, verified against the recorded sha256."""
@@ -459,7 +353,7 @@ class Store:
         if row is None:
             raise StoreError(f"no {analyzer} artifact for {vid} at epoch {epoch}; "
                              f"run tdw analyze {vid}")
-        data = self._read_bytes_verified(
+        data = read_verified_bytes(
             self.path(row["path"]), row["sha256"], what=f"artifact {analyzer} epoch {epoch} of "
             f"{vid}", fix=f"recompute it: tdw analyze {vid} --analyzers {analyzer} --force")
         return row, data
@@ -467,7 +361,7 @@ class Store:
     def load_artifact(self, vid: str, schema: ArtifactSchema, epoch: int | None) -> Artifact:
         row, data = self.artifact_bytes(vid, schema.analyzer, epoch)
         arrays = safetensors.numpy.load(data)
-        meta = _metadata(data)
+        meta = metadata(data)
         attrs = json.loads(meta["attrs"])
         if int(meta["version"]) != schema.version:
             raise StoreError(f"artifact {schema.analyzer} epoch {epoch} of {vid} is version "
@@ -480,62 +374,10 @@ class Store:
     # ---------------------------------------------------------------- helpers
     def _place(self, vid: str, rel: Path, data: bytes, digest: str, table: str,
                key: Mapping[str, Any], row: tuple) -> None:
-        """Write ``data`` (sha256 ``digest``) to ``rel`` and index it with ``row`` in ``table``.
-
-        File and row change together as far as any other writer can tell: both happen
-        under the variant's write lock. A row recording other bytes is deleted once the new
-        bytes are on disk and just before they replace its file, so a kill between the two
-        leaves a gap that the next run fills, never a row that disagrees with its file.
-        A write that fails puts the old row back; if the catalog refuses the new row, a
-        file that did not exist before is removed again: a failed write changes nothing.
-        """
-        where, args = " AND ".join(f"{k} = ?" for k in key), tuple(key.values())
-        path = self.path(rel)
-        with exclusive(self.path(self.variant(vid).folder)):
-            existed = path.exists()
-            old = self.catalog.one(f"SELECT * FROM {table} WHERE {where}", args)
-            stale = old is not None and old["sha256"] != digest
-
-            def drop_stale_row() -> None:
-                if stale:
-                    with self.catalog.transaction() as db:
-                        db.execute(f"DELETE FROM {table} WHERE {where}", args)
-
-            try:
-                atomic_write_bytes(path, data, before_replace=drop_stale_row)
-            except BaseException:
-                if stale:  # the file was not replaced: its row stands again
-                    self._insert(table, tuple(old))
-                raise
-            try:
-                self._insert(table, row)
-            except BaseException as exc:
-                if not existed:
-                    path.unlink(missing_ok=True)
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"cannot index {path} in the catalog {self.catalog.path} "
-                                     f"({exc}); nothing refers to the new file; fix the cause "
-                                     "and run the command again") from exc
-                raise
-
-    def _insert(self, table: str, row: tuple) -> None:
-        with self.catalog.transaction() as db:
-            db.execute(f"INSERT OR REPLACE INTO {table} VALUES ({', '.join('?' * len(row))})",
-                       row)
-
-    def _read_bytes_verified(self, path: Path, sha256: str, *, what: str, fix: str) -> bytes:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise IntegrityError(f"{what} is missing: {path} does not exist; {fix}") from None
-        if sha256_bytes(data) != sha256:
-            raise IntegrityError(f"{what} was changed on disk: {path} no longer matches its "
-                                 f"recorded sha256 {sha256[:16]}...; {fix}")
-        return data
-
-    def _read_verified(self, path: Path, sha256: str, *, what: str, fix: str
-                       ) -> dict[str, torch.Tensor]:
-        return safetensors.torch.load(self._read_bytes_verified(path, sha256, what=what, fix=fix))
+        """Write ``data`` to ``rel`` and index it with ``row`` in ``table``, under the
+        variant's write lock (:func:`tdw.store.placement.place`)."""
+        place(self.catalog, self.path(self.variant(vid).folder), self.path(rel), data, digest,
+              table, key, row)
 
     def file_sha256(self, relative: str | Path) -> str:
         return sha256_file(self.path(relative))

@@ -1,7 +1,7 @@
 """``tdw verify``: re-hash every file of a store against the catalog and report each mismatch.
 
 Readers already refuse a file that no longer matches its recorded sha256 (see
-:meth:`tdw.store.store.Store._read_bytes_verified`), so a bit flip never reaches a figure. This
+:func:`tdw.store.serialisation.read_verified_bytes`), so a bit flip never reaches a figure. This
 is the sweep a researcher runs before publishing, or after a disk scare: it reads every
 probe, checkpoint and artifact the catalog indexes, plus the metrics and resume files
 that seal their own hash, and lists every problem with its path and its repair. The

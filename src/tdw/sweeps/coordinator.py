@@ -26,8 +26,10 @@ from tdw.errors import TdwError
 from tdw.family.registry import get_family
 from tdw.jobs import jobs, launch
 from tdw.jobs.executors import Executor, open_executor
-from tdw.jobs.jobs import JobRecord
-from tdw.store.catalog import now
+from tdw.jobs.process import coordinator_lock
+from tdw.store import jobs as job_table
+from tdw.store import sweeps as sweep_table
+from tdw.store.jobs import ACTIVE, FINISHED, JobRecord
 from tdw.store.locks import holding
 from tdw.store.store import Store
 from tdw.sweeps.sweep import (
@@ -47,9 +49,7 @@ __all__ = ["run", "start_background"]
 
 
 def _set_member(store: Store, sweep_id: int, position: int, **fields: Any) -> None:
-    cols = ", ".join(f"{k} = ?" for k in fields)
-    store.catalog.execute(f"UPDATE sweep_variants SET {cols} WHERE sweep = ? AND position = ?",
-                          (*fields.values(), sweep_id, position))
+    sweep_table.set_member(store.catalog, sweep_id, position, **fields)
 
 
 def _next_job(store: Store, spec: SweepSpec, member: SweepMember, slots: int, *,
@@ -122,20 +122,17 @@ def _coordinate(store: Store, record: SweepRecord, executor: Executor,
                 on_change: Callable[[list[SweepMember]], None] | None,
                 period: float) -> SweepRecord:
     sweep_id, spec = record.id, record.spec
-    with store.catalog.transaction() as db:
-        db.execute("UPDATE sweeps SET state = 'running', pid = ?, executor = ?, "
-                   "cancel_requested = 0, started = ?, finished = NULL, updated = ? WHERE id = ?",
-                   (os.getpid(), str(executor.spec), now(),
-                    now(), sweep_id))
+    sweep_table.start_run(store.catalog, sweep_id, os.getpid(), str(executor.spec))
     queue: list[int] = []
     active: dict[int, int] = {}  # job id -> position
     for member in members(store, sweep_id):
         job = member.job
         if job is not None and job.state == "queued" and job.pid is None \
-                and not jobs.coordinator_lock(store, job.id).exists():
+                and not coordinator_lock(store, job.id).exists():
             # recorded by a coordinator that stopped before starting it: it never ran
-            jobs._finish(store, job.id, "failed", "never started: its sweep stopped first")
-        elif job is not None and job.state in jobs.ACTIVE:
+            job_table.finish(store.catalog, job.id, "failed",
+                             "never started: its sweep stopped first")
+        elif job is not None and job.state in ACTIVE:
             active[job.id] = member.position  # an earlier coordinator's local job
             continue
         # Even a variant marked done is looked at again: the store, not this table, says
@@ -154,7 +151,7 @@ def _coordinate(store: Store, record: SweepRecord, executor: Executor,
                 break
             for job_id, position in list(active.items()):
                 job = jobs.job(store, job_id)
-                if job.state in jobs.FINISHED:
+                if job.state in FINISHED:
                     del active[job_id]
                     if job.state == "succeeded":
                         queue.insert(0, position)  # its next step, if any, goes first
@@ -178,7 +175,7 @@ def _coordinate(store: Store, record: SweepRecord, executor: Executor,
                 try:
                     executor.start(store, job)
                 except BaseException as exc:  # recorded but not started: it must not hang
-                    jobs._finish(store, job.id, "failed", f"could not start: {exc}")
+                    job_table.finish(store.catalog, job.id, "failed", f"could not start: {exc}")
                     if not isinstance(exc, Exception):
                         raise
                     _set_member(store, sweep_id, position, state="failed", error=str(exc))

@@ -23,8 +23,8 @@ from tdw.family.family import Family, variant_id
 from tdw.family.params import parse_assignments
 from tdw.family.registry import get_family
 from tdw.jobs import jobs
-from tdw.jobs.jobs import JobRecord
-from tdw.store.catalog import now
+from tdw.store import sweeps as sweep_table
+from tdw.store.jobs import ACTIVE, JobRecord
 from tdw.store.locks import held_elsewhere
 from tdw.store.store import Store
 from tdw.training.run import plan_training
@@ -217,14 +217,14 @@ class SweepMember:
         return self.job.fraction if self.job is not None and self.state != "pending" else 0.0
 
 
-def _record(row) -> SweepRecord:
+def _record(row: Mapping[str, Any]) -> SweepRecord:
     data = dict(row)
     data["spec"] = SweepSpec.from_key(data["spec"])
     return SweepRecord(**data)
 
 
 def sweep(store: Store, sweep_id: int) -> SweepRecord:
-    row = store.catalog.one("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))
+    row = sweep_table.get(store.catalog, sweep_id)
     if row is None:
         raise SweepError(f"no sweep {sweep_id} in {store.root}; list them with tdw sweep status")
     return _record(row)
@@ -233,16 +233,13 @@ def sweep(store: Store, sweep_id: int) -> SweepRecord:
 def sweeps(store: Store, limit: int = 20) -> list[SweepRecord]:
     """The most recent sweeps first, after :func:`reconcile`."""
     reconcile(store)
-    return [_record(r) for r in store.catalog.query("SELECT * FROM sweeps ORDER BY id DESC "
-                                                    "LIMIT ?", (limit,))]
+    return [_record(r) for r in sweep_table.recent(store.catalog, limit)]
 
 
 def members(store: Store, sweep_id: int) -> list[SweepMember]:
+    """The variants of a sweep in grid order, each with its current job."""
     out = []
-    for row in store.catalog.query("SELECT * FROM sweep_variants WHERE sweep = ? ORDER BY "
-                                   "position", (sweep_id,)):
-        data = dict(row)
-        data["params"] = json.loads(data["params"])
+    for data in sweep_table.members(store.catalog, sweep_id):
         current = data["analyze_job"] or data["train_job"]
         data["job"] = jobs.job(store, current) if current else None
         out.append(SweepMember(**data))
@@ -261,15 +258,15 @@ def reconcile(store: Store) -> None:
     """Mark running sweeps whose coordinator died as *interrupted* (run them again to
     finish), after failing the jobs it left (:func:`tdw.jobs.jobs.reconcile`)."""
     jobs.reconcile(store)
-    for row in store.catalog.query("SELECT id FROM sweeps WHERE state = 'running'"):
-        if not coordinator_alive(store, row["id"]):
-            settle(store, row["id"], "interrupted")
+    for sweep_id in sweep_table.running(store.catalog):
+        if not coordinator_alive(store, sweep_id):
+            settle(store, sweep_id, "interrupted")
 
 
 def refuse_if_running(store: Store, spec: SweepSpec) -> None:
     """Raise if the sweep of ``spec`` already has a live coordinator (before an executor,
     perhaps a whole cluster, is started for nothing)."""
-    row = store.catalog.one("SELECT id, pid FROM sweeps WHERE spec = ?", (spec.key(),))
+    row = sweep_table.find(store.catalog, spec.key())
     if row is not None and coordinator_alive(store, row["id"]):
         raise SweepError(f"sweep {row['id']} is already running (coordinator pid {row['pid']});"
                          f" follow it with tdw sweep status {row['id']}")
@@ -278,21 +275,8 @@ def refuse_if_running(store: Store, spec: SweepSpec) -> None:
 def create(store: Store, spec: SweepSpec, points: Sequence[SweepPoint], executor: str
            ) -> SweepRecord:
     """Record the sweep (or find the one with this spec) and its variants."""
-    t = now()
-    with store.catalog.transaction() as db:
-        row = db.execute("SELECT id FROM sweeps WHERE spec = ?", (spec.key(),)).fetchone()
-        if row is None:
-            cur = db.execute("INSERT INTO sweeps (family, spec, executor, state, created, "
-                             "updated) VALUES (?, ?, ?, 'interrupted', ?, ?)",
-                             (spec.family, spec.key(), executor, t, t))
-            sweep_id = int(cur.lastrowid)
-            for point in points:
-                db.execute("INSERT INTO sweep_variants (sweep, position, variant, params, "
-                           "state) VALUES (?, ?, ?, ?, 'pending')",
-                           (sweep_id, point.position, point.variant,
-                            json.dumps(dict(point.params))))
-        else:
-            sweep_id = row["id"]
+    sweep_id = sweep_table.create(store.catalog, spec.family, spec.key(), executor,
+                                  [(p.position, p.variant, p.params) for p in points])
     return sweep(store, sweep_id)
 
 
@@ -306,8 +290,7 @@ def cancel(store: Store, sweep_id: int, timeout: float = 60.0) -> SweepRecord:
     record = sweep(store, sweep_id)
     if record.state not in ("running", "interrupted"):
         raise SweepError(f"sweep {sweep_id} is {record.state}; nothing to cancel")
-    store.catalog.execute("UPDATE sweeps SET cancel_requested = 1, updated = ? WHERE id = ?",
-                          (now(), sweep_id))
+    sweep_table.request_cancel(store.catalog, sweep_id)
     if timeout == 0 and coordinator_alive(store, sweep_id):
         return sweep(store, sweep_id)
     deadline = time.monotonic() + timeout
@@ -318,7 +301,7 @@ def cancel(store: Store, sweep_id: int, timeout: float = 60.0) -> SweepRecord:
                          f"within {timeout:.0f} s; stop that process (Ctrl-C) and run tdw "
                          f"sweep cancel {sweep_id} again")
     for member in members(store, sweep_id):  # a dead coordinator's local jobs live on
-        if member.job is not None and member.job.state in jobs.ACTIVE:
+        if member.job is not None and member.job.state in ACTIVE:
             jobs.cancel(store, member.job.id)
     settle(store, sweep_id, "cancelled")
     return sweep(store, sweep_id)
@@ -326,11 +309,4 @@ def cancel(store: Store, sweep_id: int, timeout: float = 60.0) -> SweepRecord:
 
 def settle(store: Store, sweep_id: int, state: str) -> None:
     """End the sweep in ``state``; unfinished variants become cancelled (if cancelled)."""
-    with store.catalog.transaction() as db:
-        if state == "cancelled":
-            db.execute("UPDATE sweep_variants SET state = 'cancelled' WHERE sweep = ? AND "
-                       "state NOT IN ('done', 'failed')", (sweep_id,))
-        # An interrupted sweep may still be cancelled (its local jobs outlive it).
-        db.execute("UPDATE sweeps SET state = ?, finished = ?, updated = ? WHERE id = ? AND "
-                   "state IN ('running', ?)", (state, now(), now(), sweep_id,
-                                               "interrupted" if state == "cancelled" else ""))
+    sweep_table.settle(store.catalog, sweep_id, state)

@@ -20,7 +20,8 @@ from tdw.family.family import Family, variant_id
 from tdw.family.model import boot_model, pick_device
 from tdw.family.registry import get_family
 from tdw.family.schedule import Schedule, parse_schedule
-from tdw.store.store import Store, VariantRecord
+from tdw.store.records import VariantRecord
+from tdw.store.store import Store
 from tdw.training.checkpointing import Checkpointer, restore_run, restore_schedule
 from tdw.training.loop import Callback, make_optimizer, train
 

@@ -15,13 +15,58 @@ import param
 
 from tdw.errors import TdwError
 from tdw.jobs import jobs as jobs_mod
-from tdw.jobs.jobs import JobRecord
+from tdw.store.jobs import JobRecord
 from tdw.store.store import Store
 
-__all__ = ["JobList", "JobRow", "describe_eta"]
+__all__ = ["JobList", "JobRow", "describe_eta", "progress_header", "progress_card",
+           "show_progress", "state_html"]
 
 _STATE_COLOURS = {"queued": "#777", "running": "#1f77b4", "succeeded": "#2ca02c",
                   "failed": "#d62728", "cancelled": "#8c564b"}
+_BAR_COLOURS = {"failed": "danger", "cancelled": "warning", "succeeded": "success"}
+"""Progress bar colour of a finished state (anything else: "primary")."""
+
+
+def progress_header(cancel_label: str, cancel_width: int, on_cancel: Callable[[Any], None]
+                    ) -> tuple[pn.pane.HTML, pn.indicators.Progress, pn.pane.Markdown,
+                               pn.widgets.Button]:
+    """The header widgets of a job row and of a sweep card: ``(title, bar, status, cancel)``.
+
+    Fill them with :func:`state_html` (in the title) and :func:`show_progress`, and lay them
+    out with :func:`progress_card`.
+
+    Args:
+        cancel_label: the Cancel button's label.
+        cancel_width: its width in pixels.
+        on_cancel: called with the click event.
+    """
+    title = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
+    bar = pn.indicators.Progress(value=0, max=100, width=220, height=18, margin=(8, 10),
+                                 bar_color="primary")
+    status = pn.pane.Markdown("", margin=(0, 10), width=260)
+    cancel = pn.widgets.Button(label=cancel_label, color="danger", width=cancel_width,
+                               margin=(5, 10))
+    cancel.on_click(on_cancel)
+    return title, bar, status, cancel
+
+
+def show_progress(bar: pn.indicators.Progress, state: str, fraction: float) -> None:
+    """Fill ``bar`` to ``fraction`` (0..1) in the colour of ``state``."""
+    bar.value = int(round(100 * fraction))
+    bar.bar_color = _BAR_COLOURS.get(state, "primary")
+
+
+def state_html(state: str, css_class: str) -> str:
+    """``state`` in its colour, as a span of ``css_class`` (which the pages' tests find)."""
+    colour = _STATE_COLOURS.get(state, "#777")
+    return f"<span class='{css_class}' style='color:{colour}'>{state}</span>"
+
+
+def progress_card(header: tuple[Any, ...], body: Any, css_class: str) -> pn.Column:
+    """The header widgets in one row above ``body``, ruled off below."""
+    return pn.Column(pn.Row(*header, sizing_mode="stretch_width"), body,
+                     sizing_mode="stretch_width", css_classes=[css_class],
+                     styles={"border-bottom": "1px solid #eee"})
 
 
 def describe_eta(record: JobRecord) -> str:
@@ -38,13 +83,8 @@ class JobRow(pn.viewable.Viewer):
     def __init__(self, store: Store, record: JobRecord, **params: Any):
         super().__init__(**params)
         self.store, self.id = store, record.id
-        self.title = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
-        self.bar = pn.indicators.Progress(value=0, max=100, width=220, height=18,
-                                          margin=(8, 10), bar_color="primary")
-        self.status = pn.pane.Markdown("", margin=(0, 10), width=260)
-        self.cancel = pn.widgets.Button(label="Cancel", color="danger", width=80,
-                                        margin=(5, 10))
-        self.cancel.on_click(self._cancel)
+        self.title, self.bar, self.status, self.cancel = progress_header("Cancel", 80,
+                                                                         self._cancel)
         self.download = pn.widgets.FileDownload(
             callback=self._notebook_bytes, filename=f"job-{record.id}-{record.kind}.ipynb",
             label="Executed notebook", color="light", width=160, margin=(5, 10),
@@ -56,13 +96,9 @@ class JobRow(pn.viewable.Viewer):
         self.refresh(record)
 
     def refresh(self, record: JobRecord) -> None:
-        colour = _STATE_COLOURS.get(record.state, "#777")
         self.title.object = (f"<b>job {record.id}</b> · {record.kind} · <code>{record.variant}"
-                             f"</code> · <span class='tdw-job-state' style='color:{colour}'>"
-                             f"{record.state}</span>")
-        self.bar.value = int(round(100 * record.fraction))
-        self.bar.bar_color = {"failed": "danger", "cancelled": "warning",
-                              "succeeded": "success"}.get(record.state, "primary")
+                             f"</code> · {state_html(record.state, 'tdw-job-state')}")
+        show_progress(self.bar, record.state, record.fraction)
         # Messages and errors may quote what someone typed; every visitor sees this list,
         # so they are shown as text, never as markup.
         parts = [_escape(record.message or ""), describe_eta(record)]
@@ -87,10 +123,8 @@ class JobRow(pn.viewable.Viewer):
         return io.BytesIO(self.store.path(record.notebook).read_bytes())
 
     def __panel__(self):
-        return pn.Column(pn.Row(self.title, self.bar, self.status, self.cancel, self.download,
-                                sizing_mode="stretch_width"), self.log_card,
-                         sizing_mode="stretch_width", css_classes=["tdw-job"],
-                         styles={"border-bottom": "1px solid #eee"})
+        return progress_card((self.title, self.bar, self.status, self.cancel, self.download),
+                             self.log_card, "tdw-job")
 
 
 class JobList(pn.viewable.Viewer):

@@ -30,9 +30,9 @@ class TrainPage(pn.viewable.Viewer):
     def __init__(self, store: Store, job_list: JobList, **params: Any):
         super().__init__(**params)
         self.store, self.job_list = store, job_list
-        names = list(families())
-        self.family = pn.widgets.Select(label="family", options=names, value=names[0],
-                                        width=260)
+        names = _trainable()
+        self.family = pn.widgets.Select(label="family", options=names,
+                                        value=_last_trained(store, names), width=260)
         self.about = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.form_holder = pn.Column(sizing_mode="stretch_width")
         self.schedule = ScheduleEditor()
@@ -199,3 +199,15 @@ class AnalyzePage(pn.viewable.Viewer):
                          pn.pane.Markdown("#### What is missing"), self.plan_text,
                          pn.Row(self.start), self.feedback, pn.pane.Markdown("#### Jobs"),
                          self.job_list, sizing_mode="stretch_width")
+
+
+def _trainable() -> list[str]:
+    """Families the Train page can start: not those whose variants are imported."""
+    return [name for name, fam in families().items() if not fam.imported_by]
+
+
+def _last_trained(store: Store, names: list[str]) -> str:
+    """The family of the store's newest trainable variant: the page opens where the user
+    left off; on an empty store, the first family."""
+    mine = [v for v in store.variants() if v.family in names]
+    return max(mine, key=lambda v: v.created).family if mine else names[0]

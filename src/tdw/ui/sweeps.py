@@ -15,7 +15,7 @@ import panel as pn
 from tdw.errors import TdwError
 from tdw.store.store import Store
 from tdw.sweeps import sweep as sweep_mod
-from tdw.ui.jobs import _STATE_COLOURS
+from tdw.ui.jobs import progress_card, progress_header, show_progress, state_html
 
 __all__ = ["SweepList", "SweepCard", "members_html"]
 
@@ -50,13 +50,8 @@ class SweepCard(pn.viewable.Viewer):
     def __init__(self, store: Store, record: sweep_mod.SweepRecord, **params: Any):
         super().__init__(**params)
         self.store, self.id, self.state = store, record.id, ""
-        self.title = pn.pane.HTML("", margin=(0, 10), sizing_mode="stretch_width")
-        self.bar = pn.indicators.Progress(value=0, max=100, width=220, height=18,
-                                          margin=(8, 10), bar_color="primary")
-        self.status = pn.pane.Markdown("", margin=(0, 10), width=260)
-        self.cancel = pn.widgets.Button(label="Cancel sweep", color="danger", width=120,
-                                        margin=(5, 10))
-        self.cancel.on_click(self._cancel)
+        self.title, self.bar, self.status, self.cancel = progress_header("Cancel sweep", 120,
+                                                                         self._cancel)
         self.table = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self.refresh(record)
 
@@ -64,17 +59,13 @@ class SweepCard(pn.viewable.Viewer):
         self.state = record.state
         members = sweep_mod.members(self.store, record.id)
         grid = " ".join(f"{n}={','.join(map(str, v))}" for n, v in record.spec.grid.axes)
-        colour = _STATE_COLOURS.get(record.state, "#777")
         self.title.object = (
             f"<b>sweep {record.id}</b> · {html.escape(record.family)} · <code>"
             f"{html.escape(grid)}</code>{' · analyze' if record.spec.analyze else ''} · "
-            f"{html.escape(record.executor)} · <span class='tdw-sweep-state' style='color:"
-            f"{colour}'>{record.state}</span>")
+            f"{html.escape(record.executor)} · {state_html(record.state, 'tdw-sweep-state')}")
         done = sum(m.state == "done" for m in members)
-        self.bar.value = int(round(100 * sum(m.fraction for m in members)
-                                   / max(1, len(members))))
-        self.bar.bar_color = {"failed": "danger", "cancelled": "warning",
-                              "succeeded": "success"}.get(record.state, "primary")
+        show_progress(self.bar, record.state,
+                      sum(m.fraction for m in members) / max(1, len(members)))
         self.status.object = f"{done}/{len(members)} variants done"
         self.cancel.visible = record.state == "running" and not record.cancel_requested
         self.table.object = members_html(members)
@@ -86,10 +77,8 @@ class SweepCard(pn.viewable.Viewer):
             self.status.object = f"**{html.escape(str(exc))}**"
 
     def __panel__(self):
-        return pn.Column(pn.Row(self.title, self.bar, self.status, self.cancel,
-                                sizing_mode="stretch_width"), self.table,
-                         sizing_mode="stretch_width", css_classes=["tdw-sweep"],
-                         styles={"border-bottom": "1px solid #eee"})
+        return progress_card((self.title, self.bar, self.status, self.cancel), self.table,
+                             "tdw-sweep")
 
 
 class SweepList(pn.viewable.Viewer):

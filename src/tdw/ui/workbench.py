@@ -16,7 +16,7 @@ import param
 from tdw.errors import TdwError
 from tdw.explore.jupyter import ensure_extension
 from tdw.explore.variant import Variant
-from tdw.jobs.jobs import JobRecord
+from tdw.store.jobs import JobRecord
 from tdw.store.store import Store
 from tdw.ui.apps import explorable_variants
 from tdw.ui.compare import MAX_VARIANTS, Compare

@@ -1,0 +1,57 @@
+"""``tdw jobs``: list the jobs, show one (progress, notebook, log tail) or cancel one."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from tdw.cli.format import duration, pct, table
+from tdw.jobs import jobs as jobs_mod
+from tdw.store.store import Store
+
+__all__ = ["add_parser"]
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    if args.action == "cancel":
+        rec = jobs_mod.cancel(store, args.id)
+        print(f"job {rec.id} {rec.state}")
+        return 0
+    if args.action == "show":
+        jobs_mod.reconcile(store)
+        rec = jobs_mod.job(store, args.id)
+        print(f"job {rec.id}: {rec.kind} {rec.variant}\n  state     {rec.state}\n  progress  "
+              f"{rec.progress}/{rec.total} ({pct(rec.fraction)}), eta "
+              f"{duration(rec.eta_seconds)}\n  notebook  "
+              f"{store.path(rec.notebook) if rec.notebook else '-'}")
+        if rec.error:
+            print(f"  error     {rec.error}")
+        if tail := jobs_mod.log_tail(store, rec, args.lines):
+            print("  log tail:\n    " + "\n    ".join(tail))
+        return 0
+    rows = []
+    for rec in jobs_mod.jobs(store, limit=args.limit):
+        age = time.time() - rec.created
+        rows.append((rec.id, rec.kind, rec.variant, rec.state, pct(rec.fraction),
+                     duration(rec.eta_seconds), duration(age) + " ago"))
+    print(table(("id", "kind", "variant", "state", "progress", "eta", "created"), rows)
+          if rows else "no jobs yet; start one with: tdw train FAMILY")
+    return 0
+
+
+def _usage_error(args: argparse.Namespace) -> str:
+    """``show`` and ``cancel`` without an id; the id is optional only for ``list``."""
+    if args.action in ("show", "cancel") and args.id is None:
+        return f"tdw jobs {args.action} needs a job id"
+    return ""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``tdw jobs``."""
+    p = sub.add_parser("jobs", help="list jobs; 'show ID' or 'cancel ID'")
+    p.add_argument("action", nargs="?", choices=("list", "show", "cancel"), default="list")
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--lines", type=int, default=15, help="log lines shown by 'show'")
+    p.set_defaults(func=cmd_jobs, usage_error=_usage_error)

@@ -1,0 +1,137 @@
+"""``tdw sweep``: train (and analyse) every variant of a parameter grid; its status and cancel."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from tdw.cli.format import duration, pct, table
+from tdw.errors import TdwError
+from tdw.store.store import Store
+
+__all__ = ["add_parser"]
+
+
+def _sweep_table(members: Sequence[Any]) -> str:
+    rows = [(m.position + 1, m.variant, m.state, m.job.id if m.job else "-",
+             f"{m.job.kind} {m.job.state}" if m.job else "-", pct(m.fraction),
+             duration(m.job.eta_seconds) if m.job else "-", (m.error or "")[:60])
+            for m in members]
+    return table(("#", "variant", "state", "job", "job state", "progress", "eta", "error"),
+                 rows)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tdw.jobs.executors import open_executor, parse_executor
+    from tdw.sweeps import coordinator
+    from tdw.sweeps import sweep as sweep_mod
+
+    store = Store(args.store)
+    if args.target in ("status", "cancel"):
+        if args.target == "cancel":
+            if args.id is None:
+                raise TdwError("tdw sweep cancel needs a sweep id (see tdw sweep status)")
+            rec = sweep_mod.cancel(store, _sweep_id(args.id))
+            print(f"sweep {rec.id} {rec.state}")
+            return 0
+        records = ([sweep_mod.sweep(store, _sweep_id(args.id))] if args.id is not None
+                   else sweep_mod.sweeps(store))
+        sweep_mod.reconcile(store)
+        if not records:
+            print("no sweeps yet; start one with: tdw sweep FAMILY --grid NAME=V1,V2")
+        for rec in records:
+            rec = sweep_mod.sweep(store, rec.id)
+            grid = " ".join(f"{n}={','.join(map(str, v))}" for n, v in rec.spec.grid.axes)
+            members = sweep_mod.members(store, rec.id)
+            done = sum(m.state == "done" for m in members)
+            print(f"sweep {rec.id}: {rec.family} {grid}{' +analyze' if rec.spec.analyze else ''}"
+                  f" on {rec.executor}: {rec.state}, {done}/{len(members)} done")
+            print("  " + _sweep_table(members).replace("\n", "\n  ") + "\n")
+        return 0
+    if args.id is not None:
+        raise TdwError(f"unexpected {args.id!r}: write tdw sweep FAMILY --grid NAME=V1,V2, "
+                       "tdw sweep status [ID] or tdw sweep cancel ID")
+    spec = sweep_mod.SweepSpec.from_cli(args.target, args.grid or [], args.set or [],
+                                        preset=args.preset or "", schedule=args.schedule or "",
+                                        analyze=args.analyze, analyzers=args.analyzers or "")
+    executor_spec = parse_executor(args.executor)
+    points = sweep_mod.plan(spec)
+    sweep_mod.refuse_if_running(store, spec)
+    if args.dry_run:
+        print(f"would sweep {len(points)} variants of {spec.family} on {executor_spec}:")
+        for point in points:
+            print(f"  {point.variant}")
+        return 0
+    if args.background:
+        if executor_spec.kind == "dask":  # an unreachable scheduler fails before any write
+            open_executor(executor_spec).close()
+        record = sweep_mod.create(store, spec, points, str(executor_spec))
+        pid = coordinator.start_background(store, record.id, str(executor_spec))
+        print(f"sweep {record.id}: {len(points)} variants of {spec.family} on {executor_spec}, "
+              f"coordinated in the background (pid {pid}); follow it with: tdw sweep status "
+              f"{record.id}; its log: {store.path(f'sweeps/{record.id}/coordinator.log')}")
+        return 0
+    executor = open_executor(executor_spec)  # an unreachable scheduler fails before any write
+    try:
+        record = sweep_mod.create(store, spec, points, str(executor_spec))
+        print(f"sweep {record.id}: {len(points)} variants of {spec.family} on {executor_spec} "
+              f"({executor.slots} at a time); cancel with: tdw sweep cancel {record.id}",
+              flush=True)
+        shown = [""]
+
+        # Called on a change of state, or another tenth of a job.
+        def show(members: Sequence[Any]) -> None:
+            if (text := _sweep_table(members)) != shown[0]:
+                print(text + "\n", flush=True)
+                shown[0] = text
+
+        final = coordinator.run(store, record.id, executor, on_change=show)
+    finally:
+        executor.close()
+    took = duration((final.finished or 0) - (final.started or 0))
+    print(f"sweep {final.id} {final.state} in {took}")
+    return 0 if final.state == "succeeded" else 1
+
+
+def _sweep_id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise TdwError(f"{text!r} is not a sweep id; ids are numbers (see tdw sweep status)"
+                       ) from None
+
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``tdw sweep``."""
+    p = sub.add_parser(
+        "sweep", help="train (and analyse) every variant of a parameter grid as jobs; "
+        "'status [ID]' or 'cancel ID'",
+        description="Train every variant of a parameter grid as jobs, at most a few at once, "
+        "and show their progress. Running the same command again skips finished variants "
+        "and resumes interrupted ones.",
+        epilog="examples:\n  tdw sweep modulo_addition_1l --preset quick --grid p=53,59,61 "
+        "--grid model_seed=1,2 --analyze\n  tdw sweep modulo_addition_1l --grid model_seed="
+        "1,2,3 --executor dask://10.0.0.5:8786\n  tdw sweep status\n  tdw sweep cancel 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("target", metavar="FAMILY|status|cancel",
+                   help="family to sweep, or status / cancel")
+    p.add_argument("id", nargs="?", help="sweep id (for status and cancel)")
+    p.add_argument("--grid", action="append", metavar="NAME=V1,V2,...",
+                   help="a swept parameter and its values; repeat for a product grid")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="a parameter fixed for every variant")
+    p.add_argument("--preset", help="named parameter preset, e.g. quick")
+    p.add_argument("--schedule", help="checkpoint schedule (default: the family's)")
+    p.add_argument("--analyze", action="store_true", help="analyse each variant once trained")
+    p.add_argument("--analyzers", metavar="A,B,...", help="analyse with only these analyzers "
+                   "(implies --analyze; default: all of the family's)")
+    p.add_argument("--executor", default="local",
+                   help="local[:N] (default: N = cores/2), dask://HOST:PORT (an existing Dask "
+                   "scheduler; the store must be on a filesystem every worker sees) or "
+                   "dask-local[:N] (a LocalCluster of N worker processes here)")
+    p.add_argument("--background", action="store_true", help="coordinate the sweep in a "
+                   "process of its own and return at once; see tdw sweep status")
+    p.add_argument("--dry-run", action="store_true", help="list the variants and stop")
+    p.set_defaults(func=cmd_sweep)

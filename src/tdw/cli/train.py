@@ -1,0 +1,99 @@
+"""``tdw train`` and ``tdw analyze``: start a training or an analysis job and follow it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tdw.analysis.run import AnalysisRun
+from tdw.cli.follow import follow
+from tdw.family.params import parse_assignments
+from tdw.jobs import launch
+from tdw.store.store import Store
+from tdw.training.run import AlreadyTrained
+
+__all__ = ["add_parser", "analyse"]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    given = parse_assignments(args.set or [])
+    try:
+        request = launch.validate_training(store, args.family, given, preset=args.preset,
+                                           schedule=args.schedule or "", force=args.force,
+                                           device=args.device, require_resume=args.resume)
+    except AlreadyTrained as exc:
+        print(f"tdw: {exc}", file=sys.stderr)
+        return 0
+    sched = request.schedule
+    if args.dry_run:
+        listed = ", ".join(map(str, sorted(set(sched.epochs) | {sched.n_epochs})))
+        print(f"would train {request.variant} for {sched.n_epochs} epochs with "
+              f"{sched.describe()}: {listed}")
+        return 0
+    record = launch.start_training(store, request)
+    print(f"job {record.id}: training {request.describe()}; record: "
+          f"{store.path(f'jobs/{record.id}')}")
+    if args.background:
+        print(f"running in the background; follow it with: tdw jobs show {record.id}")
+        return 0
+    return follow(store, record.id)
+
+
+def analyse(store: Store, variant: str, *, analyzers: str = "", checkpoints: str = "",
+            force: bool = False, workers: int = 0, background: bool = False) -> int:
+    """Analyse what is missing of ``variant`` as a job, printing the plan, and follow the
+    job unless ``background``; the exit status of ``tdw analyze``. Family commands that
+    ask for an analysis (:class:`~tdw.family.commands.CommandResult`) run through here too.
+    """
+    run, record = launch.start_analysis(store, variant, analyzers=analyzers,
+                                        checkpoints=checkpoints, force=force, workers=workers)
+    print(run.describe())
+    if record is None:
+        return 0
+    print(f"job {record.id}: analysing {run.config.variant}; record: "
+          f"{store.path(f'jobs/{record.id}')}")
+    if background:
+        print(f"running in the background; follow it with: tdw jobs show {record.id}")
+        return 0
+    return follow(store, record.id, unit="checkpoint")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    if args.dry_run:
+        print(AnalysisRun.prepare(variant=args.variant, analyzers=args.analyzers or "",
+                                  checkpoints=args.checkpoints or "", force=args.force,
+                                  workers=args.workers, store=store).describe())
+        return 0
+    return analyse(store, args.variant, analyzers=args.analyzers or "",
+                   checkpoints=args.checkpoints or "", force=args.force, workers=args.workers,
+                   background=args.background)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``tdw train`` and ``tdw analyze``."""
+    p = sub.add_parser("train", help="train a variant as a papermill job")
+    p.add_argument("family", help="family name (see tdw families)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="parameter value; repeat for several (e.g. --set p=113)")
+    p.add_argument("--preset", help="named parameter preset, e.g. quick")
+    p.add_argument("--schedule",
+                   help="checkpoint schedule, e.g. '0-1500/100,log:1500-25000/40,end'")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--background", action="store_true", help="return at once; see tdw jobs")
+    p.add_argument("--force", action="store_true", help="retrain a finished variant from scratch")
+    p.add_argument("--resume", action="store_true",
+                   help="require an interrupted run to resume (resuming is otherwise automatic)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("analyze", help="analyse a variant's checkpoints (only what is missing)")
+    p.add_argument("variant", help="variant id or a unique prefix (see tdw variants)")
+    p.add_argument("--analyzers", help="comma-separated analyzer names (default: all)")
+    p.add_argument("--checkpoints", help="epochs to analyse, schedule syntax (default: all)")
+    p.add_argument("--force", action="store_true", help="recompute up-to-date artifacts too")
+    p.add_argument("--workers", type=int, default=0, help="worker processes (default: cores)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--background", action="store_true", help="return at once; see tdw jobs")
+    p.set_defaults(func=cmd_analyze)

@@ -1,0 +1,143 @@
+"""The processes behind jobs: starting a runner, telling whether it lives, stopping it.
+
+A job's runner (``python -m tdw.jobs.runner ROOT ID``, :mod:`tdw.jobs.runner`) runs in a
+session of its own, so that it outlives the terminal or dashboard that started it and can
+be signalled as a group; its kernel has a session of its own too. Whether a runner lives
+is judged by the lock it holds (``jobs/<id>/runner.lock``), which the kernel releases
+however the runner dies, not by its pid alone, which the system may give to another
+process. A job run on another machine has no local process: its coordinator holds
+``jobs/<id>/coordinator.lock`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tdw.store import jobs as job_table
+from tdw.store.jobs import JobRecord
+from tdw.store.locks import held_elsewhere
+from tdw.store.store import Store
+
+__all__ = ["spawn", "alive", "kill", "stop", "runner_alive", "runner_lock", "coordinator_lock",
+           "THREAD_VARIABLES"]
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""The environment variables that cap a job's torch/BLAS threads."""
+
+_CHILDREN: dict[int, subprocess.Popen] = {}  # runners started by this process, to reap
+
+
+def spawn(store: Store, job_id: int, *, die_with_parent: bool = False,
+          threads: int = 0) -> int:
+    """Start the runner of queued job ``job_id`` (``python -m tdw.jobs.runner ROOT ID``),
+    record its pid, and return it.
+
+    ``die_with_parent`` (Linux) has the kernel kill the runner when this process dies, as a
+    Dask worker's runner must: a retry elsewhere may not race an orphan. ``threads`` caps
+    the job's torch/BLAS threads (when several jobs share the cores); 0 leaves them be.
+    """
+    folder = store.path(Path("jobs") / str(job_id))
+    folder.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if threads:
+        env.update({name: str(threads) for name in THREAD_VARIABLES})
+    # papermill's "python3" kernel may resolve `python` on PATH: make it this interpreter.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    with open(folder / "runner.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tdw.jobs.runner", str(store.root), str(job_id)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True, cwd=folder,
+            preexec_fn=_parent_death_signal() if die_with_parent else None)
+    _CHILDREN[proc.pid] = proc
+    job_table.set_runner_pid(store.catalog, job_id, proc.pid)
+    return proc.pid
+
+
+def _parent_death_signal() -> Callable[[], object] | None:
+    """A ``preexec_fn`` asking Linux to SIGKILL the child when its parent dies (no-op
+    elsewhere). The C function is looked up before the fork; the child only calls it."""
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` lives; a zombie (killed, not yet reaped) counts as dead."""
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A killed runner whose parent never reaps it lingers as a zombie: dead all the same.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): trust kill(0)
+    return state not in ("Z", "X")
+
+
+def kill(pid: int | None, sig: int, *, group: bool = False) -> None:
+    """Send ``sig`` to process ``pid`` (or its process group); nothing if it is gone."""
+    if pid is None:
+        return
+    try:
+        (os.killpg if group else os.kill)(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop(pid: int | None, kernel_pid: int | None, grace: float = 15.0) -> None:
+    """Stop a job's runner (its process group) and kernel: SIGTERM, then SIGKILL whatever
+    still lives after ``grace`` seconds."""
+    # The kernel runs in a session of its own (jupyter_client), so it is signalled apart.
+    kill(kernel_pid, signal.SIGTERM)
+    if pid is not None and alive(pid):
+        kill(pid, signal.SIGTERM, group=True)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and alive(pid):
+            time.sleep(0.1)
+        if alive(pid):
+            kill(pid, signal.SIGKILL, group=True)
+    kill(kernel_pid, signal.SIGKILL)
+
+
+def runner_lock(store: Store, job_id: int) -> Path:
+    """The lock a job's runner holds from before it marks the job running until it exits."""
+    return store.path(Path("jobs") / str(job_id) / "runner.lock")
+
+
+def coordinator_lock(store: Store, job_id: int) -> Path:
+    """The lock a coordinator holds while job ``job_id`` runs on another machine."""
+    return store.path(Path("jobs") / str(job_id) / "coordinator.lock")
+
+
+def runner_alive(store: Store, job: JobRecord) -> bool:
+    """Whether a job's runner still lives.
+
+    A running job's runner holds the lock on ``jobs/<id>/runner.lock`` from before it
+    marks the job running until it exits; the kernel drops the lock when the runner dies,
+    however it dies. Unlike a pid, which the system may give to a new process, a released
+    lock cannot pass for a live runner. A queued job (its runner not started yet) and a
+    job recorded before runners took the lock are judged by their pid.
+    """
+    lock = runner_lock(store, job.id)
+    if job.state == "running" and lock.exists():
+        # Both must hold: a dead pid is a dead runner even if some orphan still holds the
+        # lock's open description, and a free lock is a dead runner even if the pid was reused.
+        return held_elsewhere(lock) and alive(job.pid)
+    return alive(job.pid)

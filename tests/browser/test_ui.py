@@ -1,0 +1,341 @@
+"""The workbench apps in Python: what a slider move, a marker click, a selector, a form or
+an alignment changes, compared against the views' own data computed independently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tdw.errors import TdwError
+from tdw.explore.variant import Variant
+from tdw.family.registry import get_family
+from tdw.store.store import Store
+
+pytestmark = pytest.mark.slow  # the session fixture trains and analyses two variants
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and a and isinstance(a[0], np.ndarray | list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.fixture
+def variant(ui_store) -> Variant:
+    root, ids = ui_store
+    return Variant(ids[0], root)
+
+
+# ------------------------------------------------------------------ view panes
+def test_a_server_side_pane_replaces_only_the_per_checkpoint_sources(variant):
+    from tdw.explore.viewpane import ViewPane
+
+    view = variant._view("dominant_frequencies")
+    pane = ViewPane(variant, view, variant.epochs[-1], client_budget=0)
+    assert not pane.client_side
+    figure = pane.figure
+    for epoch in variant.epochs:
+        pane.show(epoch)
+        expected = view.epoch_data(variant.context(epoch))
+        assert _same(dict(pane.sources["bars"].data), expected["bars"])
+    assert pane.figure is figure  # never rebuilt
+
+
+def test_client_side_frames_hold_every_checkpoint_in_order(variant):
+    from tdw.explore.viewpane import ViewPane
+
+    view = variant._view("prediction_trace")
+    pane = ViewPane(variant, view, variant.epochs[-1], client_budget=10_000_000)
+    assert pane.client_side
+    frames = pane.frames["grid"].data
+    for i, epoch in enumerate(variant.epochs):
+        expected = view.epoch_data(variant.context(epoch))["grid"]
+        assert _same(frames["image"][i], expected["image"])
+    small = ViewPane(variant, view, variant.epochs[-1], client_budget=10)
+    assert not small.client_side
+
+
+def test_a_selector_redraws_the_chosen_neuron(variant):
+    from tdw.explore.viewpane import ViewPane
+
+    view = variant._view("neuron_activations")
+    pane = ViewPane(variant, view, variant.epochs[-1])
+    stored = variant.artifact("neuron_activations", variant.epochs[-1])["maps"]
+    pane.select(neuron=3)
+    np.testing.assert_array_equal(pane.sources["grid"].data["image"][0], stored[3])
+    pane.select(neuron=10_000)  # clamped to the last stored neuron
+    np.testing.assert_array_equal(pane.sources["grid"].data["image"][0], stored[-1])
+    with pytest.raises(KeyError, match="no selector"):
+        pane.select(head=1)
+
+
+# -------------------------------------------------------------------- explorer
+def test_the_explorer_moves_every_view_and_the_timeline_together(variant):
+    from tdw.ui import Explorer
+
+    ex = Explorer(variant, client_budget=0)
+    assert not ex.waiting and len(ex.panes) == len(variant.family.views)
+    ex.index = 2
+    epoch = variant.epochs[2]
+    assert ex.timeline.value == epoch and ex.player.value == 2
+    assert f"epoch {epoch}" in ex.label.object
+    for pane in ex.panes:
+        expected = pane.view.epoch_data(variant.context(epoch))
+        for name, cols in expected.items():
+            assert _same(dict(pane.sources[name].data), cols), pane.name
+    ex.timeline.value = variant.epochs[4]  # a click on the timeline
+    assert ex.index == 4
+    ex.goto(variant.epochs[1] + 1)  # nearest checkpoint
+    assert ex.index == 1
+
+
+def test_clicking_a_loss_curve_marker_jumps_to_that_checkpoint(variant):
+    from tdw.ui import Explorer
+
+    ex = Explorer(variant)
+    markers = ex.pane("loss_curves").figure.select_one({"name": "checkpoints"})
+    markers.data_source.selected.indices = [3]  # what the tap tool does in the browser
+    assert ex.index == 3 and ex.epoch == variant.epochs[3]
+    assert markers.data_source.selected.indices == []
+
+
+def test_client_side_views_are_brought_up_to_date_when_shown_again(variant):
+    import panel as pn
+
+    from tdw.ui import Explorer
+
+    ex = Explorer(variant)
+    pane = next(p for p in ex.panes if p.client_side and p.view.scope == "checkpoint")
+    ex.index = 1
+    pn.panel(ex).get_root()  # a fresh display
+    expected = pane.view.epoch_data(variant.context(variant.epochs[1]))
+    name = next(iter(expected))
+    assert _same(dict(pane.sources[name].data), expected[name])
+
+
+def test_an_unanalysed_variant_lists_what_each_view_waits_for(tmp_path):
+    from tdw.training.run import TrainingRun
+    from tdw.ui import Explorer
+
+    result = TrainingRun.prepare(family="modulo_addition_1l",
+                                 params={"p": 7, "n_epochs": 4}, schedule="0-4/2",
+                                 store=tmp_path, device="cpu").execute()
+    ex = Explorer(result.variant, tmp_path)
+    assert [p.name for p in ex.panes] == ["loss_curves", "accuracy_curves"]
+    assert ex.waiting["dominant_frequencies"] == ["dominant_frequencies: 0 of 3 checkpoints"]
+    assert "not computed" in ex.waiting["graduation"][0]
+    with pytest.raises(KeyError, match="0 of 3"):
+        ex.pane("dominant_frequencies")
+
+
+# --------------------------------------------------------------------- compare
+def test_compare_aligns_by_epoch_and_by_turn(ui_store, monkeypatch):
+    from tdw.ui.compare import Compare, aligned_positions
+
+    root, ids = ui_store
+    a, b = Variant(ids[0], root), Variant(ids[1], root)
+    cmp = Compare([a, b])
+    assert aligned_positions([a, b], "epoch") == list(a.epochs)
+    cmp.slider.value = 20
+    assert cmp.epochs_at(20) == [20, 20]
+    for panes in cmp.columns:
+        for pane in panes:
+            assert pane.epoch == 20
+    # plant turns at 20 and 40: position p shows each variant at turn + p
+    monkeypatch.setattr(a, "turn", lambda: (20, 0.9))
+    monkeypatch.setattr(b, "turn", lambda: (40, 0.9))
+    assert aligned_positions([a, b], "turn") == sorted({e - 20 for e in a.epochs}
+                                                       | {e - 40 for e in b.epochs})
+    cmp.align_widget.value = "turn"
+    assert cmp.align == "turn" and cmp.slider.label == "epochs since turn"
+    cmp.slider.value = 10
+    assert cmp.epochs_at(10) == [30, 50]
+    overlay, marker = cmp.overlays[0]
+    shifted = overlay.renderers[1].data_source.data["x"]
+    assert shifted[0] == -40 and marker.data["x"] == [10]
+
+
+def test_compare_shows_the_chosen_views_side_by_side_at_the_current_position(ui_store):
+    from tdw.ui.compare import DEFAULT_VIEWS, Compare
+
+    root, ids = ui_store
+    cmp = Compare(ids, root)
+    assert len(cmp.view_names) == DEFAULT_VIEWS
+    kept = cmp.columns[0][0]
+    cmp.slider.value = 10
+    cmp.view_picker.value = [cmp.view_names[0], "loss_curves"]
+    assert [[p.name for p in panes] for panes in cmp.columns] == [[cmp.view_names[0],
+                                                                    "loss_curves"]] * 2
+    assert cmp.columns[0][0] is kept  # a view still chosen keeps its pane
+    assert all(p.epoch == 10 for panes in cmp.columns for p in panes)
+    assert len(cmp.side.objects) == 2
+
+
+def test_compare_refuses_what_it_cannot_show(ui_store):
+    from tdw.ui.compare import Compare
+
+    root, ids = ui_store
+    with pytest.raises(TdwError, match="2 to 4"):
+        Compare([ids[0]], root)
+    with pytest.raises(TdwError, match="cannot compare nope"):
+        Compare(ids, root, views=["nope"])
+
+
+# ----------------------------------------------------------------------- forms
+def test_the_parameter_form_validates_as_you_type():
+    from tdw.ui.forms import ParamForm
+
+    form = ParamForm(get_family("modulo_addition_1l"))
+    assert form.values["p"] == 113 and form.error == ""
+    form.widgets["p"].value = 12
+    assert form.values is None and "'p'" in form.error and form.message.visible
+    form.widgets["p"].value = 13
+    assert form.values["p"] == 13 and not form.message.visible
+    form.preset.value = "quick"
+    assert form.values["p"] == 59 and form.values["n_epochs"] == 2500
+
+
+def test_the_schedule_editor_composes_and_checks_schedules():
+    from tdw.ui.schedule_editor import ScheduleEditor
+
+    editor = ScheduleEditor(n_epochs=1000)
+    editor.step.value = 250
+    assert editor.spec == "0-1000/250,end" and editor.schedule.epochs == (0, 250, 500, 750, 1000)
+    editor.dense.value = True
+    editor.w_start.value, editor.w_stop.value, editor.w_step.value = 100, 200, 50
+    assert editor.schedule.epochs == (0, 100, 150, 200, 250, 500, 750, 1000)
+    editor.text.value = "0-2000/100"
+    assert editor.schedule is None and "2000" in editor.error
+    editor.kind.value = "log"
+    assert editor.spec.startswith("0,log:1-1000/")
+
+
+def test_the_schedule_editor_adds_an_adaptive_budget_and_previews_it():
+    from tdw.ui.schedule_editor import ScheduleEditor, SchedulePreview
+
+    editor = ScheduleEditor(n_epochs=1000)
+    editor.step.value = 250
+    editor.adaptive.value, editor.budget.value = True, 12
+    assert editor.spec == "0-1000/250,adaptive:0-1000/12,end"
+    assert editor.schedule.max_checkpoints == 17
+    assert "plus up to 12 adaptive" in editor.status.object
+    editor.signal.value = "train_acc"
+    assert editor.spec == "0-1000/250,adaptive:train_acc:0-1000/12,end"
+    editor.signal.value = "test_loss"
+    # a planted run whose test loss falls 6 decades around epoch 600
+    loss = 10 ** (-6 / (1 + np.exp(-(np.arange(1001) - 600) / 20)))
+    preview = SchedulePreview()
+    preview.show({"test_loss": loss, "train_loss": loss}, editor.schedule)
+    marks = preview.marks.data
+    added = [e for e, k in zip(marks["epoch"], marks["kind"], strict=True)
+             if k == "adaptive checkpoints"]
+    assert 6 <= len(added) <= 12 and all(500 <= e <= 700 for e in added), added
+    preview.show(None, editor.schedule)  # no run to preview on: the scheduled epochs only
+    assert preview.marks.data["epoch"] == [0, 250, 500, 750, 1000]
+
+
+def test_the_train_page_starts_from_the_family_default_schedule_until_edited(tmp_path):
+    from tdw.ui import Workbench
+
+    page = Workbench(Store(tmp_path), tab="Train").train
+    fam = get_family("modulo_addition_1l")
+    page.family.value = fam.name
+    assert page.schedule.spec == fam.default_schedule(fam.resolve())
+    page.form.widgets["n_epochs"].value = 3000  # not edited yet: follows the family
+    assert page.schedule.spec == fam.default_schedule(fam.resolve({"n_epochs": 3000}))
+    assert page.schedule.schedule.n_epochs == 3000
+    page.schedule.text.value = "0-3000/500"  # edited: kept
+    page.form.widgets["n_epochs"].value = 4000
+    assert page.schedule.spec.startswith("0-4000/")  # recomposed from the range controls
+    page.schedule.use_default.clicks += 1
+    assert page.schedule.spec == fam.default_schedule(fam.resolve({"n_epochs": 4000}))
+
+
+# ------------------------------------------------------------------ workbench
+def test_the_variant_table_lists_key_metrics_and_opens_a_row_in_explore(ui_store):
+    from tdw.ui import Workbench
+
+    root, ids = ui_store
+    wb = Workbench(root, tab="Variants")
+    table = wb.variants.table.value
+    assert sorted(table["variant"]) == sorted(ids)
+    assert set(table.columns) >= {"train acc %", "test acc %", "turn epoch", "checkpoints",
+                                  "analysed %", "key frequencies"}
+    assert (table["checkpoints"] == 7).all() and (table["analysed %"] == 100).all()
+    row = list(table["variant"]).index(ids[1])
+    wb.variants.table.selection = [row]
+    assert wb.tabs.active == 0 and wb.explore.explorer.variant.id == ids[1]
+
+
+def test_the_workbench_on_an_empty_store_says_what_to_do(tmp_path):
+    from tdw.ui import Workbench
+
+    wb = Workbench(Store(tmp_path))
+    text = wb.explore.body.objects[0].object
+    assert "Train page" in text
+    assert "the store has 0" in wb.compare.body.objects[0].object  # and how to get more
+    with pytest.raises(TdwError, match="unknown tab"):
+        Workbench(Store(tmp_path), tab="Nope")
+
+
+def test_the_train_page_refuses_a_bad_request_before_any_job(tmp_path):
+    from tdw.jobs import jobs
+    from tdw.ui import Workbench
+
+    store = Store(tmp_path)
+    wb = Workbench(store, tab="Train")
+    page = wb.train
+    assert "checkpoint_series" not in page.family.options  # imported, not trained
+    page.family.value = "modulo_addition_1l"
+    page.form.widgets["p"].value = 12
+    assert page.start.disabled and "prime" in page.request_text.object
+    page._start(None)
+    assert page.feedback.alert_type == "danger" and jobs.jobs(store) == []
+
+
+def test_the_export_bar_renders_the_chosen_view_at_the_current_checkpoint(variant):
+    from tdw.ui import Explorer
+
+    ex = Explorer(variant)
+    ex.index = 2
+    bar = ex.export
+    bar.view.value, bar.format.value = "loss_curves", "HTML (interactive)"
+    data = bar.render()
+    assert data is not None and b"<html" in data[:2000].lower()
+    assert bar.download.visible and bar.download.filename.endswith(
+        f"-loss_curves-epoch{variant.epochs[2]}.html")
+    bar.format.value = "SVG (vector)"
+    assert not bar.download.visible  # a changed choice hides the stale download
+
+
+def test_the_export_bar_shows_an_error_instead_of_a_broken_download(variant, monkeypatch):
+    from tdw.ui import Explorer
+
+    monkeypatch.setenv("TDW_CHROMIUM", "/nonexistent/chromium")
+    ex = Explorer(variant)
+    ex.export.format.value = "PNG image"
+    assert ex.export.render() is None
+    assert ex.export.status.visible and "TDW_CHROMIUM" in ex.export.status.object
+    assert not ex.export.download.visible
+
+
+def test_explore_and_compare_pickers_pick_up_a_variant_trained_elsewhere(ui_store, tmp_path):
+    import shutil
+
+    from helpers import train_and_analyse
+
+    from tdw.ui import ComparePage, ExplorePage
+
+    root, ids = ui_store
+    store = tmp_path / "store"
+    shutil.copytree(root, store)
+    explore, compare = ExplorePage(store), ComparePage(store)
+    shown = compare.compare
+    new = train_and_analyse(store, model_seed=7)  # e.g. from the command line
+    explore.poll_variants()
+    compare.poll_variants()
+    assert new in explore.picker.options and new in compare.picker.options
+    assert explore.variant in ids  # what the user was looking at stays open
+    assert compare.compare is shown  # and the comparison is not rebuilt
