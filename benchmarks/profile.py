@@ -38,7 +38,7 @@ def training_profile(n_epochs: int, every: int, root: Path) -> tuple[dict[str, f
     """(milliseconds per epoch of each phase, table of the top operators).
 
     The loop is :func:`tdw.training.loop.train`'s full-batch body written out with a label per
-    phase; ``tests/test_benchmarks.py`` does not time it, only the benchmark does.
+    phase; ``tests/integration/test_benchmarks.py`` does not time it, only the benchmark does.
     """
     fam, values, data = _setup(113)
     config = fam.train_config(values)

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tdw.family.family import Dataset, Family, TrainConfig
 from tdw.family.params import Param
@@ -27,6 +25,9 @@ from .importer import MODEL_FOLDER
 from .series import boot_stored
 from .tiny import tiny_variant
 from .views import VIEWS
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["FAMILY"]
 

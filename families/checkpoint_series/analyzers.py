@@ -18,9 +18,9 @@ and each copy gets its own intervention; copies are chunked to bound memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from tdw.family.analyzer import (
     LOGITS,
@@ -35,6 +35,9 @@ from tdw.family.artifacts import ArraySpec, AttrSpec
 from . import clustering
 from .probe import definition
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["ANALYZERS", "CROSS_EPOCH", "metric_at_last", "last_logits", "answer_metric",
            "head_ablation", "head_group_patching", "head_weight_clustering",
            "clustering_emergence", "EMERGENCE_MIN_RISE"]
@@ -44,12 +47,13 @@ _CHUNK_BYTES = 256 * 2 ** 20
 _FINAL = "ln_final.hook_out"
 """The final LayerNorm's output: the unembedding's input."""
 
-Hook = Callable[..., torch.Tensor]
+Hook = Callable[..., "torch.Tensor"]
 
 
 def metric_at_last(logits: torch.Tensor, probe: Mapping[str, torch.Tensor], kind: str
                    ) -> torch.Tensor:
     """``(prompt,)`` float64 metric from ``(prompt, d_vocab)`` last-token logits."""
+    import torch
     logits = logits.double()
     if kind == "prob_diff":
         logits = logits.softmax(-1)
@@ -70,6 +74,7 @@ def last_logits(model, tokens: torch.Tensor, last: torch.Tensor,
     ``model.unembed`` maps the last positions. ``run_with_hooks`` removes the hooks however
     the pass ends.
     """
+    import torch
     rows = torch.arange(len(tokens))
     with torch.inference_mode():
         if _FINAL not in model.hook_dict:  # no final norm: take the full logits
@@ -123,6 +128,7 @@ def _repeated_metric(model, probe, kind: str, layer: int, n_copies: int,
 
 # ------------------------------------------------------------------ the metric
 def _answer_metric(inputs: CheckpointInputs) -> Output:
+    import torch
     probe, kind = inputs.probe, definition(inputs.probe)["metric"]
     logits = inputs.activations[LOGITS]  # (prompt, pos, vocab)
     metric = metric_at_last(logits[torch.arange(len(logits)), probe["last"]], probe, kind)
@@ -179,6 +185,7 @@ head_ablation = Analyzer(
 
 # ------------------------------------------------------------------- patching
 def _head_group_patching(inputs: CheckpointInputs) -> Output:
+    import torch
     model, probe = inputs.model, inputs.probe
     spec = definition(probe)
     kind, groups = spec["metric"], spec["head_groups"]

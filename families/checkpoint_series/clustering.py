@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.cluster.vq import kmeans2
 from scipy.spatial.distance import pdist, squareform
 from scipy.special import comb
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["head_vectors", "span_coordinates", "kmeans", "hierarchical", "silhouette",
            "adjusted_rand", "group_labels", "RESTARTS"]
@@ -36,6 +39,7 @@ def head_vectors(weights: Mapping[str, torch.Tensor], layer: int, n_heads: int) 
     and ``attn.o.weight`` is ``(d_model, n_heads * d_head)``. With grouped-query attention
     (fewer key/value heads) each head takes the key/value rows of the group it reads.
     """
+    import torch
     prefix = f"blocks.{layer}.attn."
     d_head = weights[prefix + "q.weight"].shape[0] // n_heads
     parts = []

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from tdw.errors import TdwError
 from tdw.family.commands import Command, CommandResult
 from tdw.store.store import Store
 
 from .importer import AlreadyImported, ImportRequest, plan_import, run_import
+from .probe import README
 
 __all__ = ["COMMAND"]
-
-README = Path(__file__).with_name("README.md")
-"""The family README, installed with the family (package data), that documents the prompt
-file format; the help names its path on this machine."""
 
 
 def _int_list(text: str, option: str) -> tuple[int, ...]:

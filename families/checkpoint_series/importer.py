@@ -21,9 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tdw.errors import TdwError
 from tdw.family.family import variant_id
@@ -40,6 +38,9 @@ from .series import (
     load_weights,
     resolve_series,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["ImportRequest", "ImportPlan", "ImportResult", "AlreadyImported", "plan_import",
            "run_import", "STAGING"]

@@ -29,19 +29,25 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tdw.errors import TdwError
 
-__all__ = ["METRICS", "ProbeItem", "ProbeSpec", "read_probe_file", "probe_tensors",
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["METRICS", "README", "ProbeItem", "ProbeSpec", "read_probe_file", "probe_tensors",
            "definition", "group_heads"]
 
 METRICS = ("logit_diff", "prob_diff")
 """Metric names: logit(correct) - logit(wrong), or p(correct) - p(wrong), at the last token."""
 
-_FIX = "see the probe file format in families/checkpoint_series/README.md"
+README = Path(__file__).with_name("README.md")
+"""The family README, installed with the family (package data), that documents the prompt
+file format; the errors and the command's help name its path on this machine, which is true
+for an installed copy as for the source checkout."""
+
+_FIX = f"see the probe file format in {README}"
 
 
 class ProbeFileError(TdwError):
@@ -169,6 +175,7 @@ def probe_tensors(spec: ProbeSpec, tokenizer, n_heads: int) -> dict[str, torch.T
         ``tokens`` and ``source_tokens`` ``(prompt, pos)`` int64, ``last``, ``correct``,
         ``wrong`` ``(prompt,)`` int64, ``definition`` ``(bytes,)`` uint8.
     """
+    import torch
     bos = [tokenizer.bos_token_id] if spec.prepend_bos and tokenizer.bos_token_id is not None \
         else []
     prompts, sources, correct, wrong = [], [], [], []
@@ -188,6 +195,7 @@ def probe_tensors(spec: ProbeSpec, tokenizer, n_heads: int) -> dict[str, torch.T
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def padded(rows: list[list[int]]) -> torch.Tensor:
+        import torch
         return torch.tensor([r + [pad] * (width - len(r)) for r in rows], dtype=torch.int64)
 
     groups = group_heads(spec.head_groups, n_heads)

@@ -23,12 +23,13 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tdw.errors import IntegrityError, TdwError
 from tdw.family.model import weights_of
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Revision", "SeriesError", "resolve_series", "check_series", "load_tokenizer",
            "load_weights", "boot_stored", "architecture_sha256"]
@@ -198,6 +199,7 @@ def load_tokenizer(rev: Revision):
 
 def load_weights(rev: Revision) -> dict[str, torch.Tensor]:
     """One revision's weights (TransformerLens names, float32, CPU) via ``boot_transformers``."""
+    import torch
     from transformer_lens.model_bridge import TransformerBridge
 
     try:
@@ -216,6 +218,7 @@ def boot_stored(folder: Path, device: torch.device, config_sha256: str):
     tokenizer), random weights and float32, for the engine to load checkpoints into.
 
     The stored config must still hash to ``config_sha256`` (recorded at import)."""
+    import torch
     from transformer_lens.model_bridge import TransformerBridge
     from transformers import AutoConfig
 

@@ -17,8 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from tdw.store.store import Store
 
 from .importer import ImportRequest, plan_import, run_import
@@ -76,6 +74,7 @@ def make_series(root: Path, steps: tuple[int, ...] = STEPS, **overrides: Any) ->
 
     ``overrides`` change the ``GPTNeoXConfig`` (e.g. ``num_attention_heads=2``).
     """
+    import torch
     from transformers import GPTNeoXForCausalLM
 
     tok, cfg = _tokenizer(), _config(**overrides)

@@ -14,9 +14,9 @@ hooks are fixed names. Heads are numbered layer-major (``L0H0, L0H1, ..., L1H0, 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from scipy.special import log_softmax
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
@@ -24,6 +24,9 @@ from tdw.family.artifacts import ArraySpec, AttrSpec
 
 from .circuits import circuits_analyzer
 from .forward import forward
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["ANALYZERS", "induction_scores", "previous_token_scores", "prefix_matching_scores",
            "loss_by_position", "in_context_score", "head_names"]
@@ -38,6 +41,7 @@ def head_names(n_layers: int, n_heads: int) -> list[str]:
 def _run(inputs: CheckpointInputs) -> tuple[np.ndarray, np.ndarray]:
     """``(seq, head, query, key)`` float64 patterns (layers stacked head-major) and
     ``(seq, pos, vocab)`` float64 logits on the probe, computed once per checkpoint."""
+    import torch
     tokens = inputs.probe["tokens"]
     if _LAST and _LAST[0][0] is inputs.weights and _LAST[0][1] is tokens:
         return _LAST[0][2], _LAST[0][3]
@@ -223,11 +227,14 @@ ANALYZERS: tuple[Analyzer, ...] = (
 
 
 def probe_loss(model, probe: Mapping[str, torch.Tensor],
-               dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Mean next-token cross-entropy over the whole probe, computed in ``dtype`` (float64:
-    the small loss differences of ``flatness`` need it)."""
+               dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Mean next-token cross-entropy over the whole probe, computed in ``dtype`` (default
+    float64: the small loss differences of ``flatness`` need it)."""
+    import torch
+
     from tdw.family.model import live_tensors
 
+    dtype = dtype or torch.float64
     weights = {name: t.to(dtype) for name, t in live_tensors(model).items()}
     logits = forward(weights, probe["tokens"], model.cfg.n_heads)  # (seq, pos, vocab)
     labels = probe["labels"]
@@ -238,4 +245,5 @@ def probe_loss(model, probe: Mapping[str, torch.Tensor],
 def probe_loss_float32(model, probe: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """:func:`probe_loss` in float32, for the Hessian: its top eigenvalues agree with the
     float64 ones to 7 digits on the quick preset, at half the cost."""
+    import torch
     return probe_loss(model, probe, torch.float32)

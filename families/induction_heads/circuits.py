@@ -11,12 +11,15 @@ layer-major; a pair ``(head, src)`` is filled only when ``src`` is in an earlier
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["circuits_analyzer", "head_weights", "copying_scores", "composition_scores",
            "qk_matching_scores", "BASELINE_SAMPLES"]
@@ -30,6 +33,7 @@ def head_weights(weights: Mapping[str, torch.Tensor], n_heads: int
     """Per-head matrices stacked over all layers' heads (layer-major), float64:
     ``W_Q``, ``W_K``, ``W_V`` ``(head, d_model, d_head)``, ``W_O`` ``(head, d_head,
     d_model)``, and ``W_E`` ``(vocab, d_model)``, ``W_U`` ``(d_model, vocab)``."""
+    import torch
     w = {name: t.detach().to("cpu", torch.float64) for name, t in weights.items()}
     out: dict[str, list[torch.Tensor]] = {"W_Q": [], "W_K": [], "W_V": [], "W_O": []}
     layer = 0
@@ -90,11 +94,13 @@ def composition_scores(h: Mapping[str, torch.Tensor], n_heads: int
 def composition_baseline(d_model: int, d_head: int, seed: int = 0) -> float:
     """The mean composition score of random Gaussian low-rank pairs of the same shapes
     (``BASELINE_SAMPLES`` seeded pairs), the level above which composition is learned."""
+    import torch
     from transformer_lens import FactoredMatrix
 
     generator = torch.Generator().manual_seed(seed)
 
     def draw():
+        import torch
         return FactoredMatrix(
             torch.randn(BASELINE_SAMPLES, d_model, d_head, generator=generator,
                         dtype=torch.float64),

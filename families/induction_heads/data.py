@@ -16,13 +16,15 @@ recurrences measure prefix matching.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from tdw.family.family import Dataset
 from tdw.family.model import IGNORE_LABEL
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["PROBE_SEQUENCES", "N_TEST", "random_sequences", "next_token_labels", "dataset",
            "probe", "repeated_tokens"]
@@ -55,12 +57,14 @@ def random_sequences(rng: np.random.Generator, n: int, n_ctx: int, d_vocab: int,
 def next_token_labels(tokens: torch.Tensor) -> torch.Tensor:
     """``(n, n_ctx)`` -> ``(n, n_ctx)``: the next token at each position; the last position
     has none and is :data:`~tdw.family.model.IGNORE_LABEL`."""
+    import torch
     labels = torch.full_like(tokens, IGNORE_LABEL)
     labels[:, :-1] = tokens[:, 1:]
     return labels
 
 
 def _draw(values: Mapping[str, Any], stream: int, n: int) -> torch.Tensor:
+    import torch
     return torch.from_numpy(random_sequences(
         _rng(values["data_seed"], stream), n, values["n_ctx"], values["d_vocab"],
         values["segment_length"], values["repeat_fraction"]))
@@ -86,6 +90,7 @@ def repeated_tokens(rng: np.random.Generator, n: int, n_ctx: int, d_vocab: int) 
 def probe(values: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """The repeated-random-token half, then the plain-random half, with next-token
     labels and a ``repeated`` flag per sequence."""
+    import torch
     rng = _rng(values["data_seed"], _PROBE)
     n_ctx, d_vocab = values["n_ctx"], values["d_vocab"]
     repeated = repeated_tokens(rng, PROBE_SEQUENCES, n_ctx, d_vocab)

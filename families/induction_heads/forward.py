@@ -4,7 +4,7 @@ Training and the Hessian analyzer call this instead of the bridge's ``forward``:
 same function (no LayerNorm, learned positions, causal attention with scores scaled by
 1 / sqrt(d_head), heads as contiguous blocks of the q/k/v output rows, residual stream,
 unembedding) with none of the hook machinery, and it is twice differentiable, which
-Hessian-vector products need. ``tests/test_induction_heads.py`` proves it equal to the
+Hessian-vector products need. ``tests/families/test_induction_heads.py`` proves it equal to the
 bridge's logits and attention patterns, in values and gradients.
 """
 
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-
-import torch
+from typing import TYPE_CHECKING
 
 from tdw.family.model import live_tensors
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["forward", "sequence_logits"]
 
@@ -39,6 +41,7 @@ def forward(w: Mapping[str, torch.Tensor], tokens: torch.Tensor, n_heads: int,
         patterns: if given, each layer's ``(batch, head, query, key)`` attention pattern
             is appended to it.
     """
+    import torch
     n_pos = tokens.shape[1]
     x = w["embed.weight"][tokens] + w["pos_embed.weight"][:n_pos]  # (batch, pos, d_model)
     causal = torch.ones(n_pos, n_pos, dtype=torch.bool, device=tokens.device).tril()

@@ -8,10 +8,7 @@ memorises first, and generalises thousands of epochs later via a Fourier circuit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, Any
 
 from tdw.family.family import Family, TrainConfig
 from tdw.family.params import Param, is_prime
@@ -86,6 +83,8 @@ def default_schedule(values: Mapping[str, Any]) -> str:
 
 def probe_loss(model, probe: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Cross-entropy over the full (a, b) grid: the loss whose landscape ``flatness`` probes."""
+    import torch
+    import torch.nn.functional as F
     return F.cross_entropy(answer_logits(model, probe["tokens"]).to(torch.float64),
                            probe["labels"])
 
@@ -115,6 +114,9 @@ the detector counts as a drift, while the restricted loss falls over epochs 900-
 
 from .analyzers import ANALYZERS  # noqa: E402  (after the constants the analyzers read)
 from .views import VIEWS  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
 
 FAMILY = Family(
     name="modulo_addition_1l",

@@ -4,23 +4,26 @@ work nobody reads.
 The loss reads only the logits at ``=`` (position 2). In a one-layer model that position
 needs keys and values at every position but a query, attention output, MLP and
 unembedding only at itself, so this computes exactly those, from the bridge's own
-parameters (gradients flow to them). ``tests/test_modulo_addition.py`` proves it equal to
+parameters (gradients flow to them). ``tests/families/test_modulo_addition.py`` proves it equal to
 ``model(tokens)[:, -1]``. Measured here at several times the bridge's speed per epoch.
 """
 
 from __future__ import annotations
 
 import math
-
-import torch
+from typing import TYPE_CHECKING
 
 from tdw.family.model import live_tensors
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["answer_logits"]
 
 
 def answer_logits(model, tokens: torch.Tensor) -> torch.Tensor:
     """``(batch, 3)`` tokens -> ``(batch, p)`` logits at the answer position."""
+    import torch
     w = live_tensors(model)
     n_heads, d_head = model.cfg.n_heads, model.cfg.d_head
     batch, n_pos = tokens.shape

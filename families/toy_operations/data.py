@@ -15,12 +15,14 @@ ten digits, so a label is the answer digit itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from tdw.family.family import Dataset
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["OPERATIONS", "VOCAB", "N_DIGITS", "FIRST_OPERATION", "N_CTX", "OPEN", "COMMA", "CLOSE",
            "OPERATION_POSITION", "ARGUMENT_POSITIONS", "ANSWER_POSITION", "all_inputs",
@@ -40,6 +42,7 @@ ANSWER_POSITION = 7  # ')', where the answer is read
 
 def apply_operation(operation: torch.Tensor, args: torch.Tensor) -> torch.Tensor:
     """``(n,)`` operation indices into :data:`OPERATIONS` and ``(n, 3)`` digits -> answers."""
+    import torch
     candidates = torch.stack([args.max(-1).values, args.min(-1).values,
                               args[:, 0], args[:, 1], args[:, 2]], dim=-1)  # (n, operation)
     return candidates.gather(-1, operation[:, None]).squeeze(-1)
@@ -51,6 +54,7 @@ def all_inputs() -> dict[str, torch.Tensor]:
     Returns ``tokens`` (5000, 8), ``labels`` (5000,), ``operation`` (5000,) and
     ``args`` (5000, 3), all int64.
     """
+    import torch
     grid = torch.cartesian_prod(torch.arange(len(OPERATIONS)), *(
         [torch.arange(N_DIGITS)] * 3))  # (5000, 4): op, a, b, c
     operation, args = grid[:, 0], grid[:, 1:]
@@ -75,6 +79,7 @@ def train_mask(data_seed: int, train_fraction: float) -> torch.Tensor:
     and the first ``round(train_fraction * 1000)`` (at least one, never all) train, so
     every operation has the same share of training inputs.
     """
+    import torch
     per_op = N_DIGITS ** 3
     n_train = max(1, min(per_op - 1, round(train_fraction * per_op)))
     rng = np.random.default_rng(data_seed)
@@ -94,6 +99,7 @@ def dataset(values: Mapping[str, Any]) -> Dataset:
 
 def probe(values: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """All 5000 inputs in order, with labels, operation, digits and the training mask."""
+    import torch
     inputs = all_inputs()
     mask = train_mask(values["data_seed"], values["train_fraction"])
     return {**inputs, "is_train": mask.to(torch.uint8)}

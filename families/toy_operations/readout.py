@@ -5,16 +5,18 @@ position (the second block's keys and values come from all of them), but the sec
 block's query, attention output and MLP, the final LayerNorm and the unembedding are
 needed only at ``)``. This computes exactly those from the bridge's own parameters
 (``live_tensors``, so gradients reach the optimiser), with torch's ``layer_norm`` and
-``scaled_dot_product_attention``. ``tests/test_toy_operations.py`` proves it equal to
+``scaled_dot_product_attention``. ``tests/families/test_toy_operations.py`` proves it equal to
 ``model(tokens)[:, -1]`` in values and gradients.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from tdw.family.model import live_tensors
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["answer_logits"]
 
@@ -25,6 +27,7 @@ def _linear(x: torch.Tensor, w: dict[str, torch.Tensor], name: str) -> torch.Ten
 
 def _layer_norm(x: torch.Tensor, w: dict[str, torch.Tensor], name: str, eps: float
                 ) -> torch.Tensor:
+    import torch.nn.functional as F
     return F.layer_norm(x, x.shape[-1:], w[f"{name}.weight"], w[f"{name}.bias"], eps)
 
 
@@ -32,6 +35,8 @@ def _block(x: torch.Tensor, w: dict[str, torch.Tensor], prefix: str, cfg, *,
            last_only: bool) -> torch.Tensor:
     """One pre-LayerNorm block on ``(batch, pos, d_model)``; with ``last_only`` it returns
     only the last position, ``(batch, 1, d_model)``."""
+    import torch
+    import torch.nn.functional as F
     batch, n_pos, _ = x.shape
     h = _layer_norm(x, w, f"{prefix}.ln1", cfg.eps)
 

@@ -5,7 +5,7 @@ the notebook API, the Explore page and the Compare page.
 
 This is the test that keeps "adding a family changes nothing outside its folder" honest:
 the dashboards must show whatever a family declares, and a new family, built in or a
-plugin, is covered by declaring ``tiny``. ``tests/test_example_plugin.py`` runs this module
+plugin, is covered by declaring ``tiny``. ``tests/families/test_example_plugin.py`` runs this module
 for the example plugin in a subprocess that has it installed (``-k sequence_reversal``)."""
 
 from __future__ import annotations

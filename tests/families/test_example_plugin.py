@@ -9,7 +9,8 @@ meanwhile (and remove it under them afterwards), while a folder on ``PYTHONPATH`
 by ``importlib.metadata`` exactly like ``site-packages``, entry points included, and goes
 away with ``tmp_path``. In those subprocesses ``tdw families`` lists the plugin, ``tdw train
 sequence_reversal --preset tiny`` and ``tdw analyze`` run it as jobs, and
-``tests/test_every_family.py`` runs its every-family checks on it (``-k sequence_reversal``).
+``tests/families/test_every_family.py`` runs its every-family checks on it
+(``-k sequence_reversal``).
 """
 
 from __future__ import annotations

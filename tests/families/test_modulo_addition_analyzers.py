@@ -15,14 +15,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from tdw.families.modulo_addition_1l import fourier
-from tdw.families.modulo_addition_1l.analyzers import (
-    ANALYZERS,
-    LOGITS,
-    MLP_POST,
-    PATTERN,
-    answer_mlp_post,
-    low_cutoff,
-)
+from tdw.families.modulo_addition_1l.analyzers import ANALYZERS
+from tdw.families.modulo_addition_1l.grid import LOGITS, MLP_POST, PATTERN
+from tdw.families.modulo_addition_1l.neurons import answer_mlp_post, low_cutoff
 
 from tdw.family.analyzer import CheckpointInputs
 from tdw.family.model import boot_model, load_weights, weights_of

@@ -8,7 +8,15 @@ import math
 import numpy as np
 import pytest
 import torch
-from tdw.families.toy_operations import FAMILY, analyzers, data, model_config
+from tdw.families.toy_operations import (
+    FAMILY,
+    analyzers,
+    attention,
+    data,
+    hooks,
+    learning,
+    model_config,
+)
 from tdw.families.toy_operations.readout import answer_logits
 
 from tdw.family.analyzer import CheckpointInputs
@@ -97,7 +105,7 @@ def test_attention_entropy_of_a_hand_made_pattern():
     pattern[:, 0, 1, :2] = 0.5  # two keys evenly: 1 bit
     pattern[0, 0, 2] = 1 / 3  # three keys evenly: log2(3) bits
     pattern[1, 0, 2] = (0.5, 0.25, 0.25)  # 1.5 bits
-    entropy = analyzers.attention_entropy(pattern)
+    entropy = attention.attention_entropy(pattern)
     np.testing.assert_allclose(entropy, [[0.0, 1.0, (math.log2(3) + 1.5) / 2]], atol=1e-12)
 
 
@@ -109,7 +117,7 @@ def test_attention_entropy_analyzer_reads_both_layers_head_by_head():
     layer0 = uniform.expand(n, 4, n_ctx, n_ctx)  # (input, head, query, key)
     layer1 = torch.stack([one_hot, uniform, one_hot, uniform]).expand(n, 4, n_ctx, n_ctx)
     inputs = CheckpointInputs(values=VALUES, epoch=0, weights={}, final_weights={}, probe={},
-                              activations=dict(zip(analyzers.PATTERNS, (layer0, layer1),
+                              activations=dict(zip(hooks.PATTERNS, (layer0, layer1),
                                                    strict=True)))
     arrays, attrs = ANALYZERS["attention_entropy"].run(inputs)
     maximum = np.log2(np.arange(1, n_ctx + 1))
@@ -129,7 +137,7 @@ def test_per_operation_accuracy_and_loss_by_hand():
     logits[0, 3] = logits[1, 5] = logits[3, 0] = 2.0  # right
     logits[2, 1] = logits[4, 9] = logits[5, 0] = 2.0  # wrong
     selected = np.array([True, True, True, True, False, True])
-    accuracy, loss = analyzers.per_operation_accuracy(logits, labels, operation, selected)
+    accuracy, loss = learning.per_operation_accuracy(logits, labels, operation, selected)
     np.testing.assert_allclose(accuracy, [2 / 3, 1.0, np.nan, np.nan, 0.0])
     right = -math.log(math.e ** 2 / (math.e ** 2 + 9))  # the label got the 2.0
     wrong = -math.log(1 / (math.e ** 2 + 9))
@@ -144,7 +152,7 @@ def test_argument_attention_finds_the_answer_selecting_head():
     first_holder = (args == labels[:, None]).argmax(-1)  # (input,)
     from_answer[np.arange(n), 0, np.asarray(data.ARGUMENT_POSITIONS)[first_holder]] = 1.0
     from_answer[:, 1] = 1 / data.N_CTX
-    to_arguments, to_answer, to_operation = analyzers.argument_attention(
+    to_arguments, to_answer, to_operation = attention.argument_attention(
         from_answer, operation, args, labels)
     np.testing.assert_allclose(to_answer[0], 1.0)
     holders = (args == labels[:, None]).sum(-1)  # (input,)
@@ -211,7 +219,7 @@ def test_neuron_selectivity_on_planted_activations():
     post[:, 2] = 100 * torch.rand(post[:, 2].shape, dtype=torch.float64)  # never read
     inputs = CheckpointInputs(values=VALUES, epoch=0, weights={}, final_weights={},
                               probe={**probe, "is_train": torch.ones(5000, dtype=torch.uint8)},
-                              activations={name: post for name in analyzers.MLP_POSTS})
+                              activations={name: post for name in hooks.MLP_POSTS})
     arrays, attrs = ANALYZERS["neuron_selectivity"].run(inputs)
     op_share, answer_share = arrays["operation_share"][0], arrays["answer_share"][0]
     assert op_share[0] == pytest.approx(1.0) and answer_share[1] == pytest.approx(1.0)
@@ -234,7 +242,7 @@ def test_learned_epochs_need_the_accuracy_to_stay_above_the_threshold():
     epochs = np.array([0, 10, 20, 30, 40])
     accuracy = np.array([[0.1, 0.1, 0.1], [0.5, 0.95, 0.2], [0.92, 0.95, 0.3],
                          [0.95, 0.7, 0.9], [0.99, 0.91, np.nan]])
-    np.testing.assert_array_equal(analyzers.learned_epochs(epochs, accuracy), [20, 40, -1])
+    np.testing.assert_array_equal(learning.learned_epochs(epochs, accuracy), [20, 40, -1])
 
 
 def test_operation_learning_names_the_first_operation_and_ties():

@@ -87,6 +87,8 @@ def test_the_cycle_finder_finds_a_cycle():
 
 @pytest.mark.parametrize("statement", [
     "import tdw",
+    "import tdw.ui",
+    "import tdw; tdw.families(); tdw.Variant",
     "from tdw.explore.export import export_png",
 ])
 def test_the_read_path_does_not_import_torch(statement):
@@ -145,3 +147,35 @@ def test_the_sql_finder_finds_sql(tmp_path):
                                                    "update.py"]
     split = found[str(tmp_path / "split.py")]
     assert split.startswith("SELECT id, kind") and split.endswith("FROM")
+
+
+MAX_LINES = 400
+"""A module longer than this holds more than one concern: split it by what it computes."""
+
+
+def _long_modules(roots: list[Path], limit: int = MAX_LINES) -> dict[str, int]:
+    """Module -> its line count, for every ``.py`` file under ``roots`` over ``limit`` lines
+    (a file under two roots, as an installed family is, counts once)."""
+    files = {p.resolve() for root in roots for p in root.rglob("*.py")
+             if "__pycache__" not in p.parts}
+    counts = {p: len(p.read_text(encoding="utf-8").splitlines()) for p in sorted(files)}
+    return {str(p): n for p, n in counts.items() if n > limit}
+
+
+def test_modules_stay_small():
+    """No module of the installed package, the built-in families or the example family
+    exceeds 400 lines (docs/architecture.md)."""
+    roots = [PACKAGE, REPO / "families", REPO / "examples"]
+    assert all(root.is_dir() for root in roots)
+    long = _long_modules(roots)
+    assert long == {}, (f"modules over {MAX_LINES} lines (split them by concern):\n"
+                        + "\n".join(f"{path}: {n} lines" for path, n in long.items()))
+
+
+def test_the_length_check_finds_a_long_module(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "long.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    (tmp_path / "pkg" / "limit.py").write_text("x = 1\n" * MAX_LINES)
+    (tmp_path / "notes.txt").write_text("x\n" * (MAX_LINES + 1))
+    found = _long_modules([tmp_path, tmp_path / "pkg"])
+    assert found == {str((tmp_path / "pkg" / "long.py").resolve()): MAX_LINES + 1}

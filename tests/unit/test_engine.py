@@ -77,7 +77,7 @@ def _family(version: int = 1):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     if NAME not in families():
-        register(_family(), origin="tests/test_engine.py")
+        register(_family(), origin="tests/unit/test_engine.py")
     root = tmp_path_factory.mktemp("engine") / "store"
     result = TrainingRun.prepare(family=NAME, params={"p": 7, "n_epochs": 30},
                                  schedule="0-30/5", store=root, device="cpu").execute()

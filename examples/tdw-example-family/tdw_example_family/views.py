@@ -2,14 +2,17 @@
 
 A view never runs the model: ``data`` and ``epoch_data`` turn stored artifacts into
 columns, and ``build`` draws a Bokeh figure around them once. Moving the checkpoint slider
-replaces only the ``epoch_data`` columns, so the figure must not depend on the epoch.
+replaces only the ``epoch_data`` columns, so the figure must not depend on the epoch. The
+figure and the Compare trace come from tdw's plot kit (``tdw.family.plot``), so the view
+looks like the built-in families' views.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tdw import Trace, View, ViewContext
+from tdw import View, ViewContext
+from tdw.family.plot import attribute_trace, heatmap_figure, image_columns
 from tdw.library.views import LOSS_CURVES
 
 __all__ = ["REVERSAL_ATTENTION", "VIEWS"]
@@ -27,31 +30,18 @@ def _pattern(ctx: ViewContext) -> dict:
     """The selected head's mean pattern at this checkpoint, as a Bokeh image."""
     art = ctx.load("mirror_attention", ctx.epoch)
     grid = art["pattern"][ctx.selection.get("head", 0)]  # (query, key)
-    return {"pattern": {"image": [grid], "dw": [grid.shape[1]], "dh": [grid.shape[0]]}}
+    return {"pattern": image_columns(grid)}
 
 
 def _build(sources, ctx: ViewContext):
-    from bokeh.models import ColorBar, LinearColorMapper
-    from bokeh.plotting import figure
-
     n_pos = 2 * ctx.values["length"]
-    fig = figure(title="Attention pattern (circles: the token to copy)", width=460,
-                 height=420, x_range=(0, n_pos), y_range=(n_pos, 0),  # query 0 on top
-                 tools="pan,wheel_zoom,reset,save")
-    fig.xaxis.axis_label, fig.yaxis.axis_label = "key position", "query position"
-    mapper = LinearColorMapper(palette="Viridis256", low=0.0, high=1.0)
-    fig.image(image="image", x=0, y=0, dw="dw", dh="dh", source=sources["pattern"],
-              color_mapper=mapper)
+    fig = heatmap_figure("Attention pattern (circles: the token to copy)", sources["pattern"],
+                         x_label="key position", y_label="query position", low=0.0, high=1.0,
+                         label="attention", height=420, x_range=(0, n_pos),
+                         y_range=(n_pos, 0))  # query 0 on top, like a matrix
     fig.scatter("x", "y", source=sources["mirror"], size=9, fill_alpha=0.0,
                 line_color="white", line_width=1.5)
-    fig.add_layout(ColorBar(color_mapper=mapper, title="attention", width=10), "right")
     return fig
-
-
-def _best_mirror(ctx: ViewContext):
-    """The strongest head's mirror attention at every checkpoint (for Compare)."""
-    return ctx.epochs, [ctx.load("mirror_attention", e).attrs["max_mirror"]
-                        for e in ctx.epochs]
 
 
 REVERSAL_ATTENTION = View(
@@ -67,7 +57,8 @@ REVERSAL_ATTENTION = View(
     epoch_data=_pattern,
     selectors={"head": ("mirror_attention", "pattern", 0)},
     group="Attention",
-    trace=Trace("best head's mirror attention", _best_mirror),
+    # The strongest head's mirror attention at every checkpoint, for Compare.
+    trace=attribute_trace("best head's mirror attention", "mirror_attention", "max_mirror"),
 )
 
 VIEWS = (LOSS_CURVES, REVERSAL_ATTENTION)

@@ -23,10 +23,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from tdw.errors import ParameterError, ProbeMismatchError, TdwError, UnknownNameError
 from tdw.family.analyzer import (
@@ -43,6 +42,9 @@ from tdw.family.registry import get_family
 from tdw.family.schedule import parse_schedule
 from tdw.store.records import ArtifactRecord
 from tdw.store.store import Store
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["AnalysisRunConfig", "Plan", "WorkItem", "AnalysisReport", "make_plan", "execute"]
 
@@ -251,6 +253,7 @@ _STATE: dict[str, _Worker] = {}
 
 
 def _init_worker(root: str, vid: str, probe_sha: str, threads: int) -> None:
+    import torch
     torch.set_num_threads(threads)
     store = Store(root)
     variant = store.variant(vid)
@@ -265,6 +268,7 @@ def _init_worker(root: str, vid: str, probe_sha: str, threads: int) -> None:
 
 def _analyze_checkpoint(vid: str, epoch: int, names: list[str], probe_sha: str
                         ) -> dict[str, float]:
+    import torch
     w = _STATE["worker"]
     chosen = [a for a in w.family.analyzers if a.name in names]
     weights = w.store.load_checkpoint(vid, epoch)
@@ -298,6 +302,7 @@ def _analyze_checkpoint(vid: str, epoch: int, names: list[str], probe_sha: str
 def execute(store: Store, plan: Plan, *, workers: int = 0,
             progress: Progress | None = None) -> AnalysisReport:
     """Fill the plan's gaps: per-checkpoint work in parallel, then cross-epoch analyzers."""
+    import torch
     began = time.perf_counter()
     tasks = sorted(plan.by_epoch().items())
     cross = [i.analyzer for i in plan.items if i.epoch < 0]

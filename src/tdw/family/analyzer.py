@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from tdw.family.artifacts import ArraySpec, Artifact, ArtifactSchema, AttrSpec
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Analyzer", "CrossEpochAnalyzer", "CheckpointInputs", "CrossEpochInputs", "Output",
            "LOGITS"]

@@ -13,13 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tdw.errors import ParameterError, UnknownNameError
 from tdw.family.commands import Command
 from tdw.family.params import Param, resolve
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Family", "Dataset", "TrainConfig", "Values", "variant_id", "analyzers_of"]
 

@@ -12,23 +12,33 @@ import warnings
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from tdw.errors import IntegrityError, ParameterError
 
-__all__ = ["pick_device", "boot_model", "boot_variant", "weights_of", "load_weights",
-           "live_tensors", "loss_and_accuracy", "IGNORE_LABEL"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["check_device", "pick_device", "boot_model", "boot_variant", "weights_of",
+           "load_weights", "live_tensors", "loss_and_accuracy", "IGNORE_LABEL"]
 
 IGNORE_LABEL = -100
 """A per-position label that is not scored (``torch.nn.functional.cross_entropy``'s
 default ``ignore_index``), e.g. the last position of a next-token sequence."""
 
 
+def check_device(choice: str) -> None:
+    """Refuse a device this machine lacks, as :func:`pick_device` would. ``auto`` and
+    ``cpu`` are always there, so checking them needs no torch (the dashboards validate
+    forms as the user types, in kernels that never load torch)."""
+    if choice not in ("auto", "cpu"):
+        pick_device(choice)
+
+
 def pick_device(choice: str = "auto") -> torch.device:
     """``"auto"`` is CUDA when available, else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
     ``"mps"`` name one. A device this machine lacks is refused (before a job starts)."""
+    import torch
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     fix = "use --device auto (CUDA when available, else CPU) or cpu"
@@ -51,6 +61,7 @@ def boot_model(config, device: torch.device | str = "cpu"):
 
     Initialisation is seeded by ``config.seed`` and does not disturb the global RNG.
     """
+    import torch
     from transformer_lens.model_bridge import TransformerBridge
 
     with warnings.catch_warnings():
@@ -65,6 +76,7 @@ def boot_variant(family, values: Mapping, folder: Path, device: torch.device | s
     series boots its stored Hugging Face architecture), else ``boot_native`` of
     ``family.model_config(values)``. ``folder`` is the variant's absolute folder.
     """
+    import torch
     if family.boot is not None:
         return family.boot(values, Path(folder), torch.device(device))
     return boot_model(family.model_config(values), device)
@@ -127,6 +139,8 @@ def loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor
     many positions): both are flattened, and positions labelled :data:`IGNORE_LABEL` are
     left out of the loss and the accuracy, so both are means over the scored positions.
     """
+    import torch
+    import torch.nn.functional as F
     if logits.ndim == 3:
         if labels.shape != logits.shape[:2]:
             raise ValueError(f"labels {tuple(labels.shape)} do not match sequence logits "

@@ -12,7 +12,7 @@ from typing import Any
 
 from tdw.analysis.run import AnalysisRun
 from tdw.family.family import variant_id
-from tdw.family.model import pick_device
+from tdw.family.model import check_device
 from tdw.family.schedule import Schedule
 from tdw.jobs import jobs
 from tdw.store.jobs import JobRecord
@@ -49,7 +49,7 @@ def validate_training(store: Store, family: str, params: Mapping[str, Any] | Non
     """
     fam, values, sched = check_training(store, family, params, preset, schedule, force=force,
                                         require_resume=require_resume)
-    pick_device(device)  # a device this machine lacks fails now, not inside the job
+    check_device(device)  # a device this machine lacks fails now, not inside the job
     return TrainingRequest(fam.name, values, sched, variant_id(fam, values), force, device)
 
 

@@ -31,7 +31,6 @@ from tdw.store.replication import (
     Rows,
     index_orphan_checkpoints,
     plant,
-    signature,
     variant_rows,
 )
 from tdw.store.store import Store
@@ -85,7 +84,7 @@ def run_job(root: str, job: dict[str, Any], rows: Rows, topic: str,
             if record.state in FINISHED:  # the final report carries every row
                 return {"id": record.id, "job": fields,
                         "rows": variant_rows(local.catalog, job["variant"])}
-            rows_now = signature(local.catalog, job["variant"])
+            rows_now = local.signature(job["variant"])
             if fields != sent_job or rows_now != sent_rows:
                 report: dict[str, Any] = {"id": record.id, "job": fields}
                 if rows_now != sent_rows:  # the rows created since the last report

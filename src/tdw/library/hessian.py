@@ -13,19 +13,21 @@ eigenvalue marks a change in the loss landscape, e.g. at the induction-head phas
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
 from tdw.library.weights import trainable_parameters
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["LossFn", "hessian_operator", "top_eigenvalues", "make_hessian_spectrum"]
 
-LossFn = Callable[[Any, Mapping[str, torch.Tensor]], torch.Tensor]
+LossFn = Callable[[Any, Mapping[str, "torch.Tensor"]], "torch.Tensor"]
 """``(model, probe) -> scalar loss``, differentiable twice in the model's parameters."""
 
 
@@ -33,10 +35,12 @@ def hessian_operator(loss: torch.Tensor, params: list[torch.Tensor]
                      ) -> tuple[LinearOperator, torch.Tensor]:
     """The Hessian of ``loss`` in ``params`` (flattened and concatenated in order) as a
     float64 ``LinearOperator`` of Hessian-vector products, and the flat gradient."""
+    import torch
     grads = torch.autograd.grad(loss, params, create_graph=True)
     flat = torch.cat([g.reshape(-1) for g in grads])  # (n,)
 
     def matvec(v: np.ndarray) -> np.ndarray:
+        import torch
         vector = torch.as_tensor(np.ravel(v), dtype=flat.dtype, device=flat.device)
         hv = torch.autograd.grad(flat, params, grad_outputs=vector, retain_graph=True)
         return torch.cat([h.reshape(-1) for h in hv]).detach().to("cpu", torch.float64).numpy()
@@ -89,6 +93,7 @@ def make_hessian_spectrum(loss_fn: LossFn, *, k: int = 3, iterations: int = 100,
                          f"{iterations}")
 
     def compute(inputs: CheckpointInputs) -> Output:
+        import torch
         params = list(trainable_parameters(inputs.model).values())
         with torch.enable_grad():
             loss = loss_fn(inputs.model, inputs.probe)

@@ -21,7 +21,7 @@ the draws after a burn-in, per chain; the estimate is the mean over chains, and 
 over chains the ``std``. This is the update and estimator of the ``devinterp`` library
 (Timaeus; ``SGLD`` / ``SGMCMC.sgld`` and ``llc``), written here on the model's live
 parameters so it runs on a TransformerLens bridge and a family's own loss, with no
-dataset adaptors. ``tests/test_library_llc.py`` checks it against devinterp on a tiny model
+dataset adaptors. ``tests/unit/test_library_llc.py`` checks it against devinterp on a tiny model
 and against the known coefficients of planted quadratic and quartic losses.
 
 Hyperparameters matter (Lau et al. Appendix; devinterp's calibration notebook): too large
@@ -36,19 +36,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
 from tdw.family.family import Dataset
 from tdw.library.weights import trainable_parameters
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["SGLDConfig", "LLCEstimate", "BatchLoss", "sample_llc", "make_llc", "default_nbeta"]
 
-BatchLoss = Callable[[torch.Tensor | None], torch.Tensor]
+BatchLoss = Callable[["torch.Tensor | None"], "torch.Tensor"]
 """``(indices,) int64 of training examples, or None for all -> scalar mean loss``,
 differentiable in the parameters being sampled."""
 
@@ -140,6 +142,7 @@ class LLCEstimate:
 
 def _generator(seed: int, chain: int) -> torch.Generator:
     """A CPU generator for stream ``(seed, chain)`` (mixed by numpy's SeedSequence)."""
+    import torch
     state = np.random.SeedSequence([seed, chain]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
 
@@ -156,6 +159,7 @@ def sample_llc(loss: BatchLoss, params: Sequence[torch.Tensor], n: int,
         n: number of training examples (the ``n`` of ``n beta`` and of the minibatches).
         config: the SGLD hyperparameters.
     """
+    import torch
     if n < 1:
         raise ValueError(f"need at least one training example, got n={n}")
     nbeta = config.nbeta if config.nbeta is not None else default_nbeta(n)

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.fft
-import torch
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
 from tdw.family.model import live_tensors
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "SKETCH_DIM", "SKETCH_SEED",
@@ -39,12 +41,14 @@ SKETCH_SEED = 0
 def _generator(seed: int, index: int) -> torch.Generator:
     """A CPU generator for stream ``(seed, index)``; streams are independent (the two
     integers are mixed by numpy's SeedSequence, so no two pairs share a seed)."""
+    import torch
     state = np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
 
 
 def flatten(weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """All tensors flattened and concatenated in sorted name order: ``(n_params,)`` float32."""
+    import torch
     return torch.cat([weights[name].detach().reshape(-1).to("cpu", torch.float32)
                       for name in sorted(weights)])
 
@@ -63,6 +67,7 @@ def random_projection(vector: torch.Tensor, dim: int = SKETCH_DIM, seed: int = S
     Gaussian projection takes seconds.
     Returns ``(dim,)`` float64.
     """
+    import torch
     x = vector.detach().to("cpu", torch.float64).numpy()  # (n,)
     n = max(x.size, dim)
     padded = np.zeros(n)
@@ -75,6 +80,7 @@ def random_projection(vector: torch.Tensor, dim: int = SKETCH_DIM, seed: int = S
 
 
 def _snapshot(inputs: CheckpointInputs) -> Output:
+    import torch
     names = sorted(inputs.weights)
     vector = flatten(inputs.weights)  # (n_params,)
     norms = [float(torch.linalg.vector_norm(inputs.weights[name].double())) for name in names]
@@ -115,6 +121,7 @@ def participation_ratio(matrix: torch.Tensor) -> float:
     equal singular values and zeros, ``min(shape)`` for an orthogonal matrix, near 1 when one
     direction dominates. NaN for an all-zero matrix.
     """
+    import torch
     energy = torch.linalg.svdvals(matrix.double()) ** 2  # (min(shape),)
     return float(energy.sum() ** 2 / (energy ** 2).sum())
 
@@ -157,6 +164,7 @@ def direction(shapes: Mapping[str, tuple[int, ...]], seed: int, index: int
     i.i.d. N(0, 1) entries drawn tensor by tensor in sorted name order, then scaled by one
     global factor to unit L2 norm over all tensors together (no per-filter normalisation).
     """
+    import torch
     generator = _generator(seed, index)
     raw = {name: torch.randn(shapes[name], generator=generator) for name in sorted(shapes)}
     norm = math.sqrt(sum(float((t.double() ** 2).sum()) for t in raw.values()))
@@ -184,6 +192,7 @@ def readout_cross_entropy(readout: Callable[[Any, torch.Tensor], torch.Tensor], 
         raise ValueError(f"every must be a positive stride, got {every}")
 
     def loss(model: Any, probe: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        import torch
         logits = readout(model, probe["tokens"][::every]).to(torch.float64)
         return torch.nn.functional.cross_entropy(logits, probe["labels"][::every])
 
@@ -219,6 +228,7 @@ def make_flatness(loss_fn: Callable[[Any, Mapping[str, torch.Tensor]], torch.Ten
         raise ValueError(f"flatness needs at least one direction, got {n_directions}")
 
     def compute(inputs: CheckpointInputs) -> Output:
+        import torch
         params = trainable_parameters(inputs.model)
         base = {name: t.detach().clone() for name, t in params.items()}
         shapes = {name: tuple(t.shape) for name, t in base.items()}

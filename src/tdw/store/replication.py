@@ -23,7 +23,7 @@ from tdw.store.catalog import Catalog, now
 from tdw.store.placement import INDEXED_TABLES
 from tdw.store.store import Store
 
-__all__ = ["JOB_FIELDS", "ROW_TABLES", "Rows", "job_for_worker", "variant_rows", "signature",
+__all__ = ["JOB_FIELDS", "ROW_TABLES", "Rows", "job_for_worker", "variant_rows",
            "plant", "index_orphan_checkpoints", "merge_rows", "update_job"]
 
 JOB_FIELDS = ("state", "progress", "total", "message", "notebook", "log", "error", "started",
@@ -57,17 +57,6 @@ def variant_rows(catalog: Catalog, variant: str, since: float | None = None) -> 
             f"SELECT * FROM {table} WHERE variant = ? AND created >= ?",
             (variant, since if since is not None else float("-inf")))]
     return out
-
-
-def signature(catalog: Catalog, variant: str) -> tuple:
-    """Changes whenever any row of the variant does (cheap: counts and latest stamps)."""
-    parts: list[Any] = [tuple(catalog.one("SELECT updated, state, epochs_done FROM "
-                                          "variants WHERE id = ?", (variant,)) or ())]
-    for table in ROW_TABLES:
-        row = catalog.one(f"SELECT COUNT(*), MAX(created) FROM {table} WHERE variant = ?",
-                          (variant,))
-        parts.append(tuple(row))
-    return tuple(parts)
 
 
 def plant(catalog: Catalog, rows: Rows, job: dict[str, Any]) -> None:

@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import safetensors.numpy
-import safetensors.torch
-import torch
 
 from tdw.errors import IntegrityError
 from tdw.family.schedule import REASONS, ScheduleRecord
 from tdw.store.atomic import atomic_write_bytes, sha256_bytes
 from tdw.store.serialisation import FORMAT, array_bytes, data_section, metadata, tensor_bytes
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["METRICS", "seal", "unseal", "write_metrics", "read_metrics",
            "write_schedule_record", "read_schedule_record", "write_resume", "read_resume"]
@@ -103,6 +105,7 @@ def write_resume(path: Path, tensors: Mapping[str, torch.Tensor],
 
 
 def read_resume(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    import safetensors.torch
     fix = "retrain the variant with --force"
     data = unseal(path, fix)
     try:

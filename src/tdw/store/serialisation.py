@@ -13,14 +13,16 @@ import json
 import struct
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import safetensors.numpy
-import safetensors.torch
-import torch
 
 from tdw.errors import IntegrityError
 from tdw.store.atomic import sha256_bytes
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["FORMAT", "tensor_bytes", "array_bytes", "metadata", "data_section",
            "read_verified_bytes", "read_verified_tensors"]
@@ -37,6 +39,7 @@ def _header(meta: Mapping[str, str]) -> dict[str, str]:
 
 def tensor_bytes(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, str]) -> bytes:
     """Canonical safetensors bytes of torch tensors with metadata ``meta``."""
+    import safetensors.torch
     return safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}, _header(meta))
 
 
@@ -75,4 +78,5 @@ def read_verified_bytes(path: Path, sha256: str, *, what: str, fix: str) -> byte
 def read_verified_tensors(path: Path, sha256: str, *, what: str, fix: str
                           ) -> dict[str, torch.Tensor]:
     """The tensors of an indexed file, read through :func:`read_verified_bytes`."""
+    import safetensors.torch
     return safetensors.torch.load(read_verified_bytes(path, sha256, what=what, fix=fix))

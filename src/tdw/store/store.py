@@ -30,11 +30,10 @@ import shutil
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import safetensors.numpy
-import torch
 
 from tdw.errors import ProbeMismatchError, StoreError, UnknownNameError
 from tdw.family.artifacts import Artifact, ArtifactSchema
@@ -43,7 +42,7 @@ from tdw.family.schedule import ScheduleRecord
 from tdw.store import sealed
 from tdw.store.atomic import sha256_bytes, sha256_file
 from tdw.store.catalog import Catalog, now
-from tdw.store.placement import place
+from tdw.store.placement import INDEXED_TABLES, place
 from tdw.store.records import ArtifactRecord, CheckpointRecord, Probe, VariantRecord
 from tdw.store.serialisation import (
     FORMAT,
@@ -53,6 +52,9 @@ from tdw.store.serialisation import (
     read_verified_tensors,
     tensor_bytes,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Store", "default_root", "probe_sha256"]
 
@@ -327,6 +329,19 @@ class Store:
                     (vid, schema.analyzer, epoch, schema.version, artifact.probe_sha256,
                      artifact.checkpoint_sha256, digest, str(rel), len(data), now()))
         return digest
+
+    def signature(self, vid: str) -> tuple:
+        """Changes whenever any catalog row of the variant does: its own row, its probe,
+        checkpoints and artifacts (counts and latest stamps; a few indexed queries). A page
+        polls it to notice new checkpoints and artifacts; a Dask worker, to notice rows to
+        report."""
+        parts: list[Any] = [tuple(self.catalog.one(
+            "SELECT updated, state, epochs_done FROM variants WHERE id = ?", (vid,)) or ())]
+        for table in INDEXED_TABLES:
+            row = self.catalog.one(f"SELECT COUNT(*), MAX(created) FROM {table} WHERE "
+                                   "variant = ?", (vid,))
+            parts.append(tuple(row))
+        return tuple(parts)
 
     def artifact_epochs(self, vid: str) -> dict[str, set[int]]:
         """Analyzer name -> epochs with a stored artifact (-1 for a cross-epoch one)."""

@@ -15,8 +15,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-
-import torch
+from typing import TYPE_CHECKING
 
 from tdw.errors import IntegrityError
 from tdw.family.model import load_weights, weights_of
@@ -25,12 +24,16 @@ from tdw.store.store import Store
 from tdw.training.adaptive import AdaptivePolicy, decide
 from tdw.training.loop import TrainState
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["Checkpointer", "optimizer_tensors", "restore_optimizer", "restore_run",
            "restore_schedule"]
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
     """Flatten an optimizer's state into tensors plus its param groups as JSON."""
+    import torch
     sd = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     for index, slots in sd["state"].items():
@@ -76,6 +79,7 @@ class Checkpointer:
     written: list[int] = field(default_factory=list)
 
     def __call__(self, state: TrainState) -> None:
+        import torch
         epoch = state.epoch
         if epoch == self.skip:
             return
@@ -106,6 +110,7 @@ def restore_run(store: Store, variant: str, model, optimizer: torch.optim.Optimi
     Returns:
         ``(start_epoch, metrics)``; ``(0, None)`` when there is nothing to resume.
     """
+    import torch
     saved = store.load_resume(variant)
     if saved is None:
         return 0, None

@@ -15,17 +15,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
 
 from tdw.family.family import Dataset, TrainConfig
 from tdw.family.model import loss_and_accuracy
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["TrainState", "Callback", "train", "make_optimizer"]
 
-Readout = Callable[[Any, torch.Tensor], torch.Tensor]
+Readout = Callable[[Any, "torch.Tensor"], "torch.Tensor"]
 _COLUMNS = ("train_loss", "test_loss", "train_acc", "test_acc")
 
 
@@ -41,6 +43,7 @@ class TrainState:
 
     def metrics(self) -> dict[str, np.ndarray]:
         """Per-epoch arrays (length n_epochs + 1, NaN beyond the current epoch)."""
+        import torch
         table = self._metrics.detach().to("cpu", torch.float32).numpy()
         return {name: table[:, i].copy() for i, name in enumerate(_COLUMNS)}
 
@@ -54,12 +57,14 @@ class Callback(Protocol):
 
 
 def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
+    import torch
     return torch.optim.AdamW(model.parameters(), lr=config.lr,
                              weight_decay=config.weight_decay, betas=config.betas)
 
 
 def _evaluate(model, readout: Readout, tokens: torch.Tensor, labels: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
     with torch.inference_mode():
         return loss_and_accuracy(readout(model, tokens), labels)
 
@@ -109,6 +114,7 @@ def deterministic() -> Iterator[None]:
     ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` in the environment; ops without a deterministic
     kernel warn (``warn_only``) rather than stop a run.
     """
+    import torch
     previous = (torch.are_deterministic_algorithms_enabled(),
                 torch.is_deterministic_algorithms_warn_only_enabled())
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -121,6 +127,7 @@ def deterministic() -> Iterator[None]:
 def _train(model, config: TrainConfig, data: Dataset, readout: Readout,
            optimizer: torch.optim.Optimizer | None, start_epoch: int,
            metrics: dict[str, np.ndarray] | None, callbacks: Sequence[Callback]) -> TrainState:
+    import torch
     n = config.n_epochs
     device = data.train_tokens.device
     table = torch.full((n + 1, len(_COLUMNS)), float("nan"), dtype=torch.float64, device=device)
@@ -158,6 +165,7 @@ def _train(model, config: TrainConfig, data: Dataset, readout: Readout,
 def _minibatch_epoch(model, optimizer, config: TrainConfig, data: Dataset, readout: Readout,
                      epoch: int) -> None:
     # The order is a pure function of (shuffle_seed, epoch): a resumed run replays it.
+    import torch
     generator = torch.Generator().manual_seed(config.shuffle_seed * 1_000_003 + epoch)
     order = torch.randperm(len(data.train_labels), generator=generator).to(
         data.train_tokens.device)

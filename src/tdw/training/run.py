@@ -11,9 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tdw.errors import TdwError
 from tdw.family.family import Family, variant_id
@@ -24,6 +22,9 @@ from tdw.store.records import VariantRecord
 from tdw.store.store import Store
 from tdw.training.checkpointing import Checkpointer, restore_run, restore_schedule
 from tdw.training.loop import Callback, make_optimizer, train
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["TrainingRun", "TrainResult", "AlreadyTrained", "check_training", "plan_training"]
 

@@ -10,6 +10,8 @@ Apps: :class:`Workbench` (all pages), :class:`Explorer`, :class:`Compare`; widge
 from tdw.ui.compare import Compare
 from tdw.ui.explorer import Explorer
 from tdw.ui.timeline import Timeline
+from tdw.ui.visit import wait_for_visit
 from tdw.ui.workbench import ComparePage, ExplorePage, Workbench
 
-__all__ = ["Workbench", "ExplorePage", "ComparePage", "Explorer", "Compare", "Timeline"]
+__all__ = ["Workbench", "ExplorePage", "ComparePage", "Explorer", "Compare", "Timeline",
+           "wait_for_visit"]

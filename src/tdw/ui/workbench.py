@@ -73,11 +73,19 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
         self.picker = pn.widgets.Select(label="variant", width=460)
         self.body = pn.Column(sizing_mode="stretch_width")
         self.explorer: Explorer | None = None
+        self._shown: tuple = ()  # the catalog signature of the variant the explorer shows
         self.picker.param.watch(lambda e: setattr(self, "variant", e.new or ""), "value")
         self.refresh()
         if initial:
             self.variant = self.store.variant(initial).id
         self._follow_variants()
+
+    def poll_variants(self) -> None:
+        """Also follow the shown variant: when a job adds checkpoints or artifacts to it,
+        reopen it at the checkpoint the user is on."""
+        super().poll_variants()
+        if self.explorer is not None and self.store.signature(self.variant) != self._shown:
+            self._open(epoch=self.explorer.epoch)
 
     def refresh(self) -> None:
         ids = explorable_variants(self.store)
@@ -89,14 +97,17 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
                                           "Train page.")]
 
     @param.depends("variant", watch=True)
-    def _open(self) -> None:
+    def _open(self, epoch: int | None = None) -> None:
         if self.picker.value != self.variant:
             self.picker.value = self.variant
             return
         if not self.variant:
             return
+        self._shown = self.store.signature(self.variant)
         try:
-            self.explorer = Explorer(Variant(self.variant, self.store))
+            variant = Variant(self.variant, self.store)
+            at = min(variant.epochs, key=lambda e: abs(e - epoch)) if epoch is not None else None
+            self.explorer = Explorer(variant, epoch=at)
         except (TdwError, ValueError) as exc:
             self.explorer = None
             self.body.objects = [_problem(str(exc))]
