@@ -38,7 +38,8 @@ IMPORT_COMMAND = ("tdw import MODEL --revisions step1000,step2000,... --probe pr
 def _increasing_steps(text: str) -> str | None:
     """Why ``text`` is not a list of training steps, or None when it is one."""
     parts = [s.strip() for s in text.split(",") if s.strip()]
-    if not all(s.isdigit() for s in parts):
+    # isdecimal, not isdigit: '²' is a digit that int() refuses
+    if not all(s.isascii() and s.isdecimal() for s in parts):
         return "write the steps as whole numbers separated by commas, e.g. 0,1000,2000"
     steps = [int(s) for s in parts]
     if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):

@@ -51,7 +51,10 @@ def _grid_view(name: str, title: str, description: str, analyzer: str, array: st
 
 NEURON_ACTIVATIONS = _grid_view(
     "neuron_activations", "Neuron activation over (a, b)", "MLP activation at '=' of one of the "
-    "stored neurons over every input pair; grokked neurons show periodic stripes.",
+    "stored neurons over every input pair; grokked neurons show periodic stripes. Only the 16 "
+    "neurons that vary most at the final checkpoint are stored, most variable first, and the "
+    "neuron selector indexes them: neuron=3 (tdw export --select neuron=3) is the 4th stored "
+    "neuron, not MLP neuron 3; the artifact's `neurons` array holds their MLP indices.",
     "neuron_activations", "maps", "neuron", "activation")
 ATTENTION_PATTERNS = _grid_view(
     "attention_patterns", "Attention from '=' to a", "Attention weight from the answer position "

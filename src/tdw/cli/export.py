@@ -14,7 +14,8 @@ __all__ = ["add_parser"]
 
 
 def _selection(items: Sequence[str]) -> dict[str, int]:
-    """``--select neuron=3`` as ``{"neuron": 3}``; the view checks names and ranges."""
+    """``--select neuron=3`` as ``{"neuron": 3}``: an index along the selector's axis of the
+    stored artifact (see :mod:`tdw.cli.views`); the view checks names and ranges."""
     out: dict[str, int] = {}
     for name, raw in parse_assignments(items).items():
         try:
@@ -55,6 +56,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--view", help="view name (see tdw views); omit for the standalone explorer")
     p.add_argument("--epoch", type=int, help="checkpoint epoch (default: the last)")
     p.add_argument("--select", action="append", metavar="NAME=INDEX",
-                   help="selector value, e.g. --select neuron=3")
+                   help="selector value: an index along the axis of the stored artifact the "
+                   "selector names (tdw views lists each view's selectors, --variant with "
+                   "their ranges); repeat for several. Where the analyzer stores only some "
+                   "items, it indexes those: modulo_addition_1l's neuron=3 is the 4th stored "
+                   "neuron, not MLP neuron 3")
     p.add_argument("--fps", type=float, default=4, help="GIF frames per second")
     p.set_defaults(func=cmd_export)

@@ -1,4 +1,4 @@
-"""``tdw families`` and ``tdw views``: what the registered families declare."""
+"""``tdw families``: what the registered families declare (their views: :mod:`.views`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tdw.cli.format import table
-from tdw.family.registry import families, get_family
+from tdw.family.registry import families
 
 __all__ = ["add_parser"]
 
@@ -57,24 +57,7 @@ def cmd_families(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_views(args: argparse.Namespace) -> int:
-    if args.family:
-        get_family(args.family)  # a typo'd name lists the known ones, never an empty answer
-    for fam in families().values():
-        if args.family and fam.name != args.family:
-            continue
-        rows = [(v.name, v.scope, v.group, ", ".join(v.reads), v.description)
-                for v in fam.views]
-        print(f"{fam.name}\n  " + table(("view", "scope", "group", "reads", "description"),
-                                         rows).replace("\n", "\n  ") + "\n")
-    return 0
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``tdw families`` and ``tdw views``."""
+    """Register ``tdw families``."""
     p = sub.add_parser("families", help="list registered families, their parameters and presets")
     p.set_defaults(func=cmd_families)
-
-    p = sub.add_parser("views", help="list every family's views")
-    p.add_argument("--family")
-    p.set_defaults(func=cmd_views)

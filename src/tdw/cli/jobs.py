@@ -50,8 +50,10 @@ def _usage_error(args: argparse.Namespace) -> str:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``tdw jobs``."""
     p = sub.add_parser("jobs", help="list jobs; 'show ID' or 'cancel ID'")
-    p.add_argument("action", nargs="?", choices=("list", "show", "cancel"), default="list")
-    p.add_argument("id", nargs="?", type=int)
-    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("action", nargs="?", choices=("list", "show", "cancel"), default="list",
+                   help="list the recent jobs, show one (its progress and log tail) or "
+                   "cancel one")
+    p.add_argument("id", nargs="?", type=int, help="job id (for show and cancel)")
+    p.add_argument("--limit", type=int, default=30, help="how many jobs 'list' shows")
     p.add_argument("--lines", type=int, default=15, help="log lines shown by 'show'")
     p.set_defaults(func=cmd_jobs, usage_error=_usage_error)

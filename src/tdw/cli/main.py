@@ -14,12 +14,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tdw.cli import export, families, family_commands, jobs, serve, sweep, train, variants
+from tdw.cli import export, families, family_commands, jobs, serve, sweep, train, variants, views
 from tdw.errors import TdwError
 
 __all__ = ["main", "build_parser"]
 
-_GROUPS = (families, train, jobs, sweep, variants, export, serve,
+_GROUPS = (families, views, train, jobs, sweep, variants, export, serve,
            family_commands)  # last: it refuses family commands named like a core one
 """The command groups, in the order ``tdw --help`` lists their commands."""
 

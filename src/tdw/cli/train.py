@@ -8,11 +8,23 @@ import sys
 from tdw.analysis.run import AnalysisRun
 from tdw.cli.follow import follow
 from tdw.family.params import parse_assignments
-from tdw.jobs import launch
+from tdw.jobs import jobs, launch
+from tdw.store.jobs import busy_error
 from tdw.store.store import Store
 from tdw.training.run import AlreadyTrained
 
 __all__ = ["add_parser", "analyse"]
+
+
+def _dry_verdict(store: Store, kind: str, variant: str) -> int:
+    """The end of a dry run: exit 0 if the real command would start its job now; else say
+    why it would be refused, as the real command would, and exit 2 like it. Reads only."""
+    busy = jobs.blocking(store, kind, variant)
+    if busy is None:
+        return 0
+    print(f"tdw: the real command would be refused now: "
+          f"{busy_error(variant, busy.kind, busy.id)}", file=sys.stderr)
+    return 2
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -30,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         listed = ", ".join(map(str, sorted(set(sched.epochs) | {sched.n_epochs})))
         print(f"would train {request.variant} for {sched.n_epochs} epochs with "
               f"{sched.describe()}: {listed}")
-        return 0
+        return _dry_verdict(store, "train", request.variant)
     record = launch.start_training(store, request)
     print(f"job {record.id}: training {request.describe()}; record: "
           f"{store.path(f'jobs/{record.id}')}")
@@ -62,10 +74,12 @@ def analyse(store: Store, variant: str, *, analyzers: str = "", checkpoints: str
 def cmd_analyze(args: argparse.Namespace) -> int:
     store = Store(args.store)
     if args.dry_run:
-        print(AnalysisRun.prepare(variant=args.variant, analyzers=args.analyzers or "",
+        run = AnalysisRun.prepare(variant=args.variant, analyzers=args.analyzers or "",
                                   checkpoints=args.checkpoints or "", force=args.force,
-                                  workers=args.workers, store=store).describe())
-        return 0
+                                  workers=args.workers, store=store)
+        print(run.describe())
+        # With nothing to do the real command queues no job, so nothing can refuse it.
+        return 0 if run.plan.empty else _dry_verdict(store, "analyze", run.config.variant)
     return analyse(store, args.variant, analyzers=args.analyzers or "",
                    checkpoints=args.checkpoints or "", force=args.force, workers=args.workers,
                    background=args.background)
@@ -85,7 +99,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="retrain a finished variant from scratch")
     p.add_argument("--resume", action="store_true",
                    help="require an interrupted run to resume (resuming is otherwise automatic)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop; exit 2, "
+                   "saying why, if the real command would be refused (a job holds the variant)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("analyze", help="analyse a variant's checkpoints (only what is missing)")
@@ -94,6 +109,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoints", help="epochs to analyse, schedule syntax (default: all)")
     p.add_argument("--force", action="store_true", help="recompute up-to-date artifacts too")
     p.add_argument("--workers", type=int, default=0, help="worker processes (default: cores)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop; exit 2, "
+                   "saying why, if the real command would be refused (a training job holds "
+                   "the variant)")
     p.add_argument("--background", action="store_true", help="return at once; see tdw jobs")
     p.set_defaults(func=cmd_analyze)

@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``tdw variants`` and ``tdw verify``."""
     p = sub.add_parser("variants", help="list variants, or show one")
     p.add_argument("id", nargs="?", help="variant id (a unique prefix of its name is enough)")
-    p.add_argument("--family")
+    p.add_argument("--family", help="list only this family's variants")
     p.set_defaults(func=cmd_variants)
 
     p = sub.add_parser("verify", help="re-hash checkpoints, probes and artifacts against the "

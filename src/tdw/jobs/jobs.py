@@ -33,8 +33,8 @@ from tdw.store.store import Store
 
 # ACTIVE and FINISHED, the states of a job, are defined with its record by the store and
 # are part of this module's interface: callers ask "is it over?" where they ask for a job.
-__all__ = ["submit", "record", "job", "jobs", "cancel", "reconcile", "log_tail", "ACTIVE",
-           "FINISHED"]
+__all__ = ["submit", "record", "job", "jobs", "cancel", "reconcile", "alive", "blocking",
+           "log_tail", "ACTIVE", "FINISHED"]
 
 
 def job(store: Store, job_id: int) -> JobRecord:
@@ -85,12 +85,7 @@ def reconcile(store: Store) -> None:
     is killed here too so that no orphan can write after the job is declared over.
     """
     for active in job_table.active(store.catalog):
-        if active.pid is None:
-            # Run elsewhere (or not spawned yet): alive while its coordinator holds the lock.
-            lock = coordinator_lock(store, active.id)
-            if not lock.exists() or held_elsewhere(lock):
-                continue
-        elif runner_alive(store, active):
+        if alive(store, active):
             continue
         kill(active.kernel_pid, signal.SIGKILL)
         again = ("train the variant again to resume from its last checkpoint"
@@ -99,6 +94,25 @@ def reconcile(store: Store) -> None:
         job_table.finish(store.catalog, active.id, "failed",
                          f"the job's process died without reporting (killed or out of memory); "
                          f"{again}")
+
+
+def alive(store: Store, active: JobRecord) -> bool:
+    """Whether an active job's process still lives; :func:`reconcile` fails those that don't.
+
+    A job run elsewhere (or not spawned yet) has no pid here: it lives while its
+    coordinator holds the lock, or until a coordinator has made one."""
+    if active.pid is None:
+        lock = coordinator_lock(store, active.id)
+        return not lock.exists() or held_elsewhere(lock)
+    return runner_alive(store, active)
+
+
+def blocking(store: Store, kind: str, variant: str) -> JobRecord | None:
+    """The live job that would make :func:`record` refuse a ``kind`` job on ``variant`` now,
+    or None. Writes nothing: a job whose process died does not count, since :func:`record`
+    reconciles before it checks (a dry run asks this to tell the truth)."""
+    return next((j for j in job_table.blocking(store.catalog, kind, variant)
+                 if alive(store, j)), None)
 
 
 def cancel(store: Store, job_id: int) -> JobRecord:

@@ -19,9 +19,9 @@ from typing import Any
 from tdw.errors import JobError
 from tdw.store.catalog import Catalog, now
 
-__all__ = ["JobRecord", "ACTIVE", "FINISHED", "get", "recent", "active", "queue",
-           "set_runner_pid", "mark_running", "set_kernel_pid", "report_progress",
-           "request_cancel", "finish"]
+__all__ = ["JobRecord", "ACTIVE", "FINISHED", "get", "recent", "active", "blocking",
+           "busy_error", "queue", "set_runner_pid", "mark_running", "set_kernel_pid",
+           "report_progress", "request_cancel", "finish"]
 
 ACTIVE = ("queued", "running")
 """The states of a job that is not over yet."""
@@ -98,21 +98,34 @@ def active(catalog: Catalog) -> list[JobRecord]:
                                               "('queued', 'running')")]
 
 
+# Analyses of one variant may queue behind each other (the second waits for the first's
+# lock, then computes only what is still missing); training excludes all.
+_BLOCKING = ("SELECT * FROM jobs WHERE variant = ? AND state IN ('queued', 'running') "
+             "AND (kind = 'train' OR ? = 'train') ORDER BY id")
+
+
+def blocking(catalog: Catalog, kind: str, variant: str) -> list[JobRecord]:
+    """The active jobs that make :func:`queue` refuse a ``kind`` job on ``variant``, oldest
+    first. Read only: a dry run asks it to say what the real command would meet."""
+    return [_record(r) for r in catalog.query(_BLOCKING, (variant, kind))]
+
+
+def busy_error(variant: str, job_kind: str, job_id: int) -> JobError:
+    """How :func:`queue` refuses a job on ``variant`` while job ``job_id`` holds it."""
+    return JobError(f"variant {variant} is busy with {job_kind} job {job_id}; "
+                    f"wait for it or cancel it (tdw jobs cancel {job_id})")
+
+
 def queue(catalog: Catalog, kind: str, variant: str, parameters: Mapping[str, Any]) -> int:
     """Record a *queued* job and return its id; refuse (raise :class:`JobError`, writing
     nothing) a training job while the variant has any active job, and any job while it
-    trains. The check and the insert are one transaction, so two processes queueing at
-    once cannot both pass it."""
+    trains (the jobs :func:`blocking` lists). The check and the insert are one
+    transaction, so two processes queueing at once cannot both pass it."""
     t = now()
     with catalog.transaction() as db:
-        # Analyses of one variant may queue behind each other (the second waits for the
-        # first's lock, then computes only what is still missing); training excludes all.
-        busy = db.execute("SELECT id, kind FROM jobs WHERE variant = ? AND state IN "
-                          "('queued', 'running') AND (kind = 'train' OR ? = 'train')",
-                          (variant, kind)).fetchone()
+        busy = db.execute(_BLOCKING, (variant, kind)).fetchone()
         if busy is not None:
-            raise JobError(f"variant {variant} is busy with {busy['kind']} job {busy['id']}; "
-                           f"wait for it or cancel it (tdw jobs cancel {busy['id']})")
+            raise busy_error(variant, busy["kind"], busy["id"])
         cur = db.execute("INSERT INTO jobs (kind, variant, state, params, created, updated) "
                          "VALUES (?, ?, 'queued', ?, ?, ?)",
                          (kind, variant, json.dumps(dict(parameters)), t, t))
