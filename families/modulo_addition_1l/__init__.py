@@ -20,6 +20,7 @@ from tdw.library.turn import grokking_turn
 from tdw.library.weights import effective_dimensionality, make_flatness, parameter_snapshot
 
 from . import data
+from .grid import D_HEAD, D_MLP, D_MODEL, N_HEADS
 from .readout import answer_logits
 
 __all__ = ["FAMILY"]
@@ -46,8 +47,6 @@ PARAMS = (
           minimum=0.0, maximum=100.0),
 )
 
-# Nanda et al.'s architecture; the family fixes it, variants differ only in PARAMS.
-D_MODEL, N_HEADS, D_HEAD, D_MLP = 128, 4, 32, 512
 
 # Checkpoint windows as fractions of the run: dense through memorisation, sparse through
 # circuit formation, dense again where the test loss falls, then sparse through clean-up.

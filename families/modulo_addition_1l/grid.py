@@ -21,9 +21,11 @@ from . import data
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ANSWER", "MLP_POST", "PATTERN", "LOGITS", "CITE", "to_numpy", "grid_p",
-           "as_grids", "dominant_frequency"]
+__all__ = ["D_MODEL", "N_HEADS", "D_HEAD", "D_MLP", "ANSWER", "MLP_POST", "PATTERN", "LOGITS",
+           "CITE", "to_numpy", "grid_p", "as_grids", "dominant_frequency"]
 
+# Nanda et al.'s architecture; the family fixes it, variants differ only in their parameters.
+D_MODEL, N_HEADS, D_HEAD, D_MLP = 128, 4, 32, 512
 ANSWER = 2  # the position of '=', where the answer is read
 MLP_POST = "blocks.0.mlp.hook_post"  # (p*p, 3, d_mlp)
 PATTERN = "blocks.0.attn.hook_pattern"  # (p*p, head, query_pos, key_pos)

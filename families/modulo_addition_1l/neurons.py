@@ -19,7 +19,7 @@ from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
 
 from . import fourier
-from .grid import ANSWER, CITE, MLP_POST, as_grids, dominant_frequency, grid_p, to_numpy
+from .grid import ANSWER, CITE, MLP_POST, N_HEADS, as_grids, dominant_frequency, grid_p, to_numpy
 
 if TYPE_CHECKING:
     import torch
@@ -98,8 +98,6 @@ def _neuron_activations(inputs: CheckpointInputs) -> Output:
     indices = 408,672 B (0.41 MB) per checkpoint, 38.8 MB for 95 checkpoints; all 512
     neurons would take 13.1 MB per checkpoint even as float16.
     """
-    from . import N_HEADS  # here, so that the family's __init__ can import this module
-
     p = grid_p(inputs)
     neurons = _final_neurons(inputs.final_weights, inputs.probe["tokens"], N_HEADS)
     post = inputs.activations[MLP_POST][:, ANSWER]  # (a*p+b, d_mlp)

@@ -23,6 +23,7 @@ from tdw.library.weights import (
 )
 
 from . import data
+from .hooks import D_HEAD, D_MLP, D_MODEL, N_HEADS, N_LAYERS
 from .readout import answer_logits
 
 __all__ = ["FAMILY"]
@@ -44,8 +45,6 @@ PARAMS = (
           "study)", minimum=0.0, maximum=100.0),
 )
 
-# The seed study's architecture (102k parameters there with a 20-token vocabulary).
-N_LAYERS, D_MODEL, N_HEADS, D_HEAD, D_MLP = 2, 64, 4, 16, 256
 
 
 def model_config(values: Mapping[str, Any]):

@@ -16,7 +16,7 @@ from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
 
 from . import data
-from .hooks import N_LAYERS, PATTERNS, SEED, probe_arrays, to_numpy
+from .hooks import N_HEADS, N_LAYERS, PATTERNS, SEED, probe_arrays, to_numpy
 
 __all__ = ["ANALYZERS", "head_labels", "attention_entropy", "argument_attention"]
 
@@ -52,8 +52,6 @@ def _attention_entropy(inputs: CheckpointInputs) -> Output:
     uniform maximum (3 bits over 8 positions there) towards ~0.7 bits. With a causal
     mask, query q sees q + 1 keys, so its maximum is ``max_entropy[q] = log2(q + 1)``.
     """
-    from . import N_HEADS
-
     pattern = _stacked_patterns(inputs)  # (input, head, query, key)
     entropy = attention_entropy(pattern)  # (head, query)
     answer = entropy[:, data.ANSWER_POSITION]  # (head,)

@@ -16,10 +16,13 @@ from tdw.family.analyzer import CheckpointInputs
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["LOGITS", "N_LAYERS", "PATTERNS", "MLP_POSTS", "SEED", "to_numpy", "probe_arrays"]
+__all__ = ["LOGITS", "N_LAYERS", "D_MODEL", "N_HEADS", "D_HEAD", "D_MLP", "PATTERNS",
+           "MLP_POSTS", "SEED", "to_numpy", "probe_arrays"]
 
 LOGITS = "logits"  # (input, pos, digit)
-N_LAYERS = 2
+# The seed study's architecture (102k parameters there with a 20-token vocabulary); the
+# hooks below and the analyzers' arrays follow its shape.
+N_LAYERS, D_MODEL, N_HEADS, D_HEAD, D_MLP = 2, 64, 4, 16, 256
 
 
 def _pattern(layer: int) -> str:

@@ -26,11 +26,17 @@ pytestmark = pytest.mark.slow
 PROBE_JS = (Path(__file__).parents[1] / "bokeh_probe.js").read_text()
 
 
+def _interruptible() -> None:
+    # Ctrl-C is how a user stops quickstart. A test run started in the background of a
+    # non-interactive shell inherits SIGINT ignored, and so would the child: undo that.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(store: Path, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "TDW_HOME": str(store)}
     return subprocess.Popen([sys.executable, "-m", "tdw.cli", "quickstart", "--port", str(port)],
                             stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
-                            cwd=log.parent)
+                            cwd=log.parent, preexec_fn=_interruptible)
 
 
 def _wait_for_url(proc: subprocess.Popen, log: Path, timeout: float) -> str:
