@@ -1,8 +1,9 @@
 """What a family declares: parameters, architecture, data, probe, training and schedule.
 
-A family is one frozen :class:`Family` value, built in ``families/<name>/__init__.py``
-and registered with :func:`tdw.family.registry.register`. Everything the workbench does for a
-family (the CLI, the template, the dashboard form) is generated from this declaration.
+A family is one frozen :class:`Family` value named ``FAMILY`` in ``families/<name>/__init__.py``
+(or a plugin package), registered through its ``tdw.families`` entry point (see
+:mod:`tdw.family.registry`). Everything the workbench does for a family (the CLI, the
+template, the dashboard form) is generated from this declaration.
 """
 
 from __future__ import annotations
