@@ -25,33 +25,20 @@ import psutil
 from benchmarks._measure import BenchConfig, Row, Timing, peak_rss_mb
 from benchmarks.analysis import trained_variant
 from tdw.analysis.run import AnalysisRun
-from tdw.serve import ServeConfig, Server, check_port_free, voila_command, voila_env, voila_share
+from tdw.serve import (
+    ServeConfig,
+    Server,
+    check_port_free,
+    resident_megabytes,
+    voila_command,
+    voila_env,
+    voila_share,
+)
 
 AT_ONCE = 5
 SETTLE = 90.0  # seconds to wait for the pool after the last close
 _READ = ("dominant_frequencies", "neuron_activations", "attention_patterns",
          "parameter_snapshot", "parameter_trajectory", "grokking_turn")
-
-
-def _kernels(server: Server) -> list[psutil.Process]:
-    found = []
-    for child in psutil.Process(server.process.pid).children(recursive=True):
-        try:
-            if "ipykernel" in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.Error:
-            pass
-    return found
-
-
-def _mb(procs: list[psutil.Process]) -> float:
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / 2**20
 
 
 def _start(config: ServeConfig, *, stock: bool, log: Path) -> Server:
@@ -81,13 +68,13 @@ def _wait(predicate, timeout: float) -> float | None:
 def _warm(server: Server, count: int, timeout: float = 240) -> float:
     """Wait until the server has ``count`` kernels, all done importing (their memory has
     stopped growing); their total resident MB."""
-    if _wait(lambda: len(_kernels(server)) == count, timeout) is None:
+    if _wait(lambda: len(server.kernels()) == count, timeout) is None:
         raise AssertionError(f"the server never had {count} kernels: {server.log}")
-    samples = [_mb(_kernels(server))]
+    samples = [server.kernel_megabytes()]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(2.0)
-        samples.append(_mb(_kernels(server)))
+        samples.append(server.kernel_megabytes())
         if len(samples) >= 3 and max(samples[-3:]) - min(samples[-3:]) < 0.01 * samples[-1]:
             return samples[-1]
     raise AssertionError(f"the pool's memory never settled: {samples[-5:]} MB")
@@ -133,22 +120,22 @@ def _measure(root: Path, *, stock: bool, visits: int, at_once: int, workdir: Pat
             for _ in range(visits):
                 _paint(browser, url).close(run_before_unload=False)
             figures["release_after_visits_s"] = _wait(
-                lambda: len(_kernels(server)) == pool, settle)
+                lambda: len(server.kernels()) == pool, settle)
             pages = [_paint(browser, url) for _ in range(at_once)]
             # The pages' kernels, and the pool refilled behind them, all settled.
             # (Voila's own manager still holds the earlier pages' kernels: count what is there.)
-            figures["open_mb"] = _warm(server, len(_kernels(server)) if stock
+            figures["open_mb"] = _warm(server, len(server.kernels()) if stock
                                        else pool + at_once)
-            figures["open_kernels"] = len(_kernels(server))
+            figures["open_kernels"] = len(server.kernels())
             for page in pages:
                 page.close(run_before_unload=False)
             browser.close()
-        figures["release_s"] = _wait(lambda: len(_kernels(server)) == pool, settle)
-        figures["after_kernels"] = len(_kernels(server))
+        figures["release_s"] = _wait(lambda: len(server.kernels()) == pool, settle)
+        figures["after_kernels"] = len(server.kernels())
         # The pool refilled meanwhile: its new kernels finish importing before they count.
-        figures["after_mb"] = _warm(server, pool) if figures["release_s"] else _mb(
-            _kernels(server))
-        figures["server_mb"] = _mb([psutil.Process(server.process.pid)])
+        figures["after_mb"] = (_warm(server, pool) if figures["release_s"]
+                               else server.kernel_megabytes())
+        figures["server_mb"] = resident_megabytes([psutil.Process(server.process.pid)])
     finally:
         server.stop()
     return figures

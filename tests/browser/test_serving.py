@@ -17,33 +17,14 @@ import psutil
 import pytest
 from headless import ARTIFACTS, free_port, guarded_page, launched, poll
 
+from tdw.serve import resident_megabytes
+
 pytestmark = pytest.mark.slow
 
 VISITS = int(os.environ.get("TDW_LOAD_VISITS", "20"))
 AT_ONCE = 5
 GRACE = 10.0  # page_grace for the test; the default is 30 s (docs/serving.md)
 RELEASED_WITHIN = 60.0
-
-
-def kernels(server) -> list[psutil.Process]:
-    found = []
-    for child in psutil.Process(server.process.pid).children(recursive=True):
-        try:
-            if "ipykernel" in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.Error:
-            pass
-    return found
-
-
-def megabytes(procs: list[psutil.Process]) -> float:
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / 2**20
 
 
 def _painted(page) -> None:
@@ -63,8 +44,8 @@ def server(ui_store):
 def _settled(server, expected: int, timeout: float) -> float:
     """Seconds until the server has ``expected`` kernels (fails after ``timeout``)."""
     started = time.monotonic()
-    assert poll(lambda: len(kernels(server)) == expected, timeout=timeout, interval=1.0), (
-        f"{len(kernels(server))} kernels, not {expected}, after {timeout:.0f} s")
+    assert poll(lambda: len(server.kernels()) == expected, timeout=timeout, interval=1.0), (
+        f"{len(server.kernels())} kernels, not {expected}, after {timeout:.0f} s")
     return time.monotonic() - started
 
 
@@ -72,11 +53,11 @@ def _steady_megabytes(server, count: int, timeout: float = 240) -> float:
     """Once the server has ``count`` kernels and their memory has stopped growing (a new
     kernel takes seconds to import tdw), their total resident MB."""
     _settled(server, count, timeout=timeout)
-    samples = [megabytes(kernels(server))]
+    samples = [server.kernel_megabytes()]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(2.0)
-        samples.append(megabytes(kernels(server)))
+        samples.append(server.kernel_megabytes())
         if len(samples) >= 3 and max(samples[-3:]) - min(samples[-3:]) < 0.01 * samples[-1]:
             return samples[-1]
     raise AssertionError(f"the kernels' memory never settled: {samples[-5:]} MB")
@@ -85,8 +66,9 @@ def _steady_megabytes(server, count: int, timeout: float = 240) -> float:
 def test_kernels_are_released_when_their_pages_go_and_held_while_they_stay(server):
     pool = len(list(Path(server.config.directory).glob("*.ipynb")))  # one per dashboard
     before = _steady_megabytes(server, pool)
+    voila = psutil.Process(server.process.pid)
     record: dict = {"pool": pool, "kernels_mb_before": round(before),
-                    "server_mb_before": round(megabytes([psutil.Process(server.process.pid)]))}
+                    "server_mb_before": round(resident_megabytes([voila]))}
     url = server.page("workbench.ipynb")
     with launched() as browser:
         for visit in range(VISITS):
@@ -96,7 +78,7 @@ def test_kernels_are_released_when_their_pages_go_and_held_while_they_stay(serve
             guard.check()
             # Half the pages go without beforeunload, as a crashed or killed tab would.
             page.close(run_before_unload=visit % 2 == 0)
-        record["kernels_after_visits"] = len(kernels(server))
+        record["kernels_after_visits"] = len(server.kernels())
         record["released_after_visits_s"] = round(
             _settled(server, pool, timeout=RELEASED_WITHIN), 1)
 
@@ -109,9 +91,9 @@ def test_kernels_are_released_when_their_pages_go_and_held_while_they_stay(serve
             _painted(page)
         # Open pages keep their kernels well past the grace period.
         time.sleep(2 * GRACE + 5)
-        assert len(kernels(server)) >= pool + AT_ONCE
-        record["kernels_with_pages_open"] = len(kernels(server))
-        record["kernels_mb_with_pages_open"] = round(megabytes(kernels(server)))
+        assert len(server.kernels()) >= pool + AT_ONCE
+        record["kernels_with_pages_open"] = len(server.kernels())
+        record["kernels_mb_with_pages_open"] = round(server.kernel_megabytes())
         record["mb_per_page_kernel"] = round(
             (record["kernels_mb_with_pages_open"] - before) / AT_ONCE)
         for page, guard in pages:
@@ -121,7 +103,7 @@ def test_kernels_are_released_when_their_pages_go_and_held_while_they_stay(serve
             _settled(server, pool, timeout=RELEASED_WITHIN), 1)
     after = _steady_megabytes(server, pool)  # the refilled pool, done importing
     record["kernels_mb_after"] = round(after)
-    record["server_mb_after"] = round(megabytes([psutil.Process(server.process.pid)]))
+    record["server_mb_after"] = round(resident_megabytes([voila]))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "serving_load.json").write_text(json.dumps(record, indent=2))
     assert abs(after - before) <= 0.1 * before, record

@@ -11,7 +11,14 @@ The policy (what holds a kernel, when it is released, the settings) is in docs/s
 
 from tdw.serve.config import ServeConfig, dashboards_dir, new_token
 from tdw.serve.offline import voila_share
-from tdw.serve.server import Server, check_port_free, serve, voila_command, voila_env
+from tdw.serve.server import (
+    Server,
+    check_port_free,
+    resident_megabytes,
+    serve,
+    voila_command,
+    voila_env,
+)
 
-__all__ = ["ServeConfig", "Server", "check_port_free", "dashboards_dir", "new_token", "serve",
-           "voila_command", "voila_env", "voila_share"]
+__all__ = ["ServeConfig", "Server", "check_port_free", "dashboards_dir", "new_token",
+           "resident_megabytes", "serve", "voila_command", "voila_env", "voila_share"]

@@ -17,11 +17,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 from tdw.errors import TdwError
 from tdw.serve.config import ServeConfig
 from tdw.serve.offline import TEMPLATE, voila_share
 
-__all__ = ["Server", "check_port_free", "serve", "voila_command", "voila_env"]
+__all__ = ["Server", "check_port_free", "resident_megabytes", "serve", "voila_command",
+           "voila_env"]
 
 # The pyviz JupyterLab extension fails to load inside Voila (a console error) and Voila does
 # not need it: jupyter_bokeh renders Panel there.
@@ -91,6 +94,22 @@ class Server:
     def running(self) -> bool:
         return self.process.poll() is None
 
+    def kernels(self) -> list[psutil.Process]:
+        """The kernel processes Voila runs now: the preheated pool and one per open page
+        (or page within its grace period; see docs/serving.md)."""
+        found = []
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                if "ipykernel" in " ".join(child.cmdline()):
+                    found.append(child)
+            except psutil.Error:  # exited meanwhile
+                pass
+        return found
+
+    def kernel_megabytes(self) -> float:
+        """Resident memory of :meth:`kernels` together, in MiB."""
+        return resident_megabytes(self.kernels())
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -105,6 +124,17 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def resident_megabytes(processes: list[psutil.Process]) -> float:
+    """Resident memory of ``processes`` together, in MiB (those that exited count 0)."""
+    total = 0
+    for proc in processes:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
 
 
 def _log_tail(log: Path, lines: int = 15) -> str:
