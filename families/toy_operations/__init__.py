@@ -38,7 +38,7 @@ PARAMS = (
           "training (the rest are held out)", minimum=0.01, maximum=0.99),
     Param("n_epochs", "int", 50, "passes over the training inputs", minimum=1,
           maximum=1_000_000),
-    Param("batch_size", "int", 32, "minibatch size (the seed study's 32)", minimum=1,
+    Param("batch_size", "int", 32, "minibatch size", minimum=1,
           maximum=5000),
     Param("lr", "float", 1e-3, "AdamW learning rate", minimum=1e-6, maximum=1.0),
     Param("weight_decay", "float", 0.0, "AdamW weight decay (0: plain Adam, as in the seed "
@@ -79,7 +79,7 @@ FAMILY = Family(
     description=(
         "Two-block transformer (d_model 64, 4 heads, d_mlp 256, ReLU, LayerNorm) trained with "
         "minibatch Adam to answer Max/Min/First/Second/Last of three digits, "
-        "'Max ( 1 , 6 , 2 )' -> 6 (seed study 002). The probe is all 5000 inputs."
+        "'Max ( 1 , 6 , 2 )' -> 6. The probe is all 5000 inputs."
     ),
     params=PARAMS,
     model_config=model_config,

@@ -17,6 +17,7 @@ __all__ = [
     "ProbeMismatchError",
     "SchemaError",
     "JobError",
+    "ExportError",
 ]
 
 

@@ -54,13 +54,16 @@ def _accuracy_curves(ctx: ViewContext) -> dict:
 
 LOSS_CURVES = View(
     "loss_curves", "Loss", "Train and test loss per epoch (log scale) with the checkpoint "
-    "markers, the detected turn and the current checkpoint.", ("metrics",), "summary",
+    "markers, the family's detected transition (if it marks one) and the current "
+    "checkpoint.", ("metrics",), "summary",
     build=_build_curves("Loss", "cross-entropy", log=True),
     data=_loss_curves, epoch_data=plot.current_columns,
     group="Training", trace=_metric_trace("test_loss"))
 
 ACCURACY_CURVES = View(
-    "accuracy_curves", "Accuracy", "Train and test accuracy per epoch.", ("metrics",), "summary",
+    "accuracy_curves", "Accuracy", "Train and test accuracy per epoch, with the family's "
+    "detected transition (if it marks one) and the current checkpoint.", ("metrics",),
+    "summary",
     build=_build_curves("Accuracy", "accuracy", log=False),
     data=_accuracy_curves, epoch_data=plot.current_columns,
     group="Training", trace=_metric_trace("test_acc"))
@@ -131,7 +134,7 @@ def _norms(ctx: ViewContext) -> dict:
 
 PARAMETER_NORMS = plot.bars_view(
     "parameter_norms", "Parameter norms", "L2 norm of each parameter group at this checkpoint "
-    "(weight decay shrinks them during clean-up).", ("parameter_snapshot",), _norms, "group",
+    "(weight decay pulls them towards zero).", ("parameter_snapshot",), _norms, "group",
     ["norm"], y_label="L2 norm", label_angle=0.8, group="Trajectory")
 
 
@@ -228,8 +231,8 @@ def _build_llc(sources, ctx: ViewContext):
 LLC = View(
     "llc", "Local learning coefficient", "The local learning coefficient of the training loss "
     "at each checkpoint, estimated by SGLD (Lau et al. 2023), with its spread over chains, "
-    "beside the train and test loss (right axis, log): it rises as the model memorises and "
-    "falls when a simpler, more degenerate solution takes over (Hoogland et al.; Lau et al.).",
+    "beside the train and test loss (right axis, log): lower means a more degenerate, "
+    "simpler solution (Lau et al.; Hoogland et al.).",
     ("llc", "metrics"), "summary", build=_build_llc, data=_llc_data,
     epoch_data=plot.current_columns, group="Landscape",
     trace=plot.column_trace("LLC", _llc_data, "llc", "llc"))
@@ -274,7 +277,9 @@ def phase_change_view(signals: str) -> View:
     return View(
         "phase_change", "Phase change", f"The signals the phase change is dated by ({signals}), "
         "each smoothed, oriented to rise and scaled to 0..1, with its steepest change; the "
-        "red line is the detected transition.", ("phase_change",), "summary",
+        "red line is the family's detected transition, which may come from another "
+        "analyzer than this one.",
+        ("phase_change",), "summary",
         build=_build_phase, data=_phase_columns, epoch_data=plot.current_columns,
         group="Training")
 

@@ -272,9 +272,11 @@ class Store:
     def load_checkpoint(self, vid: str, epoch: int) -> dict[str, torch.Tensor]:
         """The weights at ``epoch``, verified against the recorded sha256."""
         rec = self.checkpoint(vid, epoch)
+        variant = self.variant(vid)
+        settings = " ".join(f"--set {k}={v}" for k, v in variant.params.items())
         return read_verified_tensors(
             self.path(rec.path), rec.sha256, what=f"checkpoint epoch {epoch} of {vid}",
-            fix=f"retrain from the last good checkpoint (tdw train {vid} --force rebuilds all)")
+            fix=f"retrain the variant: tdw train {variant.family} {settings} --force")
 
     # ------------------------------------------- metrics, schedule record, resume
     # Files the catalog does not index: each seals its own hash (tdw.store.sealed).
