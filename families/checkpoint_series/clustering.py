@@ -17,10 +17,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.cluster.vq import kmeans2
-from scipy.spatial.distance import pdist, squareform
-from scipy.special import comb
 
 if TYPE_CHECKING:
     import torch
@@ -76,6 +72,7 @@ def _canonical(labels: np.ndarray) -> np.ndarray:
 
 def kmeans(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """``(head,)`` labels of the best of :data:`RESTARTS` seeded k-means++ runs."""
+    from scipy.cluster.vq import kmeans2
     best, best_inertia = None, np.inf
     for restart in range(RESTARTS):
         with warnings.catch_warnings():  # an emptied cluster loses on inertia to the restarts
@@ -90,6 +87,7 @@ def kmeans(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 def hierarchical(vectors: np.ndarray, k: int) -> np.ndarray:
     """``(head,)`` labels of average-linkage clustering on cosine distance, cut at k clusters."""
+    from scipy.cluster.hierarchy import fcluster, linkage
     tree = linkage(vectors, method="average", metric="cosine")
     return _canonical(fcluster(tree, t=k, criterion="maxclust"))
 
@@ -98,6 +96,7 @@ def silhouette(vectors: np.ndarray, labels: np.ndarray) -> float:
     """Mean silhouette under cosine distance: near 1 for tight, separated clusters, near 0
     for no structure. A head alone in its cluster scores 0 (Rousseeuw's convention); NaN
     when there are fewer than two clusters."""
+    from scipy.spatial.distance import pdist, squareform
     clusters = np.unique(labels)
     if len(clusters) < 2:
         return float("nan")
@@ -116,6 +115,7 @@ def silhouette(vectors: np.ndarray, labels: np.ndarray) -> float:
 def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
     """Adjusted Rand index of two partitions of the same heads: 1 identical, about 0 for
     chance agreement (and exactly 0 when either partition is a single cluster)."""
+    from scipy.special import comb
     _, ai = np.unique(a, return_inverse=True)
     _, bi = np.unique(b, return_inverse=True)
     table = np.zeros((ai.max() + 1, bi.max() + 1))

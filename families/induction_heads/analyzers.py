@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import log_softmax
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
@@ -134,6 +133,7 @@ def _attention_patterns(inputs: CheckpointInputs) -> Output:
 def loss_by_position(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``(seq, pos, vocab)`` logits and ``(seq, pos)`` next-token labels -> ``(pos,)``
     mean cross-entropy per position; NaN where no label is scored (the last position)."""
+    from scipy.special import log_softmax
     scored = labels >= 0  # (seq, pos)
     log_probs = log_softmax(logits, axis=-1)
     picked = np.take_along_axis(log_probs, np.where(scored, labels, 0)[..., None], -1)[..., 0]

@@ -8,7 +8,6 @@ losses (§5.1), which split the logits into the key-frequency terms and the rest
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
@@ -27,6 +26,7 @@ def _answer_logits(inputs: CheckpointInputs) -> np.ndarray:
 
 def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Mean cross-entropy in float64 of ``(n, c)`` logits against ``(n,)`` labels."""
+    from scipy.special import log_softmax
     log_probs = log_softmax(logits, axis=-1)  # (n, c)
     return float(-log_probs[np.arange(len(labels)), labels].mean())
 
@@ -42,6 +42,7 @@ def _prediction_trace(inputs: CheckpointInputs) -> Output:
     1 where argmax_c logits == (a + b) mod p; ``confidence`` is the softmax probability
     of (a + b) mod p (float16); the accuracies use the probe's ``is_train`` mask.
     """
+    from scipy.special import log_softmax
     p = grid_p(inputs)
     logits = _answer_logits(inputs)  # (a*p+b, c)
     labels = inputs.probe["labels"].cpu().numpy()  # (a*p+b,)

@@ -10,7 +10,6 @@ are numbered layer-major on one ``head`` axis: index ``layer * n_heads + h`` is 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import entr
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
@@ -42,6 +41,7 @@ def attention_entropy(pattern: np.ndarray) -> np.ndarray:
     that attends uniformly to its q + 1 visible keys has log2(q + 1) bits; one that
     attends to a single key has 0.
     """
+    from scipy.special import entr
     return entr(pattern).sum(-1).mean(0) / np.log(2.0)
 
 

@@ -7,7 +7,6 @@ The seed study's "embedding structure": digits ordered along a line, operations 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
@@ -44,6 +43,7 @@ def digit_order(coordinates: np.ndarray) -> float:
     """Spearman rank correlation between digit value 0..9 and ``(digit,)`` coordinates:
     1 when the digits lie in order along the axis, -1 reversed, 0 for no order (and for
     coordinates that are all equal)."""
+    from scipy.stats import spearmanr
     if np.ptp(coordinates) == 0:
         return 0.0
     return float(spearmanr(np.arange(len(coordinates)), coordinates).statistic)

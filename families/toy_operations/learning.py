@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import log_softmax
 
 from tdw.family.analyzer import (
     Analyzer,
@@ -42,6 +41,7 @@ def per_operation_accuracy(logits: np.ndarray, labels: np.ndarray, operation: np
     ``selected`` a boolean ``(input,)`` mask. Returns two ``(operation,)`` arrays; an
     operation with no selected input gets NaN.
     """
+    from scipy.special import log_softmax
     correct = logits.argmax(-1) == labels  # (input,)
     loss = -log_softmax(logits, axis=-1)[np.arange(len(labels)), labels]  # (input,)
     accuracy = np.full(len(data.OPERATIONS), np.nan)

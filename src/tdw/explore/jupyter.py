@@ -33,5 +33,5 @@ def ensure_extension() -> None:
     os.environ.setdefault("BOKEH_RESOURCES", "inline")
     pn.config.inline = True
     kwargs = {"comms": "ipywidgets"} if in_jupyter_kernel() else {}
-    pn.extension("tabulator", inline=True, **kwargs)
+    pn.extension(inline=True, **kwargs)
     _READY[0] = True

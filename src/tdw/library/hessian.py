@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
@@ -24,6 +23,7 @@ from tdw.library.weights import trainable_parameters
 
 if TYPE_CHECKING:
     import torch
+    from scipy.sparse.linalg import LinearOperator
 
 __all__ = ["LossFn", "hessian_operator", "top_eigenvalues", "make_hessian_spectrum"]
 
@@ -36,6 +36,7 @@ def hessian_operator(loss: torch.Tensor, params: list[torch.Tensor]
     """The Hessian of ``loss`` in ``params`` (flattened and concatenated in order) as a
     float64 ``LinearOperator`` of Hessian-vector products, and the flat gradient."""
     import torch
+    from scipy.sparse.linalg import LinearOperator
     grads = torch.autograd.grad(loss, params, create_graph=True)
     flat = torch.cat([g.reshape(-1) for g in grads])  # (n,)
 
@@ -58,6 +59,7 @@ def top_eigenvalues(operator: LinearOperator, k: int, *, iterations: int, seed: 
     whether they converged to ``tol``; unconverged ones are ARPACK's current Ritz values
     (those it has, NaN-padded to ``k``).
     """
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
     n = operator.shape[0]
     if not 1 <= k < n - 1:
         raise ValueError(f"need 1 <= k < n - 1 for Lanczos, got k={k} for n={n} parameters")

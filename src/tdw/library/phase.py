@@ -33,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from tdw.family.analyzer import CrossEpochAnalyzer, CrossEpochInputs, Output
 from tdw.family.artifacts import ArraySpec, Artifact, AttrSpec
@@ -124,6 +123,7 @@ def detect_jump(values: np.ndarray, epochs: np.ndarray, *, direction: int = 1,
         log: work on log10 of the values (non-positive ones are raised to the smallest
             positive one).
     """
+    from scipy.ndimage import gaussian_filter1d
     x = np.asarray(epochs, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
     if y.ndim != 1 or x.shape != y.shape:

@@ -37,7 +37,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from tdw.family.analyzer import CrossEpochAnalyzer, CrossEpochInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
@@ -105,6 +104,7 @@ def detect_turn(test_loss: np.ndarray, epochs: np.ndarray | None = None, *,
             length, so the smoothing does not change while a run is still going).
         min_drop: decades the smoothed loss must fall over the descent to count as a turn.
     """
+    from scipy.ndimage import gaussian_filter1d
     loss = np.asarray(test_loss, dtype=np.float64)
     epochs = np.arange(loss.size) if epochs is None else np.asarray(epochs)
     if loss.ndim != 1 or epochs.shape != loss.shape:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.fft
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
@@ -67,6 +66,7 @@ def random_projection(vector: torch.Tensor, dim: int = SKETCH_DIM, seed: int = S
     Gaussian projection takes seconds.
     Returns ``(dim,)`` float64.
     """
+    import scipy.fft
     import torch
     x = vector.detach().to("cpu", torch.float64).numpy()  # (n,)
     n = max(x.size, dim)

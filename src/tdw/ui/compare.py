@@ -108,6 +108,18 @@ class Compare(pn.viewable.Viewer):
             out.append(v.epochs[_plot.nearest_index(v.epochs, target)])
         return out
 
+    def take_place_of(self, old: Compare) -> None:
+        """Show what ``old`` showed: its views (those still comparable), its alignment and
+        the slider position nearest its own (used when the variants gained checkpoints)."""
+        views = [n for n in old.view_names if n in self.view_picker.options]
+        if views and views != self.view_names:
+            self.view_picker.value = views
+        if old.align != self.align:
+            self.align_widget.value = old.align
+        options = self.slider.options
+        if options:
+            self.slider.value = min(options, key=lambda x: abs(x - old.position))
+
     def _set_align(self, event: param.parameterized.Event) -> None:
         try:
             for v in self.variants:

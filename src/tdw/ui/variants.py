@@ -1,14 +1,17 @@
 """The variant table: every variant with its key metrics, sortable; a row opens it.
 
 Columns are generic (parameters, accuracy, checkpoints, analysis completeness, the detected
-turn) plus each family's declared ``summaries``.
+transition) plus each family's declared ``summaries``.
+
+The table is Bokeh's ``DataTable`` on a plain ``ColumnDataSource``, not Panel's Tabulator:
+Tabulator needs pandas (and with it pyarrow), about 60 MB in every served kernel, for a
+table of a few dozen rows.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import panel as pn
 import param
 
@@ -18,6 +21,22 @@ from tdw.family.registry import families
 from tdw.store.store import Store
 
 __all__ = ["VariantTable", "variant_rows"]
+
+Row = dict[str, Any]
+
+PERCENT_COLUMNS = ("train acc %", "test acc %", "analysed %")
+_WIDTHS = {"variant": 330, "parameters": 300, "transition confidence": 130}
+
+_BAR = """<% if (value != null) { %><div class="tdw-bar" title="<%= value %>%">\
+<div style="width:<%= Math.max(0, Math.min(100, value)) %>%"></div>\
+<span><%= value %></span></div><% } %>"""
+
+_BAR_STYLE = """
+.tdw-bar { position: relative; height: 16px; margin-top: 4px; background: #eef1f4;
+           border-radius: 3px; overflow: hidden; }
+.tdw-bar > div { position: absolute; inset: 0 auto 0 0; background: #8fb8de; }
+.tdw-bar > span { position: relative; padding-left: 4px; font-size: 12px; }
+"""
 
 
 def _summary(variant: Variant, analyzer: str, attr: str) -> Any:
@@ -33,16 +52,13 @@ def _percent(fraction: float | None) -> float | None:
     return None if fraction is None else round(100 * fraction, 1)
 
 
-_BAR = {"type": "progress", "max": 100, "legend": True}
-
-
-def variant_rows(store: Store) -> pd.DataFrame:
-    """One row per variant: what the table shows."""
+def variant_rows(store: Store) -> list[Row]:
+    """One row per variant, as a dict: what the table shows."""
     rows = []
     for record in store.variants():
         fam = families().get(record.family)
         checkpoints = len(store.checkpoints(record.id))
-        row: dict[str, Any] = {
+        row: Row = {
             "variant": record.id, "state": record.state,
             "parameters": ", ".join(f"{k}={v}" for k, v in record.params.items()
                                     if fam is None or fam.param(k).identity
@@ -50,46 +66,77 @@ def variant_rows(store: Store) -> pd.DataFrame:
             "epochs": record.epochs_done, "checkpoints": checkpoints,
             "train acc %": _percent(record.final_train_acc),
             "test acc %": _percent(record.final_test_acc),
-            "turn epoch": None, "turn confidence": None, "analysed %": 0.0}
+            "transition epoch": None, "transition confidence": None, "analysed %": 0.0}
         if fam is not None and checkpoints:
             variant = Variant(record.id, store)
             if turn := variant.turn():
-                row["turn epoch"], row["turn confidence"] = turn[0], round(turn[1], 2)
+                row["transition epoch"], row["transition confidence"] = turn[0], round(turn[1], 2)
             expected = len(fam.analyzers) * checkpoints + len(fam.cross_epoch)
             have = sum(len(e) for e in store.artifact_epochs(record.id).values())
             row["analysed %"] = _percent(min(have / expected, 1.0) if expected else 1.0)
             for label, analyzer, attr in fam.summaries:
                 row[label] = _summary(variant, analyzer, attr)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
+
+
+def _columns_of(rows: list[Row]) -> list[str]:
+    """Every column any row has, in first-seen order."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    return list(names)
 
 
 class VariantTable(pn.viewable.Viewer):
-    """A sortable table of every variant; ``selected`` is the id of the clicked row."""
+    """A sortable table of every variant; ``selected`` is the id of the clicked row.
+
+    ``rows`` holds what the table shows (one dict per variant, in the table's order).
+    """
 
     selected = param.String(default="", doc="The variant of the last selected row.")
 
     def __init__(self, store: Store, **params: Any):
+        from bokeh.models import ColumnDataSource, DataTable
+
         super().__init__(**params)
         self.store = store
-        self.table = pn.widgets.Tabulator(
-            pd.DataFrame(), show_index=False, selectable=1, disabled=True,
-            sizing_mode="stretch_width", layout="fit_data_stretch", pagination=None,
-            formatters={"train acc %": _BAR, "test acc %": _BAR, "analysed %": _BAR,
-                        "parameters": {"type": "textarea"}},
-            widths={"parameters": 220, "train acc %": 110, "test acc %": 110,
-                    "analysed %": 110},
-            label="variants")
-        self.table.param.watch(self._select, "selection")
+        self.rows: list[Row] = []
+        self.source = ColumnDataSource(data={})
+        self.table = DataTable(source=self.source, columns=[], index_position=None,
+                               sortable=True, selectable=True, reorderable=False,
+                               row_height=26,  # (autosize "fit_viewport" throws in BokehJS 3.9)
+                               sizing_mode="stretch_width", height=260,
+                               css_classes=["tdw-variant-table"],
+                               stylesheets=[_BAR_STYLE])
+        self.source.selected.on_change("indices", self._select)
         self.hint = pn.pane.Markdown("Click a row to open it in Explore.", margin=(0, 10))
         self.refresh()
 
     def refresh(self) -> None:
-        self.table.value = variant_rows(self.store)
+        """Re-read the store; the table keeps its columns when they have not changed."""
+        from bokeh.models import HTMLTemplateFormatter, StringFormatter, TableColumn
 
-    def _select(self, event: param.parameterized.Event) -> None:
-        if event.new:
-            self.selected = str(self.table.value.iloc[event.new[0]]["variant"])
+        self.rows = variant_rows(self.store)
+        names = _columns_of(self.rows) or ["variant"]
+        if [c.field for c in self.table.columns] != names:
+            self.table.columns = [
+                TableColumn(field=name, title=name,
+                            formatter=HTMLTemplateFormatter(template=_BAR)
+                            if name in PERCENT_COLUMNS else StringFormatter(),
+                            width=_WIDTHS.get(name, 110 if name in PERCENT_COLUMNS else 90))
+                for name in names]
+        self.source.data = {name: [row.get(name) for row in self.rows] for name in names}
+        self.table.height = min(60 + 26 * len(self.rows), 600)
+
+    def select_row(self, index: int) -> None:
+        """Select row ``index`` (as a click on it would)."""
+        self.source.selected.indices = [index]
+
+    def _select(self, attr: str, old: list[int], new: list[int]) -> None:
+        if new:
+            self.selected = str(self.source.data["variant"][new[0]])
 
     def __panel__(self):
-        return pn.Column(self.hint, self.table, sizing_mode="stretch_width")
+        return pn.Column(self.hint, pn.pane.Bokeh(self.table, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")

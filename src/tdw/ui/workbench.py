@@ -131,11 +131,22 @@ class ComparePage(_FollowsVariants, pn.viewable.Viewer):
                                              sizing_mode="stretch_width")
         self.body = pn.Column(sizing_mode="stretch_width")
         self.compare: Compare | None = None
+        self._shown: tuple = ()  # the catalog signatures of the variants the compare shows
         self.picker.param.watch(lambda e: self._open(), "value")
         self.refresh()
         if initial:
             self.picker.value = [self.store.variant(v).id for v in initial]
         self._follow_variants()
+
+    def poll_variants(self) -> None:
+        """Also follow the compared variants: when a job adds checkpoints or artifacts to
+        any of them, rebuild the comparison with the same views, alignment and position."""
+        super().poll_variants()
+        if self.compare is not None and self._signatures() != self._shown:
+            self._open(keep=self.compare)
+
+    def _signatures(self) -> tuple:
+        return tuple(self.store.signature(v) for v in self.picker.value)
 
     def refresh(self) -> None:
         self.picker.options = explorable_variants(self.store)
@@ -144,7 +155,9 @@ class ComparePage(_FollowsVariants, pn.viewable.Viewer):
         elif self.compare is None:
             self._open()
 
-    def _open(self) -> None:
+    def _open(self, keep: Compare | None = None) -> None:
+        """Compare the picked variants; ``keep``: a comparison whose views, alignment and
+        position the new one takes over (when the same variants gained checkpoints)."""
         chosen = list(self.picker.value)
         if len(chosen) < 2:
             self.compare = None
@@ -154,8 +167,11 @@ class ComparePage(_FollowsVariants, pn.viewable.Viewer):
                 f"Compare needs two variants with checkpoints; the store has {available}. "
                 "Train another on the workbench's Train page or with `tdw train`.")]
             return
+        self._shown = self._signatures()
         try:
             self.compare = Compare([Variant(v, self.store) for v in chosen], align=self.align)
+            if keep is not None:
+                self.compare.take_place_of(keep)
         except TdwError as exc:
             self.compare = None
             self.body.objects = [_problem(str(exc))]
