@@ -39,6 +39,18 @@
     .join("|");
   const state = () => Object.fromEntries(figures().map((f) => [f.name, figureState(f)]));
   const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  // Resolves once the main thread has nothing left to do (layout and paint included).
+  const idle = () => new Promise((r) => requestIdleCallback(() => r(), {timeout: 5000}));
+  // The view that draws `model` (null when it is not rendered).
+  const viewOf = (model) => (window.Bokeh && Bokeh.index ? Bokeh.index.find_one(model) : null);
+  // Whether the figure is drawn inside the window (not scrolled away, not in a collapsed card).
+  const onScreen = (fig) => {
+    const view = viewOf(fig);
+    if (!view || !view.el.isConnected) return false;
+    const r = view.el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 &&
+      r.top < window.innerHeight && r.left < window.innerWidth;
+  };
 
   // All text on the page, including inside shadow roots (Panel renders into them).
   const text = () => {
@@ -57,19 +69,94 @@
   };
 
   window.tdwProbe = {
-    models, typeName, plain, fingerprint, figures, state, text,
+    models, typeName, plain, fingerprint, figures, state, text, viewOf, onScreen, idle,
     byName: (name) => models().find((m) => m.name === name) || null,
     ofType: (suffix) => models().filter((m) => typeName(m).endsWith(suffix)),
     player: () => models().find((m) => typeName(m).endsWith("Player")) || null,
     // Figures a checkpoint move must update (tagged by tdw.explore.viewpane.MOVES_TAG).
     moving: () => figures().filter((f) => (f.tags || []).includes("tdw:moves")),
+    // The moving figures drawn inside the window now.
+    visibleMoving() { return this.moving().filter(onScreen); },
+    // Press play from checkpoint 0 and watch the timeline's handle until the player stops:
+    // {fps, shown (distinct checkpoints drawn), last (the epoch the handle ends on), epoch
+    // (the player's last checkpoint), caption}.
+    async play(timeout = 60000) {
+      const player = this.player();
+      const timeline = models().find((m) => typeName(m).endsWith("AnyWidgetComponent"));
+      player.value = 0;
+      await frame();
+      const seen = new Set();
+      const t0 = performance.now();
+      const view = viewOf(player);
+      view.play_animation();  // what the play button does
+      let last = null;
+      while (performance.now() - t0 < timeout) {
+        await new Promise((r) => requestAnimationFrame(r));
+        const value = timeline ? timeline.data.value : null;
+        if (value !== last) { seen.add(value); last = value; }
+        if (player.value === player.end && !view.timer) break;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      await frame();
+      return {fps: seen.size / seconds, shown: seen.size, seconds, last,
+              epoch: timeline ? timeline.data.epochs[player.end] : null,
+              caption: text().match(/epoch \d+ · checkpoint \d+ of \d+/)?.[0] ?? null};
+    },
+    // Scroll each moving figure into view in turn and check that every source the browser
+    // swaps frames into shows the player's checkpoint; the views still wrong (none, when
+    // off-screen views caught up as they came into view).
+    async caughtUp() {
+      const index = Math.round(this.player().value);
+      const wrong = [];
+      for (const fig of this.moving()) {
+        const view = viewOf(fig);
+        if (!view) continue;
+        view.el.scrollIntoView({block: "center"});
+        await frame();
+        await new Promise((r) => setTimeout(r, 60));
+        await frame();
+        const name = fig.name.slice("view:".length);
+        for (const frames of models().filter((m) => typeof m.name === "string" &&
+                                                    m.name.startsWith(`frames:${name}:`))) {
+          const target = this.byName(`source:${frames.name.slice("frames:".length)}`);
+          const data = plain(frames.data);
+          const want = Object.fromEntries(Object.keys(data).map((c) => [c, data[c][index]]));
+          if (!target || fingerprint(want) !== fingerprint(plain(target.data))) wrong.push(fig.name);
+        }
+      }
+      window.scrollTo(0, 0);
+      return [...new Set(wrong)];
+    },
+    // Legend entries whose swatch canvas has nothing drawn on it, as "figure: label".
+    blankSwatches() {
+      const blank = [];
+      for (const fig of figures()) {
+        const view = viewOf(fig);
+        if (!view) continue;
+        for (const legend of view.renderer_views ? view.renderer_views.values() : []) {
+          if (!legend.entries) continue;
+          for (const entry of legend.entries) {
+            if (entry.item && entry.item.visible === false) continue;
+            const canvas = entry.glyph && entry.glyph.canvas;
+            if (!canvas || !canvas.width || !canvas.height) continue;
+            const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            let drawn = false;
+            for (let k = 3; k < pixels.length && !drawn; k += 4) drawn = pixels[k] > 0;
+            if (!drawn) blank.push(`${fig.name}: ${entry.label}`);
+          }
+        }
+      }
+      return blank;
+    },
     // Set the checkpoint player to `index`; resolve once every moving view's data source has
-    // been assigned new data (client-side swap or the server's reply) and two animation
-    // frames have passed, or after `timeout` ms. Reports the views still waiting.
-    async move(index, timeout = 10000) {
+    // been assigned new data (client-side swap or the server's reply), two animation frames
+    // have passed and the main thread is idle, or after `timeout` ms. Reports the views
+    // still waiting. `visibleOnly`: wait only for the views drawn inside the window (the
+    // others catch up when they are scrolled into view).
+    async move(index, timeout = 10000, visibleOnly = false) {
       const player = this.player();
       if (!player) throw new Error("no checkpoint player on the page");
-      const figs = this.moving();
+      const figs = visibleOnly ? this.visibleMoving() : this.moving();
       const updated = new Map();
       const slots = [];
       let t0 = performance.now();
@@ -87,6 +174,7 @@
         await new Promise((r) => setTimeout(r, 1));
       }
       await frame();
+      await idle();
       const ms = performance.now() - t0;
       for (const [ds, slot] of slots) ds.properties.data.change.disconnect(slot);
       return {ms, views: figs.length, at: Object.fromEntries(updated),

@@ -106,19 +106,22 @@ def test_scrubbing_updates_every_view_that_depends_on_the_checkpoint(server, bro
     assert page.evaluate("tdwProbe.player().value") == last
     moving = page.evaluate("tdwProbe.moving().map(f => f.name)")
     assert len(moving) >= 10, moving
-    # Alternate between far-apart checkpoints, so every view's data really differs.
-    results = [page.evaluate("(i) => tdwProbe.move(i)", i)
+    # Alternate between far-apart checkpoints, so every view's data really differs. A move
+    # repaints the views on screen; the others owe their frame until they come into view.
+    results = [page.evaluate("(i) => tdwProbe.move(i, 10000, true)", i)
                for i in [0, last, 1, last - 1, 2, last, 0, last]]
     for r in results:
-        assert r["waiting"] == [], f"views not updated after a move: {r['waiting']}"
-    # The label and the timeline come from Python after the player's value reached it; the
-    # views swap in the browser without waiting for that round trip.
+        assert r["views"] >= 1 and r["waiting"] == [], f"views not updated: {r['waiting']}"
+    assert page.evaluate("tdwProbe.caughtUp()") == []  # scrolled into view: all at `last`
+    assert page.evaluate("tdwProbe.blankSwatches()") == []  # legends keep their swatches
+    # The views, the timeline and its caption move in the browser, without waiting for the
+    # kernel to hear of the move.
     label = f"checkpoint {last + 1} of {len(epochs)}"
     poll(lambda: label in page.evaluate("tdwProbe.text()"))
     assert label in page.evaluate("tdwProbe.text()")
     current = page.locator(".tdw-timeline-current")
     assert current.get_attribute("data-epoch") == str(epochs[last])
-    page.evaluate("(i) => tdwProbe.move(i)", 2)
+    page.evaluate("(i) => tdwProbe.move(i, 10000, true)", 2)
     poll(lambda: current.get_attribute("data-epoch") == str(epochs[2]))
     assert current.get_attribute("data-epoch") == str(epochs[2])
     assert f"epoch {epochs[2]}" in page.evaluate("tdwProbe.text()")
@@ -233,8 +236,11 @@ def test_a_job_started_from_the_train_form_succeeds_and_can_be_analysed_and_comp
         screenshot(page, "train-job-succeeded")
 
         page.locator(".bk-tab", has_text="Variants").click()
-        table = page.locator(".tabulator")
-        assert poll(lambda: "p13-" in table.inner_text(), timeout=20)
+        # The table lists it (its rows as the browser has them) and draws it on screen.
+        rows = ("() => tdwProbe.ofType('DataTable').map("
+                "(t) => tdwProbe.plain(t.source.data).variant.join(' ')).join(' ')")
+        assert poll(lambda: "p13-" in page.evaluate(rows), timeout=20), page.evaluate(rows)
+        assert poll(lambda: "p13-" in page.evaluate("tdwProbe.text()"), timeout=20)
         screenshot(page, "variants-with-new-variant")
 
         page.locator(".bk-tab", has_text="Analyze").click()

@@ -85,11 +85,15 @@ def test_quickstart_trains_analyses_serves_and_scrubs(tmp_path):
             moving = page.evaluate("tdwProbe.moving().length")
             last = page.evaluate("tdwProbe.player().end")
             targets = [i for k in range(10) for i in (k * 9, last - k * 9)]
-            results = [page.evaluate("(i) => tdwProbe.move(i)", i) for i in targets]
+            results = [page.evaluate("(i) => tdwProbe.move(i, 10000, true)", i)
+                       for i in targets]
+            caught_up = page.evaluate("tdwProbe.caughtUp()")  # the views off screen too
+            blank = page.evaluate("tdwProbe.blankSwatches()")
             screenshot(page, "quickstart-after-scrub")
             guard.check()
         for r in results:
             assert r["waiting"] == [], r
+        assert caught_up == [] and blank == [], (caught_up, blank)
         ms = sorted(r["ms"] for r in results)
         per_view = {}
         for r in results:

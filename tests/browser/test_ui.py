@@ -80,7 +80,7 @@ def test_the_explorer_moves_every_view_and_the_timeline_together(variant):
     ex.index = 2
     epoch = variant.epochs[2]
     assert ex.timeline.value == epoch and ex.player.value == 2
-    assert f"epoch {epoch}" in ex.label.object
+    assert f"epoch {epoch} · checkpoint 3 of " in ex.caption
     for pane in ex.panes:
         expected = pane.view.epoch_data(variant.context(epoch))
         for name, cols in expected.items():
@@ -259,13 +259,13 @@ def test_the_variant_table_lists_key_metrics_and_opens_a_row_in_explore(ui_store
 
     root, ids = ui_store
     wb = Workbench(root, tab="Variants")
-    table = wb.variants.table.value
-    assert sorted(table["variant"]) == sorted(ids)
-    assert set(table.columns) >= {"train acc %", "test acc %", "turn epoch", "checkpoints",
-                                  "analysed %", "key frequencies"}
-    assert (table["checkpoints"] == 7).all() and (table["analysed %"] == 100).all()
-    row = list(table["variant"]).index(ids[1])
-    wb.variants.table.selection = [row]
+    rows = wb.variants.rows
+    assert sorted(row["variant"] for row in rows) == sorted(ids)
+    assert set(rows[0]) >= {"train acc %", "test acc %", "transition epoch", "checkpoints",
+                            "analysed %", "key frequencies"}
+    assert all(row["checkpoints"] == 7 and row["analysed %"] == 100 for row in rows)
+    assert wb.variants.source.data["variant"] == [row["variant"] for row in rows]
+    wb.variants.select_row([row["variant"] for row in rows].index(ids[1]))
     assert wb.tabs.active == 0 and wb.explore.explorer.variant.id == ids[1]
 
 
@@ -339,3 +339,32 @@ def test_explore_and_compare_pickers_pick_up_a_variant_trained_elsewhere(ui_stor
     assert new in explore.picker.options and new in compare.picker.options
     assert explore.variant in ids  # what the user was looking at stays open
     assert compare.compare is shown  # and the comparison is not rebuilt
+
+
+def test_compare_follows_new_checkpoints_and_artifacts_of_the_variants_it_shows(tmp_path):
+    from tdw.analysis.run import AnalysisRun
+    from tdw.training.run import TrainingRun
+    from tdw.ui import ComparePage
+
+    store = tmp_path / "store"
+    ids = [TrainingRun.prepare(
+        family="modulo_addition_1l", params={"p": 7, "n_epochs": 20, "train_fraction": 0.5,
+                                             "model_seed": seed},
+        schedule="0-20/5", store=store, device="cpu").execute().variant for seed in (1, 2)]
+    for vid in ids:
+        AnalysisRun.prepare(variant=vid, workers=1, store=store,
+                            analyzers=("dominant_frequencies",)).execute()
+    page = ComparePage(store, initial=ids)
+    shown = page.compare
+    assert "neuron_activations" not in shown.view_picker.options
+    shown.slider.value = shown.slider.options[1]
+    position = shown.position
+    page.poll_variants()
+    assert page.compare is shown  # nothing changed: nothing rebuilt
+    for vid in ids:
+        AnalysisRun.prepare(variant=vid, workers=1, store=store,
+                            analyzers=("neuron_activations",)).execute()
+    page.poll_variants()
+    assert page.compare is not shown and "neuron_activations" in page.compare.view_picker.options
+    assert page.compare.position == position  # the user's place is kept
+    assert page.compare.view_names == shown.view_names

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tdw.errors import TdwError
-from tdw.explore.viewpane import ViewPane, columns_nbytes, frame_swap_code, grouped
+from tdw.explore.viewpane import (
+    ViewPane,
+    columns_nbytes,
+    frame_swap_args,
+    frame_swap_code,
+    grouped,
+)
 from tdw.store.atomic import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -68,18 +74,11 @@ def standalone_html(variant: Variant, *, budget: int = DEFAULT_BUDGET,
                     sizing_mode="stretch_width", name="checkpoint")
     label = Div(text="", name="epoch-label")
     toggle = Toggle(label="▶ play", active=False, width=90)
-    targets, frames = [], []
-    for pane in panes:
-        if pane.client_side:
-            t, f = pane.frame_pairs()
-            targets += t
-            frames += f
     turn = variant.turn()
     label_js = ("label.text = `<b>epoch ${epochs[Math.round(cb_obj.value)]}</b>` + "
                 f"`{f' · detected turn at epoch {turn[0]}' if turn else ''}`;")
     slider.js_on_change("value", CustomJS(
-        args={"targets": targets, "frames_list": frames, "n_frames": len(epochs),
-              "label": label, "epochs": list(epochs)},
+        args={**frame_swap_args(panes, len(epochs)), "label": label, "epochs": list(epochs)},
         code=frame_swap_code("cb_obj.value") + label_js))
     toggle.js_on_change("active", CustomJS(args={"toggle": toggle, "slider": slider,
                                                  "interval": interval_ms}, code=_PLAY_JS))

@@ -19,32 +19,116 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tdw.explore.ranges import hold_colour_bars, hold_ranges, on_overlay, ranges_fixed
 from tdw.family.views import Columns, View, ViewContext
 
 if TYPE_CHECKING:
     from tdw.explore.variant import Variant
 
-__all__ = ["ViewPane", "frame_swap_code", "columns_nbytes", "MOVES_TAG"]
+__all__ = ["ViewPane", "frame_swap_code", "frame_swap_args", "columns_nbytes", "MOVES_TAG"]
 
 MOVES_TAG = "tdw:moves"
 """Bokeh tag on the figure of every view that a checkpoint move updates (tests find them)."""
 
+HELD_TAG = "tdw:held"
+"""Bokeh tag on a figure whose every range is fixed (no axis follows the data)."""
+
 FRAME_SWAP_JS = """
+const HELD_TAG = "tdw:held";
 const i = Math.max(0, Math.min(Math.round(index), n_frames - 1));
+// One state per page. A figure outside the window (scrolled away, or in a collapsed card)
+// is not repainted on a move: it owes its latest frame, and an IntersectionObserver shows it
+// when the figure comes into view. Figures not (yet) found on the page are always updated.
+const tdw = window.__tdwFrames || (window.__tdwFrames = {
+  seen: new Map(), owed: new Map(), elements: new Map(), views: new Map(), observer: null});
+if (tdw.observer === null && typeof IntersectionObserver !== "undefined") {
+  tdw.observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const id = entry.target.dataset.tdwFigure;
+      tdw.seen.set(id, entry.isIntersecting);
+      const owed = tdw.owed.get(id);
+      if (entry.isIntersecting && owed !== undefined) {
+        tdw.owed.delete(id);
+        for (const show of owed.values()) show();
+      }
+    }
+  });
+}
+const elementOf = (fig) => {
+  let el = tdw.elements.get(fig.id);
+  if (el == null || !el.isConnected) {
+    const view = (tdw.observer !== null && window.Bokeh && Bokeh.index) ?
+      Bokeh.index.find_one(fig) : null;
+    el = view == null ? null : view.el;
+    if (view != null && (fig.tags || []).includes(HELD_TAG) && !view.__tdwHeld) {
+      // Every range of this figure is fixed (tdw.explore.ranges): new data cannot move an
+      // axis, so skip BokehJS's data-range update and its measuring of every axis label,
+      // which forces a style recalculation of the page on each move.
+      // Likewise, a repaint that follows a swap need not measure the axes again to see
+      // whether the figure must be laid out anew (any other repaint still does).
+      view.__tdwHeld = true;
+      Object.defineProperty(view, "invalidate_dataranges", {
+        configurable: true, get() { return false; }, set(_value) {}});
+      const check = view._invalidate_layout_if_needed;
+      if (typeof check === "function") {
+        view._invalidate_layout_if_needed = function () {
+          if (this.__tdwSwapped && !this._needs_layout) { this.__tdwSwapped = false; return; }
+          this.__tdwSwapped = false;
+          return check.call(this);
+        };
+      }
+    }
+    if (view != null) tdw.views.set(fig.id, view);
+    if (el !== null) {
+      el.dataset.tdwFigure = fig.id;
+      tdw.seen.delete(fig.id);
+      tdw.observer.observe(el);
+    }
+    tdw.elements.set(fig.id, el);
+  }
+  return el;
+};
 for (let k = 0; k < targets.length; k++) {
-  const frames = frames_list[k];
-  const data = {};
-  for (const column of frames.columns()) data[column] = frames.data[column][i];
+  const target = targets[k], frames = frames_list[k], fig = figures[k];
   // sync: false -- Python derives the same frame itself; do not echo the data back.
-  targets[k].setv({data}, {sync: false});
+  const show = () => {
+    const data = {};
+    for (const column of frames.columns()) data[column] = frames.data[column][i];
+    const view = tdw.views.get(fig.id);
+    if (view != null && view.__tdwHeld) view.__tdwSwapped = true;
+    target.setv({data}, {sync: false});
+  };
+  const el = elementOf(fig);
+  if (el === null || tdw.seen.get(fig.id) !== false) {
+    show();
+    const owed = tdw.owed.get(fig.id);
+    if (owed !== undefined) owed.delete(target.id);
+  } else {
+    if (!tdw.owed.has(fig.id)) tdw.owed.set(fig.id, new Map());
+    tdw.owed.get(fig.id).set(target.id, show);
+  }
 }
 """
 
 
 def frame_swap_code(index_expr: str) -> str:
     """JS that shows frame ``index_expr`` (an expression of the checkpoint index) in every
-    target source; expects args ``targets``, ``frames_list`` and ``n_frames``."""
+    target source whose figure is on screen, and in the others once they come into view;
+    expects the args of :func:`frame_swap_args`."""
     return f"const index = {index_expr};\n{FRAME_SWAP_JS}"
+
+
+def frame_swap_args(panes: list[ViewPane], n_frames: int) -> dict[str, Any]:
+    """The CustomJS args :func:`frame_swap_code` reads, for the client-side ``panes``."""
+    targets, frames, figures = [], [], []
+    for pane in panes:
+        if pane.client_side:
+            for name, frame in pane.frames.items():
+                targets.append(pane.sources[name])
+                frames.append(frame)
+                figures.append(pane.figure)
+    return {"targets": targets, "frames_list": frames, "figures": figures,
+            "n_frames": n_frames}
 
 
 def columns_nbytes(columns: Columns) -> int:
@@ -84,12 +168,14 @@ class ViewPane:
         self.sources = view.sources(ctx, per_epoch)
         self.figure = view.build(self.sources, ctx)
         self.figure.name = f"view:{view.name}"
+        _hide_empty_legend_items(self.figure, set(per_epoch), self.sources)
         self.moves = bool(per_epoch)
         """Whether a checkpoint move changes this figure (false for e.g. a cross-epoch grid)."""
         if self.moves:
             self.figure.tags = [*self.figure.tags, MOVES_TAG]
         self.selector_ranges = {name: view.selector_range(ctx, name) for name in view.selectors}
         self.frames: dict[str, Any] = {}
+        self._held: list[Any] = []
         self.client_side = False
         if client_budget > 0:
             self._try_client_side(client_budget)
@@ -141,21 +227,46 @@ class ViewPane:
             return
         from bokeh.models import ColumnDataSource
 
-        self.frames = {name: ColumnDataSource(name=f"frames:{self.view.name}:{name}")
-                       for name in first}
+        # The browser swaps frames into the target sources; nothing it does to them (or to
+        # the frames) is sent back to the kernel, which derives the same data itself.
+        self.frames = {name: ColumnDataSource(name=f"frames:{self.view.name}:{name}",
+                                              syncable=False) for name in first}
+        for name in first:
+            self.sources[name].syncable = False
+            self.sources[name].name = self.sources[name].name or f"source:{self.view.name}:{name}"
         self.client_side = True
         self._fill_frames()
+        hold_colour_bars(self.figure)
+        if ranges_fixed(self.figure):  # axes that hold still: a move repaints the glyphs only
+            on_overlay(self.figure, [self.sources[name] for name in first])
+            self.figure.tags = [*self.figure.tags, HELD_TAG]
 
     def _fill_frames(self) -> None:
         per_epoch = [self.epoch_columns(e) for e in self.variant.epochs]
         for name, frames in self.frames.items():
             frames.data = {column: [_plain(cols[name][column]) for cols in per_epoch]
                            for column in per_epoch[0][name]}
+        # Axes span every checkpoint, so a move never changes them (see tdw.explore.ranges);
+        # a new selection (e.g. another neuron) spans its own data.
+        for rng in self._held:
+            rng.start = rng.end = float("nan")
+        self._held = hold_ranges(self.figure, self.sources, self.frames)
 
-    def frame_pairs(self) -> tuple[list, list]:
-        """(target sources, frames sources) for :func:`frame_swap_code`."""
-        names = list(self.frames)
-        return [self.sources[n] for n in names], [self.frames[n] for n in names]
+
+def _hide_empty_legend_items(figure: Any, moving: set[str], sources: Mapping[str, Any]
+                             ) -> None:
+    """Hide the legend entries of glyphs that draw nothing for the whole run (e.g. "detected
+    transition" where none was detected): a swatch for a mark that is nowhere misleads."""
+    from bokeh.models import Legend
+
+    moving_ids = {id(sources[name]) for name in moving if name in sources}
+    for legend in figure.select({"type": Legend}):
+        for item in legend.items:
+            sources_of = [getattr(r, "data_source", None) for r in item.renderers]
+            if sources_of and all(
+                    src is not None and id(src) not in moving_ids
+                    and not any(len(v) for v in src.data.values()) for src in sources_of):
+                item.visible = False
 
 
 def _plain(values: Any) -> Any:

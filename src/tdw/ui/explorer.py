@@ -22,12 +22,16 @@ import param
 
 from tdw.explore.jupyter import ensure_extension
 from tdw.explore.variant import Variant
-from tdw.explore.viewpane import ViewPane, frame_swap_code, grouped
+from tdw.explore.viewpane import ViewPane, frame_swap_args, frame_swap_code, grouped
 from tdw.store.store import Store
 from tdw.ui.export_bar import ExportBar
 from tdw.ui.timeline import Timeline
 
 __all__ = ["Explorer", "DEFAULT_CLIENT_BUDGET"]
+
+PLAY_MS = 80
+"""Milliseconds between checkpoints when playing: 12.5 a second, so timer drift still leaves
+more than 10."""
 
 DEFAULT_CLIENT_BUDGET = 8_000_000
 """Bytes of per-checkpoint data (all checkpoints together) a view may ship to the browser.
@@ -70,16 +74,15 @@ class Explorer(pn.viewable.Viewer):
                 self.panes.append(ViewPane(self.variant, view, epochs[start],
                                            client_budget=client_budget))
         self.player = pn.widgets.Player(
-            label="checkpoint", start=0, end=len(epochs) - 1, value=start, interval=400,
+            label="checkpoint", start=0, end=len(epochs) - 1, value=start, interval=PLAY_MS,
             loop_policy="once", show_loop_controls=False, show_value=False,
             sizing_mode="stretch_width",
             visible_buttons=["first", "previous", "pause", "play", "next", "last"])
         turn = self.variant.turn()
         self.timeline = Timeline(epochs=list(epochs), value=epochs[start],
-                                 turn=turn[0] if turn else None,
+                                 turn=turn[0] if turn else None, caption=True,
                                  scale="log" if _spans_decades(epochs) else "linear")
-        self.label = pn.pane.Markdown(self._label_text(), margin=(0, 10))
-        self._link_client_side()
+        self._link_browser_side()
         self.player.param.watch(lambda e: setattr(self, "index", e.new), "value")
         self.timeline.param.watch(self._on_timeline, "value")
         self.param.watch(self._on_index, "index")
@@ -112,7 +115,6 @@ class Explorer(pn.viewable.Viewer):
             self.player.value = self.index
         if self.timeline.value != epoch:
             self.timeline.value = epoch
-        self.label.object = self._label_text()
         for pane in self.panes:
             if pane.client_side:
                 pane.epoch = epoch  # the browser already swapped its frame
@@ -123,17 +125,13 @@ class Explorer(pn.viewable.Viewer):
         if event.new in self.variant.epochs and event.new != self.epoch:
             self.index = self.variant.epochs.index(event.new)
 
-    def _link_client_side(self) -> None:
-        targets, frames = [], []
-        for pane in self.panes:
-            if pane.client_side:
-                t, f = pane.frame_pairs()
-                targets += t
-                frames += f
-        if targets:
-            self.player.jscallback(value=frame_swap_code("source.value"),
-                                   args={"targets": targets, "frames_list": frames,
-                                         "n_frames": len(self.variant.epochs)})
+    def _link_browser_side(self) -> None:
+        """On a move of the player, the browser swaps the frames of the client-side views and
+        moves the timeline (and its caption) itself, before the kernel hears of it: the
+        kernel's own update then finds nothing to change."""
+        args = {**frame_swap_args(self.panes, len(self.variant.epochs)),
+                "timeline": self.timeline, "epochs": list(self.variant.epochs)}
+        self.player.jscallback(value=frame_swap_code("source.value") + _TIMELINE_JS, args=args)
 
     def _link_marker_clicks(self, pane: ViewPane) -> None:
         from bokeh.models import TapTool
@@ -152,12 +150,10 @@ class Explorer(pn.viewable.Viewer):
         renderer.data_source.selected.on_change("indices", clicked)
 
     # -------------------------------------------------------------- layout
-    def _label_text(self) -> str:
-        epochs = self.variant.epochs
-        turn = self.variant.turn()
-        turn_text = f" · detected turn at epoch {turn[0]}" if turn else ""
-        return (f"**epoch {self.epoch}** · checkpoint {self.index + 1} of {len(epochs)}"
-                f"{turn_text}")
+    @property
+    def caption(self) -> str:
+        """What the page says of the current checkpoint (the timeline's caption)."""
+        return self.timeline.caption_text()
 
     def _pane_card(self, pane: ViewPane):
         widgets = []
@@ -185,7 +181,7 @@ class Explorer(pn.viewable.Viewer):
                 collapsed=True, sizing_mode="stretch_width"))
         header = pn.Column(
             pn.pane.Markdown(f"### {self.variant.id}", margin=(0, 10)),
-            pn.Row(self.player, self.label, sizing_mode="stretch_width"),
+            self.player,
             self.timeline, sizing_mode="stretch_width", css_classes=["tdw-explorer-header"])
         export = pn.Card(self.export, title="Export", collapsed=True,
                          sizing_mode="stretch_width", css_classes=["tdw-export-card"])
@@ -198,6 +194,15 @@ class Explorer(pn.viewable.Viewer):
             if pane.client_side:
                 pane.show(self.epoch)
         return self._layout
+
+
+_TIMELINE_JS = """
+// Not sent back: the kernel moves its timeline when it hears of the player (an echo would race
+// the next move and could pull the page back to an older checkpoint).
+if (timeline.data != null && timeline.data.value !== epochs[i]) {
+  timeline.data.setv({value: epochs[i]}, {sync: false});
+}
+"""
 
 
 def _spans_decades(epochs: tuple[int, ...]) -> bool:

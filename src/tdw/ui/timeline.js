@@ -5,7 +5,8 @@
 // checkpoint; Left/Right/Home/End step through checkpoints when the strip has focus.
 //
 // Traits (see timeline.py): epochs (increasing ints), value (int), turn (int|null),
-// scale ("linear"|"log"; log means log10(1 + epoch)).
+// scale ("linear"|"log"; log means log10(1 + epoch)), caption (bool: a line above the strip
+// naming the current checkpoint, rewritten in place on every move).
 //
 // Stable hooks for tests: .tdw-timeline-marker[data-epoch], .tdw-timeline-current[data-epoch],
 // .tdw-timeline-turn[data-epoch], .tdw-timeline-tooltip.
@@ -14,6 +15,7 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const PAD_X = 18; // room for the handle and for axis labels at the ends
 const CONTENT_H = 62; // height of the drawing; centred vertically in taller containers
 const MIN_LABEL_GAP = 46; // px between axis labels
+const CAPTION_H = 22; // room above the drawing for the caption, when there is one
 
 const CSS = `
 .tdw-timeline {
@@ -36,6 +38,8 @@ const CSS = `
   filter: drop-shadow(0 1px 1px rgba(0, 0, 0, 0.25)); }
 .tdw-timeline:focus-visible .tdw-timeline-current { stroke: #bfdbfe; }
 .tdw-timeline-empty { fill: #9ca3af; font-size: 11px; }
+.tdw-timeline-caption { position: absolute; left: 10px; top: 0; font-size: 13px;
+  line-height: 18px; white-space: nowrap; color: #111827; }
 .tdw-timeline-tooltip {
   position: absolute; pointer-events: none; white-space: nowrap; transform: translate(-50%, -100%);
   background: #111827; color: #ffffff; font-size: 11px; line-height: 1.3; padding: 2px 6px;
@@ -125,14 +129,18 @@ function render({ model, el }) {
   const svg = svgEl("svg", { xmlns: SVG_NS });
   const tooltip = document.createElement("div");
   tooltip.className = "tdw-timeline-tooltip";
-  root.append(svg, tooltip);
+  const caption = document.createElement("div");
+  caption.className = "tdw-timeline-caption";
+  root.append(svg, tooltip, caption);
   el.replaceChildren(style, root);
 
   let width = el.clientWidth || 600;
   let height = el.clientHeight || 70;
   let dragging = false;
   let hoverEpoch = null; // epoch under the pointer, or null
-  let geom = null; // {epochs, x, top, trackY} from the last draw
+  let geom = null; // {eps, x, clampX, trackY} from the last draw
+  let current = null; // the handle, and the tinted track up to it (moved by place())
+  let progress = null;
 
   const epochs = () => cleanEpochs(model.get("epochs"));
 
@@ -141,11 +149,12 @@ function render({ model, el }) {
     const value = model.get("value");
     const turn = model.get("turn");
     const kind = model.get("scale") === "log" ? "log" : "linear";
-    const top = Math.max(0, (height - CONTENT_H) / 2);
+    const top = model.get("caption") ? CAPTION_H : Math.max(0, (height - CONTENT_H) / 2);
     const trackY = top + 30;
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.style.height = `${height}px`; // explicit, so an auto-height host (Jupyter) gets a size
     svg.replaceChildren();
+    current = progress = null;
     root.dataset.value = String(value);
     root.setAttribute("aria-valuenow", String(value));
     root.setAttribute("aria-valuetext", `epoch ${value}`);
@@ -188,10 +197,9 @@ function render({ model, el }) {
     // Track, with the part before the current checkpoint tinted.
     svg.append(svgEl("line", { class: "tdw-timeline-track", x1: x0, x2: x1, y1: trackY,
       y2: trackY }));
-    if (Number.isFinite(value)) {
-      svg.append(svgEl("line", { class: "tdw-timeline-progress", x1: x0, x2: clampX(value),
-        y1: trackY, y2: trackY }));
-    }
+    progress = svgEl("line", { class: "tdw-timeline-progress", x1: x0, x2: x0, y1: trackY,
+      y2: trackY, visibility: "hidden" });
+    svg.append(progress);
 
     // Checkpoint ticks; shorter and fainter when they crowd together (mean gap in px), so a
     // dense run reads as a soft band rather than a solid bar.
@@ -229,11 +237,46 @@ function render({ model, el }) {
         r: 6 }));
     }
 
-    if (Number.isFinite(value)) {
-      svg.append(svgEl("circle", { class: "tdw-timeline-current", "data-epoch": value,
-        cx: clampX(value), cy: trackY, r: 6.5 }));
-    }
+    current = svgEl("circle", { class: "tdw-timeline-current", cx: x0, cy: trackY, r: 6.5,
+      visibility: "hidden" });
+    svg.append(current);
     geom.trackY = trackY;
+    geom.clampX = clampX;
+    place();
+  }
+
+  /** Move the handle and the tinted track to the current value, drawing nothing else: what
+   * a checkpoint move needs, cheap enough for every frame of play. */
+  function place() {
+    const value = model.get("value");
+    root.dataset.value = String(value);
+    root.setAttribute("aria-valuenow", String(value));
+    root.setAttribute("aria-valuetext", `epoch ${value}`);
+    writeCaption(value);
+    if (!geom || !current) return;
+    const shown = Number.isFinite(value) ? "visible" : "hidden";
+    const px = Number.isFinite(value) ? geom.clampX(value) : 0;
+    current.setAttribute("data-epoch", String(value));
+    current.setAttribute("cx", String(px));
+    current.setAttribute("visibility", shown);
+    progress.setAttribute("x2", String(px));
+    progress.setAttribute("visibility", shown);
+  }
+
+  /** The caption: "epoch E · checkpoint i of n · detected transition at epoch T" (Python's
+   * Timeline.caption_text writes the same). */
+  function writeCaption(value) {
+    if (!model.get("caption")) {
+      caption.replaceChildren();
+      return;
+    }
+    const eps = epochs();
+    const turn = model.get("turn");
+    const bold = document.createElement("b");
+    bold.textContent = `epoch ${value}`;
+    let rest = ` · checkpoint ${eps.indexOf(value) + 1} of ${eps.length}`;
+    if (turn !== null && turn !== undefined) rest += ` · detected transition at epoch ${turn}`;
+    caption.replaceChildren(bold, document.createTextNode(rest));
   }
 
   /** Nearest checkpoint (in screen space, so it works for either scale) to a client x. */
@@ -270,7 +313,7 @@ function render({ model, el }) {
     if (epoch === null || epoch === model.get("value")) return;
     model.set("value", epoch);
     model.save_changes();
-    draw(); // hosts that echo the change also redraw; drawing twice is harmless
+    place(); // hosts that echo the change also move the handle; doing it twice is harmless
   }
 
   function onPointerDown(ev) {
@@ -340,8 +383,10 @@ function render({ model, el }) {
   root.addEventListener("blur", () => showTooltip(null));
 
   const onChange = () => draw();
-  const traits = ["epochs", "value", "turn", "scale"];
+  const onValue = () => (hoverEpoch === null || dragging ? place() : draw());
+  const traits = ["epochs", "turn", "scale", "caption"];
   for (const name of traits) model.on(`change:${name}`, onChange);
+  model.on("change:value", onValue);
 
   const observer = new ResizeObserver((entries) => {
     const box = entries[entries.length - 1].contentRect;
@@ -358,9 +403,9 @@ function render({ model, el }) {
 
   return () => {
     observer.disconnect();
-    for (const name of traits) {
+    for (const [name, handler] of [...traits.map((t) => [t, onChange]), ["value", onValue]]) {
       try {
-        model.off(`change:${name}`, onChange);
+        model.off(`change:${name}`, handler);
       } catch (_err) {
         // Hosts without `off` drop their listeners with the view anyway.
       }

@@ -49,11 +49,22 @@ class Timeline(AnyWidgetComponent):
         Horizontal scale: 'linear' in epochs, or 'log' in log10(1 + epoch), which suits
         log-spaced checkpoints.""")
 
+    caption = param.Boolean(default=False, doc="""
+        Show a line above the strip naming the current checkpoint (see caption_text); the
+        page rewrites it in place on every move, which lays nothing else out again.""")
+
+    def caption_text(self) -> str:
+        """The caption's text, as the page writes it."""
+        position = (f" · checkpoint {self.epochs.index(self.value) + 1} of {len(self.epochs)}"
+                    if self.value in self.epochs else "")
+        turn = f" · detected transition at epoch {self.turn}" if self.turn is not None else ""
+        return f"epoch {self.value}{position}{turn}"
+
     def __init__(self, **params: Any) -> None:
         # Layout defaults go through __init__ rather than re-declared class parameters: Panel's
         # ESM metaclass would move a re-declared `height`/`sizing_mode` into the synced data
         # model, which the front end must not see.
-        params.setdefault("height", 70)
+        params.setdefault("height", 92 if params.get("caption") else 70)
         if "width" not in params:
             params.setdefault("sizing_mode", "stretch_width")
         super().__init__(**params)
