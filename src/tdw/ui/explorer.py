@@ -114,7 +114,10 @@ class Explorer(pn.viewable.Viewer):
         if self.player.value != self.index:
             self.player.value = self.index
         if self.timeline.value != epoch:
-            self.timeline.value = epoch
+            # The page moves its timeline itself whenever the player moves (_TIMELINE_JS),
+            # also after a move made here: keep Python's copy without sending it again.
+            with param.discard_events(self.timeline):
+                self.timeline.value = epoch
         for pane in self.panes:
             if pane.client_side:
                 pane.epoch = epoch  # the browser already swapped its frame
