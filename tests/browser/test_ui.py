@@ -368,3 +368,17 @@ def test_compare_follows_new_checkpoints_and_artifacts_of_the_variants_it_shows(
     assert page.compare is not shown and "neuron_activations" in page.compare.view_picker.options
     assert page.compare.position == position  # the user's place is kept
     assert page.compare.view_names == shown.view_names
+
+
+def test_tdw_variants_id_shows_the_transition_and_how_much_is_analysed(ui_store, capsys):
+    from tdw.cli.main import main
+    from tdw.ui.variants import variant_rows
+
+    root, ids = ui_store
+    assert main(["--store", str(root), "variants", ids[0]]) == 0
+    shown = capsys.readouterr().out
+    row = next(r for r in variant_rows(Store(root)) if r["variant"] == ids[0])
+    assert "artifacts (100.0%)" in shown and "views wait" not in shown, shown
+    epoch = row["transition epoch"]
+    assert (f"transition   epoch {epoch} (confidence" in shown if epoch is not None
+            else "transition   none detected (grokking_turn)" in shown), shown

@@ -41,6 +41,11 @@ def test_train_through_papermill_records_checkpoints_metrics_and_notebook(cli_en
     assert "epochs 0->40" in text
     listing = tdw(cli_env, "variants").stdout
     assert variant.id in listing and "trained" in listing
+    shown = tdw(cli_env, "variants", variant.id).stdout  # trained, not analysed
+    assert "transition   not analysed yet (grokking_turn)" in shown, shown
+    expected = len(get_family("modulo_addition_1l").analyzers) * 5 + len(
+        get_family("modulo_addition_1l").cross_epoch)
+    assert f"analysed     0 of {expected} artifacts (0.0%)" in shown, shown
     assert "succeeded" in tdw(cli_env, "jobs").stdout
     again = tdw(cli_env, "train", "modulo_addition_1l", "--set", "p=7", "--set", "n_epochs=40",
                 "--schedule", "0-40/10")

@@ -29,6 +29,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
               f"\n  final acc    train {pct(rec.final_train_acc)}, test "
               f"{pct(rec.final_test_acc)}\n  checkpoints  {len(cks)}{why}: "
               + ", ".join(str(c.epoch) for c in cks)
+              + _analysis_lines(store, rec.id, rec.family, len(cks))
               + f"\n  folder       {store.path(rec.folder)}")
         return 0
     counts = store.checkpoint_counts()
@@ -40,6 +41,35 @@ def cmd_variants(args: argparse.Namespace) -> int:
     print(table(("variant", "state", "epochs", "checkpoints", "train acc", "test acc"), rows)
           if rows else "no variants yet; train one with: tdw train FAMILY")
     return 0
+
+
+def _analysis_lines(store: Store, vid: str, family: str, checkpoints: int) -> str:
+    """The ``transition`` and ``analysed`` lines of ``tdw variants ID``."""
+    from tdw.explore.variant import Variant
+    from tdw.family.registry import families
+
+    fam = families().get(family)
+    if fam is None or not checkpoints:
+        return ""
+    coverage = store.artifact_epochs(vid)
+    have = sum(len(e) for e in coverage.values())
+    expected = len(fam.analyzers) * checkpoints + len(fam.cross_epoch)
+    variant = Variant(vid, store)
+    waiting = variant.waiting()
+    analysed = (f"{have:,} of {expected:,} artifacts ({pct(min(have / expected, 1.0))})"
+                if expected else "nothing to analyse")
+    if waiting:
+        analysed += (f"; {len(waiting)} of {len(fam.views)} views wait "
+                     f"(tdw analyze {vid})")
+    if fam.transition is None:
+        transition = f"none marked by {fam.name}"
+    elif -1 not in coverage.get(fam.transition, set()):
+        transition = f"not analysed yet ({fam.transition})"
+    elif (turn := variant.turn()) is None:
+        transition = f"none detected ({fam.transition})"
+    else:
+        transition = f"epoch {turn[0]} (confidence {turn[1]:.2f}, {fam.transition})"
+    return f"\n  transition   {transition}\n  analysed     {analysed}"
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ Y_KEYS = ("y", "y0", "y1", "ys", "top", "bottom")
 """Glyph properties that place a glyph along y (``image`` also spans ``dh``)."""
 
 _SIZED = {"Image": ("dw", "dh"), "ImageRGBA": ("dw", "dh")}
+_CENTRED = {"VBar": ("width", None), "HBar": (None, "height"), "Rect": ("width", "height")}
 _POINT_GLYPHS = {"Scatter", "Circle", "Line", "MultiLine", "Step", "VBar", "HBar", "Quad",
                  "Segment", "Rect", "Image", "ImageRGBA", "Patch", "Patches", "VArea",
                  "HArea", "VSpan", "HSpan", "VStrip", "HStrip"}
@@ -72,9 +73,11 @@ def _values(value: Any, columns: Iterable[Mapping[str, Any]]) -> list[np.ndarray
     return out
 
 
-def _extent(glyph: Any, keys: tuple[str, ...], size: str | None,
-            columns: list[Mapping[str, Any]]) -> tuple[float, float] | None:
-    """(low, high) of ``glyph`` along one dimension over ``columns``; None if unknowable."""
+def _extent(glyph: Any, keys: tuple[str, ...], size: str | None, centred: str | None,
+            columns: list[Mapping[str, Any]]) -> tuple[float, float, float] | None:
+    """(low, high, lowest positive) of ``glyph`` along one dimension over ``columns`` (the
+    positive low for a log axis, NaN if none); None if unknowable. ``size`` extends the
+    glyph from its position (an image's ``dw``), ``centred`` around it (a bar's ``width``)."""
     found: list[np.ndarray] = []
     for key in keys:
         if key not in glyph.properties():
@@ -83,14 +86,22 @@ def _extent(glyph: Any, keys: tuple[str, ...], size: str | None,
         if values is None:
             return None
         found += values
-    if size is not None:
-        spans = _values(getattr(glyph, size), columns)
-        if spans is None or not found:
+    for extra, reach in ((size, (0.0, 1.0)), (centred, (-0.5, 0.5))):
+        if extra is None or not found:
+            continue
+        spans = _values(getattr(glyph, extra), columns)
+        if spans is None:
             return None
-        found = [np.concatenate(found) + np.concatenate(spans).max(initial=0.0), *found]
+        span = np.concatenate(spans).max(initial=0.0)
+        where = np.concatenate(found)
+        found = [where + reach[0] * span, where + reach[1] * span]
     finite = np.concatenate(found) if found else np.empty(0)
     finite = finite[np.isfinite(finite)]
-    return (float(finite.min()), float(finite.max())) if finite.size else None
+    if not finite.size:
+        return None
+    positive = finite[finite > 0]
+    return (float(finite.min()), float(finite.max()),
+            float(positive.min()) if positive.size else float("nan"))
 
 
 def _unset(value: Any) -> bool:
@@ -121,6 +132,8 @@ def hold_ranges(figure: Any, sources: Mapping[str, Any], frames: Mapping[str, An
     for renderer in figure.renderers:
         if not isinstance(renderer, GlyphRenderer) or not renderer.visible:
             continue
+        if renderer.x_range_name != "default" or renderer.y_range_name != "default":
+            continue  # drawn against an extra range, which stays automatic
         glyph, source = renderer.glyph, renderer.data_source
         frame = moving.get(id(source))
         if frame is not None:
@@ -129,13 +142,15 @@ def hold_ranges(figure: Any, sources: Mapping[str, Any], frames: Mapping[str, An
         else:
             columns = [source.data]
         sized = _SIZED.get(type(glyph).__name__, (None, None))
-        for axis, keys, size in (("x", X_KEYS, sized[0]), ("y", Y_KEYS, sized[1])):
+        centred = _CENTRED.get(type(glyph).__name__, (None, None))
+        for axis, keys, size, mid in (("x", X_KEYS, sized[0], centred[0]),
+                                      ("y", Y_KEYS, sized[1], centred[1])):
             if spans[axis] is None:
                 continue
             if type(glyph).__name__ not in _POINT_GLYPHS:
                 spans[axis] = None
                 continue
-            extent = _extent(glyph, keys, size, columns)
+            extent = _extent(glyph, keys, size, mid, columns)
             if extent is None and any(k in glyph.properties() for k in keys):
                 spans[axis] = None
             elif extent is not None:
@@ -147,10 +162,13 @@ def hold_ranges(figure: Any, sources: Mapping[str, Any], frames: Mapping[str, An
         if (not extents or not isinstance(rng, DataRange1d) or not _unset(rng.start)
                 or not _unset(rng.end) or rng.renderers not in ("auto", [])):
             continue
-        low = min(e[0] for e in extents)
+        log = isinstance(scale, LogScale)
+        low = np.nanmin([e[2] for e in extents]) if log else min(e[0] for e in extents)
         high = max(e[1] for e in extents)
+        if not np.isfinite(low) or (log and high <= 0):
+            continue  # nothing a log axis can show: leave it to BokehJS
         padding = rng.range_padding if rng.range_padding_units == "percent" else 0.1
-        rng.start, rng.end = _padded(low, high, padding, isinstance(scale, LogScale))
+        rng.start, rng.end = _padded(float(low), high, padding, log)
         held.append(rng)
     return held
 
