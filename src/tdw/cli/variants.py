@@ -51,10 +51,8 @@ def _analysis_lines(store: Store, vid: str, family: str, checkpoints: int) -> st
     fam = families().get(family)
     if fam is None or not checkpoints:
         return ""
-    coverage = store.artifact_epochs(vid)
-    have = sum(len(e) for e in coverage.values())
-    expected = len(fam.analyzers) * checkpoints + len(fam.cross_epoch)
     variant = Variant(vid, store)
+    have, expected = variant.analysed()
     waiting = variant.waiting()
     analysed = (f"{have:,} of {expected:,} artifacts ({pct(min(have / expected, 1.0))})"
                 if expected else "nothing to analyse")
@@ -63,7 +61,7 @@ def _analysis_lines(store: Store, vid: str, family: str, checkpoints: int) -> st
                      f"(tdw analyze {vid})")
     if fam.transition is None:
         transition = f"none marked by {fam.name}"
-    elif -1 not in coverage.get(fam.transition, set()):
+    elif -1 not in store.artifact_epochs(vid).get(fam.transition, set()):
         transition = f"not analysed yet ({fam.transition})"
     elif (turn := variant.turn()) is None:
         transition = f"none detected ({fam.transition})"

@@ -95,6 +95,12 @@ class Variant:
         view = self._view(view) if isinstance(view, str) else view
         return self._needs(view, self.store.artifact_epochs(self.id))
 
+    def analysed(self) -> tuple[int, int]:
+        """(artifacts stored, artifacts the family's analyzers make for these checkpoints)."""
+        have = sum(len(e) for e in self.store.artifact_epochs(self.id).values())
+        fam = self.family
+        return have, len(fam.analyzers) * len(self.epochs) + len(fam.cross_epoch)
+
     def waiting(self) -> dict[str, list[str]]:
         """Every view that still needs artifacts, with what it needs (one catalog query)."""
         coverage = self.store.artifact_epochs(self.id)

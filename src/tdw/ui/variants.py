@@ -71,8 +71,7 @@ def variant_rows(store: Store) -> list[Row]:
             variant = Variant(record.id, store)
             if turn := variant.turn():
                 row["transition epoch"], row["transition confidence"] = turn[0], round(turn[1], 2)
-            expected = len(fam.analyzers) * checkpoints + len(fam.cross_epoch)
-            have = sum(len(e) for e in store.artifact_epochs(record.id).values())
+            have, expected = variant.analysed()
             row["analysed %"] = _percent(min(have / expected, 1.0) if expected else 1.0)
             for label, analyzer, attr in fam.summaries:
                 row[label] = _summary(variant, analyzer, attr)
