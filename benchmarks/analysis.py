@@ -32,10 +32,14 @@ from tdw.training.run import TrainingRun
 FAMILY = "modulo_addition_1l"
 
 
-def trained_variant(root: Path, smoke: bool) -> tuple[Store, str]:
-    """A quick-preset variant with 100 checkpoints (6 in smoke mode)."""
+def trained_variant(root: Path, smoke: bool, *, model_seed: int | None = None
+                    ) -> tuple[Store, str]:
+    """A quick-preset variant with 100 checkpoints (6 in smoke mode), from the family's
+    default initial weights unless ``model_seed`` is given."""
     params, schedule = (({"p": 7, "n_epochs": 10}, "0-10/2") if smoke else
                         ({"p": 59, "train_fraction": 0.5, "n_epochs": 297}, "0-297/3"))
+    if model_seed is not None:
+        params = {**params, "model_seed": model_seed}
     store = Store(root)
     result = TrainingRun.prepare(family=FAMILY, params=params, schedule=schedule, store=store,
                                  device="cpu").execute()

@@ -72,9 +72,16 @@
     models, typeName, plain, fingerprint, figures, state, text, viewOf, onScreen, idle,
     byName: (name) => models().find((m) => m.name === name) || null,
     ofType: (suffix) => models().filter((m) => typeName(m).endsWith(suffix)),
-    player: () => models().find((m) => typeName(m).endsWith("Player")) || null,
-    // Figures a checkpoint move must update (tagged by tdw.explore.viewpane.MOVES_TAG).
-    moving: () => figures().filter((f) => (f.tags || []).includes("tdw:moves")),
+    // The checkpoint player drawn on the page (a page rebuilt by the kernel, e.g. Compare
+    // after another pick of variants, may still hold the old one in its document).
+    player: () => {
+      const players = models().filter((m) => typeName(m).endsWith("Player"));
+      return players.find((m) => viewOf(m) != null) || players[0] || null;
+    },
+    // Figures drawn on the page that a checkpoint move must update (tagged by
+    // tdw.explore.viewpane.MOVES_TAG).
+    moving: () => figures().filter((f) => (f.tags || []).includes("tdw:moves") &&
+                                          viewOf(f) != null),
     // The moving figures drawn inside the window now.
     visibleMoving() { return this.moving().filter(onScreen); },
     // Press play from checkpoint 0 and watch the timeline's handle until the player stops:
@@ -102,11 +109,57 @@
               epoch: timeline ? timeline.data.epochs[player.end] : null,
               caption: text().match(/epoch \d+ · checkpoint \d+ of \d+/)?.[0] ?? null};
     },
+    // The frame a frames source should show now: the player's checkpoint, or, on a page with
+    // an index table (Compare), the checkpoint its lane (variant) shows at the player's row.
+    wantedFrame(frames) {
+      const row = Math.round(this.player().value);
+      const table = this.byName("tdw:index-table");
+      const lane = (frames.tags || []).find((t) => String(t).startsWith("tdw:lane:"));
+      const k = lane === undefined ? -1 : Number(String(lane).slice("tdw:lane:".length));
+      if (!table || k < 0) return row;
+      return plain(table.data)[`lane${k}`][row];
+    },
+    // Frame `index` of a frames source as the page should show it, read from its packed
+    // layout (tdw.explore.frames.Packed) here, independently of the page's own code.
+    frameData(frames, index) {
+      const data = plain(frames.data);
+      const tags = (frames.tags || []).map(String);
+      const has = (prefix, c) => tags.includes(prefix + c);
+      const at = (c) => {
+        const payload = data[c][0];
+        if (!has("tdw:stacked:", c)) return payload[index];
+        const shape = Array.from(payload.shape);
+        const per = shape.slice(1).reduce((a, b) => a * b, 1);
+        const flat = Array.from(payload).slice(index * per, (index + 1) * per);
+        if (shape.length === 1) return flat[0];
+        if (!has("tdw:lists:", c)) return flat;
+        const m = per / shape[1];
+        return Array.from({length: shape[1]}, (_, j) => flat.slice(j * m, (j + 1) * m));
+      };
+      const out = {};
+      for (const c of Object.keys(data)) {
+        const base = c.replace(/:(lo|step)$/, "");
+        if (base !== c && has("tdw:quantised:", base)) continue;
+        let value = at(c);
+        if (has("tdw:quantised:", c)) {
+          const lo = at(`${c}:lo`), step = at(`${c}:step`);
+          const one = (codes) => Float32Array.from(
+            codes, (x) => (x === 65535 ? NaN : Math.fround(lo + x * step)));
+          value = Array.isArray(value[0]) ? value.map(one) : one(value);
+        }
+        out[c] = value;
+      }
+      return out;
+    },
     // Scroll each moving figure into view in turn and check that every source the browser
-    // swaps frames into shows the player's checkpoint; the views still wrong (none, when
-    // off-screen views caught up as they came into view).
+    // swaps frames into shows the frame it should (wantedFrame); the views still wrong (none,
+    // when off-screen views caught up as they came into view).
     async caughtUp() {
-      const index = Math.round(this.player().value);
+      const framesOf = new Map();  // a target source's id -> the frames swapped into it
+      for (const m of models()) {
+        const tag = (m.tags || []).find((t) => String(t).startsWith("tdw:frames-of:"));
+        if (tag !== undefined) framesOf.set(String(tag).slice("tdw:frames-of:".length), m);
+      }
       const wrong = [];
       for (const fig of this.moving()) {
         const view = viewOf(fig);
@@ -115,13 +168,11 @@
         await frame();
         await new Promise((r) => setTimeout(r, 60));
         await frame();
-        const name = fig.name.slice("view:".length);
-        for (const frames of models().filter((m) => typeof m.name === "string" &&
-                                                    m.name.startsWith(`frames:${name}:`))) {
-          const target = this.byName(`source:${frames.name.slice("frames:".length)}`);
-          const data = plain(frames.data);
-          const want = Object.fromEntries(Object.keys(data).map((c) => [c, data[c][index]]));
-          if (!target || fingerprint(want) !== fingerprint(plain(target.data))) wrong.push(fig.name);
+        for (const r of fig.renderers) {
+          const frames = r.data_source ? framesOf.get(r.data_source.id) : undefined;
+          if (frames === undefined) continue;
+          const want = this.frameData(frames, this.wantedFrame(frames));
+          if (fingerprint(want) !== fingerprint(plain(r.data_source.data))) wrong.push(fig.name);
         }
       }
       window.scrollTo(0, 0);
@@ -160,10 +211,10 @@
       const updated = new Map();
       const slots = [];
       let t0 = performance.now();
-      for (const fig of figs) {
+      for (const fig of figs) {  // keyed by id: Compare shows each view once per variant
         for (const r of fig.renderers) {
           if (!r.data_source) continue;
-          const slot = () => updated.has(fig.name) || updated.set(fig.name, performance.now() - t0);
+          const slot = () => updated.has(fig.id) || updated.set(fig.id, performance.now() - t0);
           r.data_source.properties.data.change.connect(slot);
           slots.push([r.data_source, slot]);
         }
@@ -177,8 +228,13 @@
       await idle();
       const ms = performance.now() - t0;
       for (const [ds, slot] of slots) ds.properties.data.change.disconnect(slot);
-      return {ms, views: figs.length, at: Object.fromEntries(updated),
-              waiting: figs.map((f) => f.name).filter((n) => !updated.has(n))};
+      // Named by figure name, and by id as well where a name repeats (Compare).
+      const label = (f) => (figs.filter((g) => g.name === f.name).length > 1 ?
+        `${f.name}#${f.id}` : f.name);
+      const at = Object.fromEntries(figs.filter((f) => updated.has(f.id))
+        .map((f) => [label(f), updated.get(f.id)]));
+      return {ms, views: figs.length, at,
+              waiting: figs.filter((f) => !updated.has(f.id)).map((f) => f.name)};
     },
   };
 })();

@@ -163,7 +163,25 @@ def test_clicking_a_loss_curve_marker_moves_the_slider(server, browser):
     page.close()  # its kernel is then idle and disconnected, so Voila culls it
 
 
-def test_compare_shows_two_variants_on_one_slider(server, browser, ui_store):
+OVERLAY_MARKERS_JS = """
+async () => {
+  const out = [];
+  for (const fig of tdwProbe.models().filter((m) => (m.name || "").startsWith("overlay:") &&
+                                                    m.renderers !== undefined)) {
+    tdwProbe.viewOf(fig).el.scrollIntoView({block: "center"});
+    await new Promise((r) => setTimeout(r, 100));
+    const marker = fig.renderers.find((r) => (r.data_source.name || "")
+                                              .startsWith("overlay-marker:"));
+    out.push(tdwProbe.plain(marker.data_source.data).x[0]);
+  }
+  window.scrollTo(0, 0);
+  return out;
+}
+"""
+
+
+def test_compare_moves_both_variants_in_the_browser_and_the_overlays_with_them(
+        server, browser, ui_store):
     _, ids = ui_store
     page, guard, _ = _open(browser, server.page("compare.ipynb"), figures=6, name="compare")
     text = page.evaluate("tdwProbe.text()")
@@ -175,19 +193,39 @@ def test_compare_shows_two_variants_on_one_slider(server, browser, ui_store):
     overlays = page.evaluate("tdwProbe.models().filter(m => (m.name || '')"
                              ".startsWith('overlay:')).length")
     assert overlays >= 4
-    before = page.evaluate("tdwProbe.state()")
-    slider = page.evaluate("tdwProbe.ofType('Slider').map(m => [m.title, m.start, m.end])")
-    assert slider, "no slider on the compare page"
-    page.evaluate("() => { const s = tdwProbe.ofType('Slider')[0]; s.value = s.start; }")
-    def changed() -> list[str]:
-        return [n for n, v in page.evaluate("tdwProbe.state()").items() if v != before[n]]
-
-    # Wait for all three side-by-side views, not the first to arrive: the client-side ones
-    # change at once, a server-side one after its round trip.
-    poll(lambda: len({n.split(":", 1)[1] for n in changed()}) >= 3, timeout=15)
-    moved = {n.split(":", 1)[1] for n in changed()}
-    assert len(moved) >= 3, changed()
+    # Every moving view of both variants takes its new frame, the ones off screen once
+    # scrolled into view, and the overlays' markers and the caption follow the position.
+    positions = page.evaluate("tdwProbe.plain(tdwProbe.byName('tdw:index-table').data)"
+                              ".position")
+    for row in (0, len(positions) // 2, 1):
+        result = page.evaluate("(i) => tdwProbe.move(i, 10000, true)", row)
+        assert result["views"] >= 2 and result["waiting"] == [], result
+        assert poll(lambda r=row: f"epoch {positions[r]} · " in page.evaluate("tdwProbe.text()"))
+    assert page.evaluate("tdwProbe.caughtUp()") == []
+    markers = page.evaluate(OVERLAY_MARKERS_JS)  # each scrolled into view: caught up
+    assert markers and set(markers) == {positions[1]}, (markers, positions[1])
+    assert page.evaluate("tdwProbe.blankSwatches()") == []
     screenshot(page, "compare-after-move")
+    guard.check()
+    page.close()  # its kernel is then idle and disconnected, so Voila culls it
+
+
+def test_a_page_the_kernel_rebuilds_still_moves_in_the_browser(server, browser, ui_store):
+    """Pick the other variant: the kernel puts a new explorer (player, timeline, frames) on
+    the live page over its comm, and a move must still swap every view's frame there."""
+    _, ids = ui_store
+    page, guard, _ = _open(browser, server.page("explore.ipynb"), figures=10)
+    shown = page.evaluate("tdwProbe.ofType('Select')[0].value")
+    other = next(v for v in ids if v != shown)
+    before = page.evaluate("tdwProbe.player().id")
+    page.evaluate("(v) => { tdwProbe.ofType('Select')[0].value = v; }", other)
+    page.wait_for_function("(id) => { const p = tdwProbe.player(); return p && p.id !== id && "
+                           "tdwProbe.viewOf(p) != null && tdwProbe.moving().length >= 10; }",
+                           arg=before, timeout=60_000)
+    for index in (1, 3):
+        result = page.evaluate("(i) => tdwProbe.move(i, 10000, true)", index)
+        assert result["waiting"] == [], result
+    assert page.evaluate("tdwProbe.caughtUp()") == []
     guard.check()
     page.close()  # its kernel is then idle and disconnected, so Voila culls it
 

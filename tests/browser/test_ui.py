@@ -49,10 +49,11 @@ def test_client_side_frames_hold_every_checkpoint_in_order(variant):
     view = variant._view("prediction_trace")
     pane = ViewPane(variant, view, variant.epochs[-1], client_budget=10_000_000)
     assert pane.client_side
-    frames = pane.frames["grid"].data
+    (stack,) = pane.frames["grid"].data["image"]  # every checkpoint in one array
+    assert stack.shape[0] == len(variant.epochs)
     for i, epoch in enumerate(variant.epochs):
         expected = view.epoch_data(variant.context(epoch))["grid"]
-        assert _same(frames["image"][i], expected["image"])
+        assert _same(list(stack[i]), expected["image"])
     small = ViewPane(variant, view, variant.epochs[-1], client_budget=10)
     assert not small.client_side
 
@@ -131,30 +132,48 @@ def test_an_unanalysed_variant_lists_what_each_view_waits_for(tmp_path):
 
 
 # --------------------------------------------------------------------- compare
-def test_compare_aligns_by_epoch_and_by_turn(ui_store, monkeypatch):
-    from tdw.ui.compare import Compare, aligned_positions
+def test_compare_aligns_by_epoch_and_by_transition(ui_store, monkeypatch):
+    from tdw.ui.compare import Compare, aligned_positions, index_table
 
     root, ids = ui_store
     a, b = Variant(ids[0], root), Variant(ids[1], root)
     cmp = Compare([a, b])
-    assert aligned_positions([a, b], "epoch") == list(a.epochs)
-    cmp.slider.value = 20
+    assert aligned_positions([a, b], "epoch") == list(a.epochs) == cmp.positions
+    cmp.position = 20
     assert cmp.epochs_at(20) == [20, 20]
+    assert cmp.player.value == list(a.epochs).index(20)  # the page's player follows
     for panes in cmp.columns:
         for pane in panes:
             assert pane.epoch == 20
-    # plant turns at 20 and 40: position p shows each variant at turn + p
+    assert f"epoch 20 · {ids[0].split('/')[-1]} at epoch 20" in cmp.caption
+    # plant transitions at 20 and 40: position p shows each variant at transition + p
     monkeypatch.setattr(a, "turn", lambda: (20, 0.9))
     monkeypatch.setattr(b, "turn", lambda: (40, 0.9))
-    assert aligned_positions([a, b], "turn") == sorted({e - 20 for e in a.epochs}
-                                                       | {e - 40 for e in b.epochs})
-    cmp.align_widget.value = "turn"
-    assert cmp.align == "turn" and cmp.slider.label == "epochs since turn"
-    cmp.slider.value = 10
+    want = sorted({e - 20 for e in a.epochs} | {e - 40 for e in b.epochs})
+    assert aligned_positions([a, b], "transition") == aligned_positions([a, b], "turn") == want
+    cmp.align_widget.value = "transition"
+    assert cmp.align == "transition" and cmp.timeline.unit == "epochs since transition"
+    assert cmp.position == 0  # the first variant still shows epoch 20, its transition
+    cmp.position = 10
     assert cmp.epochs_at(10) == [30, 50]
-    overlay, marker = cmp.overlays[0]
-    shifted = overlay.renderers[1].data_source.data["x"]
-    assert shifted[0] == -40 and marker.data["x"] == [10]
+    assert cmp.caption.startswith("epochs since transition 10 · ")
+    overlay = cmp.overlays[0]
+    shifted = overlay.lines[1].data["x"]
+    assert shifted[0] == -40
+    # the overlay's line has a frame per position, and its axes span every one of them
+    assert overlay.frames["current"].data["x"][0].ravel().tolist() == want
+    x_range = overlay.figure.x_range
+    assert x_range.start < min(want) and x_range.end > max(want)
+    # The table the page moves by: each row names the checkpoint each variant shows there,
+    # the nearest to the position (computed here independently of index_table).
+    table = index_table([a, b], want, "transition")
+    for row, position in enumerate(want):
+        for lane, (v, shift) in enumerate([(a, 20), (b, 40)]):
+            nearest = min(range(len(v.epochs)),
+                          key=lambda i: (abs(v.epochs[i] - (position + shift)), i))
+            assert table[f"lane{lane}"][row] == nearest
+    cmp.position = 11  # not a position: lands on the nearest
+    assert cmp.position in want and abs(cmp.position - 11) == min(abs(p - 11) for p in want)
 
 
 def test_compare_shows_the_chosen_views_side_by_side_at_the_current_position(ui_store):
@@ -164,12 +183,13 @@ def test_compare_shows_the_chosen_views_side_by_side_at_the_current_position(ui_
     cmp = Compare(ids, root)
     assert len(cmp.view_names) == DEFAULT_VIEWS
     kept = cmp.columns[0][0]
-    cmp.slider.value = 10
+    cmp.position = 10
     cmp.view_picker.value = [cmp.view_names[0], "loss_curves"]
     assert [[p.name for p in panes] for panes in cmp.columns] == [[cmp.view_names[0],
                                                                     "loss_curves"]] * 2
     assert cmp.columns[0][0] is kept  # a view still chosen keeps its pane
     assert all(p.epoch == 10 for panes in cmp.columns for p in panes)
+    assert cmp.position == 10 and cmp.positions[cmp.player.value] == 10  # the place is kept
     assert len(cmp.side.objects) == 2
 
 
@@ -357,7 +377,7 @@ def test_compare_follows_new_checkpoints_and_artifacts_of_the_variants_it_shows(
     page = ComparePage(store, initial=ids)
     shown = page.compare
     assert "neuron_activations" not in shown.view_picker.options
-    shown.slider.value = shown.slider.options[1]
+    shown.position = shown.positions[1]
     position = shown.position
     page.poll_variants()
     assert page.compare is shown  # nothing changed: nothing rebuilt

@@ -13,9 +13,9 @@ from bokeh.plotting import figure
 from tdw.explore.ranges import hold_colour_bars, hold_ranges, on_overlay, ranges_fixed
 
 
-def _frames(rows: list[dict]) -> ColumnDataSource:
-    """One row per checkpoint, as ViewPane ships them."""
-    return ColumnDataSource({c: [row[c] for row in rows] for c in rows[0]})
+def _frames(rows: list[dict]) -> list[dict]:
+    """The moving source's columns at each checkpoint."""
+    return rows
 
 
 def test_a_line_and_bars_hold_the_union_of_every_frame_with_bokehs_padding():
@@ -111,3 +111,20 @@ def test_a_colour_bar_with_a_fixed_scale_gets_a_mapper_of_its_own():
     assert owned.color_mapper is not fixed and (owned.color_mapper.low,
                                                 owned.color_mapper.high) == (0, 1)
     assert shared.color_mapper is free  # a scale that follows the data stays shared
+
+
+def test_ranges_are_held_again_after_the_moving_glyphs_went_to_the_overlay():
+    """A new selection (or alignment) holds the ranges anew; the legend twins that
+    on_overlay added draw nothing and must not stop that."""
+    fig = figure()
+    moving = ColumnDataSource({"x": [1.0], "y": [2.0]})
+    fig.scatter("x", "y", source=moving, legend_label="moving")
+    rows = [{"x": np.array([1.0]), "y": np.array([2.0])},
+            {"x": np.array([3.0]), "y": np.array([5.0])}]
+    first = hold_ranges(fig, {"m": moving}, {"m": rows})
+    on_overlay(fig, [moving])
+    for rng in first:
+        rng.start = rng.end = float("nan")
+    assert hold_ranges(fig, {"m": moving}, {"m": rows}) == [fig.x_range, fig.y_range]
+    pad = 2 * 0.1 / 2
+    assert (fig.x_range.start, fig.x_range.end) == pytest.approx((1 - pad, 3 + pad))

@@ -13,7 +13,7 @@ that any other glyph feeds stays automatic, as does a range a view set itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,9 @@ X_KEYS = ("x", "x0", "x1", "xs", "left", "right")
 """Glyph properties that place a glyph along x (``image`` also spans ``dw``)."""
 Y_KEYS = ("y", "y0", "y1", "ys", "top", "bottom")
 """Glyph properties that place a glyph along y (``image`` also spans ``dh``)."""
+
+TWIN_TAG = "tdw:legend-twin"
+"""Tag of the static twin a legend item points at instead of a moved renderer."""
 
 _SIZED = {"Image": ("dw", "dh"), "ImageRGBA": ("dw", "dh")}
 _CENTRED = {"VBar": ("width", None), "HBar": (None, "height"), "Rect": ("width", "height")}
@@ -119,28 +122,25 @@ def _padded(low: float, high: float, padding: float, log: bool) -> tuple[float, 
     return low - pad, high + pad
 
 
-def hold_ranges(figure: Any, sources: Mapping[str, Any], frames: Mapping[str, Any]
-                ) -> list[Any]:
+def hold_ranges(figure: Any, sources: Mapping[str, Any],
+                frames: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Any]:
     """Fix ``figure``'s automatic data ranges to span every frame of the moving ``sources``
-    (``frames[name]`` holds one row per checkpoint of ``sources[name]``) and the data of the
-    static ones; the ranges it fixed. Ranges fed by a glyph whose extent cannot be known are
-    left automatic."""
+    (``frames[name]``: the columns of ``sources[name]`` at each checkpoint) and the data of
+    the static ones; the ranges it fixed. Ranges fed by a glyph whose extent cannot be known
+    are left automatic."""
     from bokeh.models import DataRange1d, GlyphRenderer, LogScale
 
     moving = {id(sources[name]): frame for name, frame in frames.items()}
     spans: dict[str, list[tuple[float, float]] | None] = {"x": [], "y": []}
     for renderer in figure.renderers:
-        if not isinstance(renderer, GlyphRenderer) or not renderer.visible:
-            continue
+        if (not isinstance(renderer, GlyphRenderer) or not renderer.visible
+                or TWIN_TAG in renderer.tags):
+            continue  # a legend's twin draws nothing (see on_overlay)
         if renderer.x_range_name != "default" or renderer.y_range_name != "default":
             continue  # drawn against an extra range, which stays automatic
         glyph, source = renderer.glyph, renderer.data_source
-        frame = moving.get(id(source))
-        if frame is not None:
-            n = len(next(iter(frame.data.values()), []))
-            columns = [{c: v[i] for c, v in frame.data.items()} for i in range(n)]
-        else:
-            columns = [source.data]
+        rows = moving.get(id(source))
+        columns = list(rows) if rows is not None else [source.data]
         sized = _SIZED.get(type(glyph).__name__, (None, None))
         centred = _CENTRED.get(type(glyph).__name__, (None, None))
         for axis, keys, size, mid in (("x", X_KEYS, sized[0], centred[0]),
@@ -228,7 +228,7 @@ def _twin(figure: Any, renderer: Any) -> Any:
         else:
             row[column] = [values[0]] if len(values) else [np.nan]
     twin = GlyphRenderer(glyph=glyph.clone(), level="glyph", visible=renderer.visible,
-                         data_source=ColumnDataSource(row))
+                         data_source=ColumnDataSource(row), tags=[TWIN_TAG])
     twin.js_on_change("visible", CustomJS(code=(
         f"const moved = cb_obj.document.get_model_by_id({renderer.id!r});\n"
         "if (moved != null) moved.visible = cb_obj.visible;")))

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from tdw.errors import TdwError
 from tdw.explore.viewpane import (
     ViewPane,
-    columns_nbytes,
     frame_swap_args,
     frame_swap_code,
     grouped,
@@ -63,9 +62,8 @@ def standalone_html(variant: Variant, *, budget: int = DEFAULT_BUDGET,
             left_out.append(f"{view.name} (not analysed: {'; '.join(needs)})")
             continue
         pane = ViewPane(variant, view, epochs[last], client_budget=budget)
-        first = pane.epoch_columns(epochs[0])
-        if first and not pane.client_side:
-            size = columns_nbytes(first) * len(epochs) / 1e6
+        if pane.frame_bytes and not pane.client_side:
+            size = pane.frame_bytes / 1e6
             left_out.append(f"{view.name} ({size:.1f} MB of frames, over the "
                             f"{budget / 1e6:.0f} MB budget)")
             continue
@@ -76,14 +74,14 @@ def standalone_html(variant: Variant, *, budget: int = DEFAULT_BUDGET,
     toggle = Toggle(label="▶ play", active=False, width=90)
     turn = variant.turn()
     label_js = ("label.text = `<b>epoch ${epochs[Math.round(cb_obj.value)]}</b>` + "
-                f"`{f' · detected turn at epoch {turn[0]}' if turn else ''}`;")
+                f"`{f' · detected transition at epoch {turn[0]}' if turn else ''}`;")
     slider.js_on_change("value", CustomJS(
-        args={**frame_swap_args(panes, len(epochs)), "label": label, "epochs": list(epochs)},
+        args={**frame_swap_args([panes]), "label": label, "epochs": list(epochs)},
         code=frame_swap_code("cb_obj.value") + label_js))
     toggle.js_on_change("active", CustomJS(args={"toggle": toggle, "slider": slider,
                                                  "interval": interval_ms}, code=_PLAY_JS))
     label.text = f"<b>epoch {epochs[last]}</b>" + (
-        f" · detected turn at epoch {turn[0]}" if turn else "")
+        f" · detected transition at epoch {turn[0]}" if turn else "")
     parts = [Div(text=f"<h2>{variant.id}</h2><p>{variant.family.title}: "
                       f"{len(epochs)} checkpoints. Drag the slider or press play.</p>"),
              row(toggle, slider, label, sizing_mode="stretch_width")]

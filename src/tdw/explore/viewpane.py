@@ -17,25 +17,93 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from tdw.explore.frames import fill, pack
 from tdw.explore.ranges import hold_colour_bars, hold_ranges, on_overlay, ranges_fixed
 from tdw.family.views import Columns, View, ViewContext
 
 if TYPE_CHECKING:
     from tdw.explore.variant import Variant
 
-__all__ = ["ViewPane", "frame_swap_code", "frame_swap_args", "columns_nbytes", "MOVES_TAG"]
+__all__ = ["ViewPane", "frame_swap_code", "frame_swap_args", "MOVES_TAG",
+           "LANE_TAG"]
 
 MOVES_TAG = "tdw:moves"
 """Bokeh tag on the figure of every view that a checkpoint move updates (tests find them)."""
+
+FRAMES_OF_TAG = "tdw:frames-of:"
+"""Tag prefix on a frames source, followed by the id of the source its frames are swapped into."""
 
 HELD_TAG = "tdw:held"
 """Bokeh tag on a figure whose every range is fixed (no axis follows the data)."""
 
 FRAME_SWAP_JS = """
 const HELD_TAG = "tdw:held";
-const i = Math.max(0, Math.min(Math.round(index), n_frames - 1));
+const row = Math.round(index);
+// A frames source holds every checkpoint in one row (tdw.explore.frames.Packed); its tags
+// say which columns are stacked arrays, lists of arrays, or quantised uint16 codes
+// (value = lo + code * step).
+const NAN_CODE = 65535;
+const TYPED = {float32: Float32Array, float64: Float64Array, uint8: Uint8Array,
+  int8: Int8Array, uint16: Uint16Array, int16: Int16Array, uint32: Uint32Array,
+  int32: Int32Array, bool: Uint8Array};
+const ndarray = (() => {
+  try { return Bokeh.require("core/util/ndarray").ndarray; } catch (_err) { return null; }
+})();
+const nd = (typed, dtype, shape) => (ndarray !== null ? ndarray(typed, {dtype, shape}) : typed);
+const layoutOf = (frames) => {
+  const out = {n: 1, stacked: new Set(), lists: new Set(), quantised: new Set()};
+  for (const t of (frames.tags || []).map(String)) {
+    if (t.startsWith("tdw:frames:")) out.n = Number(t.slice(11));
+    else if (t.startsWith("tdw:stacked:")) out.stacked.add(t.slice(12));
+    else if (t.startsWith("tdw:lists:")) out.lists.add(t.slice(10));
+    else if (t.startsWith("tdw:quantised:")) out.quantised.add(t.slice(14));
+  }
+  return out;
+};
+// Frame i of a column: a slice of its stacked array (a plain typed-array view, then an
+// ndarray of the frame's shape), or the i-th of its list.
+const frameValue = (layout, frames, column, i) => {
+  const payload = frames.data[column][0];
+  if (!layout.stacked.has(column)) return payload[i];
+  const rest = payload.shape.slice(1);
+  if (rest.length === 0) return payload[i];  // one number a frame
+  const Typed = TYPED[payload.dtype];
+  const size = rest.reduce((a, b) => a * b, 1);
+  const view = (offset, length) => new Typed(payload.buffer,
+    payload.byteOffset + offset * Typed.BYTES_PER_ELEMENT, length);
+  if (!layout.lists.has(column)) return nd(view(i * size, size), payload.dtype, rest);
+  const inner = rest.slice(1), m = size / rest[0];
+  return Array.from({length: rest[0]},
+                    (_, j) => nd(view(i * size + j * m, m), payload.dtype, inner));
+};
+const decodeOne = (q, lo, step) => {
+  const out = new Float32Array(q.length);
+  for (let j = 0; j < q.length; j++) out[j] = q[j] === NAN_CODE ? NaN : lo + q[j] * step;
+  return nd(out, "float32", q.shape || [q.length]);
+};
+const decode = (v, lo, step) => (Array.isArray(v) ? v.map((q) => decodeOne(q, lo, step))
+                                                  : decodeOne(v, lo, step));
+const frameData = (frames, i) => {
+  const layout = layoutOf(frames);
+  const data = {};
+  for (const column of frames.columns()) {
+    const base = column.replace(/:(lo|step)$/, "");
+    if (base !== column && layout.quantised.has(base)) continue;
+    const value = frameValue(layout, frames, column, i);
+    data[column] = layout.quantised.has(column) ?
+      decode(value, frameValue(layout, frames, column + ":lo", i),
+             frameValue(layout, frames, column + ":step", i)) : value;
+  }
+  return data;
+};
+// Target k shows frame `row` of its frames, or, with an index table (Compare: one lane per
+// variant), the frame its lane's column names for that row (lane -1: frame `row`).
+const frameOf = (k) => {
+  const n = layoutOf(frames_list[k]).n;
+  const j = index_table == null || lanes[k] < 0 ? row :
+    index_table.data["lane" + lanes[k]][row];
+  return Math.max(0, Math.min(j, n - 1));
+};
 // One state per page. A figure outside the window (scrolled away, or in a collapsed card)
 // is not repainted on a move: it owes its latest frame, and an IntersectionObserver shows it
 // when the figure comes into view. Figures not (yet) found on the page are always updated.
@@ -89,11 +157,10 @@ const elementOf = (fig) => {
   return el;
 };
 for (let k = 0; k < targets.length; k++) {
-  const target = targets[k], frames = frames_list[k], fig = figures[k];
+  const target = targets[k], frames = frames_list[k], fig = figures[k], i = frameOf(k);
   // sync: false -- Python derives the same frame itself; do not echo the data back.
   const show = () => {
-    const data = {};
-    for (const column of frames.columns()) data[column] = frames.data[column][i];
+    const data = frameData(frames, i);
     const view = tdw.views.get(fig.id);
     if (view != null && view.__tdwHeld) view.__tdwSwapped = true;
     target.setv({data}, {sync: false});
@@ -112,36 +179,39 @@ for (let k = 0; k < targets.length; k++) {
 
 
 def frame_swap_code(index_expr: str) -> str:
-    """JS that shows frame ``index_expr`` (an expression of the checkpoint index) in every
-    target source whose figure is on screen, and in the others once they come into view;
-    expects the args of :func:`frame_swap_args`."""
+    """JS that shows frame ``index_expr`` (an expression of the checkpoint index, or of the row
+    of the index table) in every target source whose figure is on screen, and in the others
+    once they come into view; expects the args of :func:`frame_swap_args`."""
     return f"const index = {index_expr};\n{FRAME_SWAP_JS}"
 
 
-def frame_swap_args(panes: list[ViewPane], n_frames: int) -> dict[str, Any]:
-    """The CustomJS args :func:`frame_swap_code` reads, for the client-side ``panes``."""
-    targets, frames, figures = [], [], []
-    for pane in panes:
-        if pane.client_side:
+LANE_TAG = "tdw:lane:"
+"""Tag prefix on a frames source: the lane (column of the index table) its checkpoints follow."""
+
+
+def frame_swap_args(lanes: list[list[ViewPane]], index_table: Any = None,
+                    rows: list[Any] = ()) -> dict[str, Any]:
+    """The CustomJS args :func:`frame_swap_code` reads, for the client-side panes of each lane.
+
+    One lane (the Explorer): the index is the checkpoint index. Several (Compare, a lane per
+    variant): ``index_table`` is a ``ColumnDataSource`` whose column ``lane<k>`` gives, for
+    each row (slider position), the checkpoint index lane ``k`` shows. ``rows``: panes with
+    a frame per row (e.g. Compare's overlays, whose marker has one per position).
+    """
+    targets, frames, figures, lane_of = [], [], [], []
+    for lane, panes in [(-1, list(rows)), *enumerate(lanes)]:
+        for pane in panes:
+            if not pane.client_side:
+                continue
             for name, frame in pane.frames.items():
+                frame.tags = [t for t in frame.tags if not str(t).startswith(LANE_TAG)]
+                frame.tags.append(f"{LANE_TAG}{lane}")
                 targets.append(pane.sources[name])
                 frames.append(frame)
                 figures.append(pane.figure)
-    return {"targets": targets, "frames_list": frames, "figures": figures,
-            "n_frames": n_frames}
-
-
-def columns_nbytes(columns: Columns) -> int:
-    """Approximate serialised size of view columns (numbers as 4 or 8 bytes each)."""
-    total = 0
-    for cols in columns.values():
-        for values in cols.values():
-            if isinstance(values, np.ndarray):
-                total += values.nbytes
-            else:
-                total += sum(np.asarray(v).nbytes if isinstance(v, np.ndarray | list)
-                             else 8 for v in values)
-    return total
+                lane_of.append(lane)
+    return {"targets": targets, "frames_list": frames, "figures": figures, "lanes": lane_of,
+            "index_table": index_table}
 
 
 class ViewPane:
@@ -177,6 +247,11 @@ class ViewPane:
         self.frames: dict[str, Any] = {}
         self._held: list[Any] = []
         self.client_side = False
+        self.quantised = False
+        """Whether the frames travel quantised (tdw.explore.frames): as they are, they exceed
+        the budget."""
+        self.frame_bytes = 0
+        """Bytes of every checkpoint's frames as they would travel (0: not sized, or no frames)."""
         if client_budget > 0:
             self._try_client_side(client_budget)
 
@@ -223,14 +298,25 @@ class ViewPane:
     # ----------------------------------------------------------- client side
     def _try_client_side(self, budget: int) -> None:
         first = self.epoch_columns(self.variant.epochs[0])
-        if not first or columns_nbytes(first) * len(self.variant.epochs) > budget:
+        if not first:
+            return
+        n = len(self.variant.epochs)
+        # Sized from the first checkpoint (the others cost as much): as they are, else
+        # quantised (tdw.explore.frames), else the view answers from Python.
+        sizes = [sum(pack([first[name]], quantise=q).nbytes for name in first) * n
+                 for q in (False, True)]
+        self.quantised = sizes[0] > budget
+        self.frame_bytes = sizes[1] if self.quantised else sizes[0]
+        if sizes[1] > budget:
             return
         from bokeh.models import ColumnDataSource
 
         # The browser swaps frames into the target sources; nothing it does to them (or to
         # the frames) is sent back to the kernel, which derives the same data itself.
         self.frames = {name: ColumnDataSource(name=f"frames:{self.view.name}:{name}",
-                                              syncable=False) for name in first}
+                                              syncable=False,
+                                              tags=[f"{FRAMES_OF_TAG}{self.sources[name].id}"])
+                       for name in first}
         for name in first:
             self.sources[name].syncable = False
             self.sources[name].name = self.sources[name].name or f"source:{self.view.name}:{name}"
@@ -244,13 +330,13 @@ class ViewPane:
     def _fill_frames(self) -> None:
         per_epoch = [self.epoch_columns(e) for e in self.variant.epochs]
         for name, frames in self.frames.items():
-            frames.data = {column: [_plain(cols[name][column]) for cols in per_epoch]
-                           for column in per_epoch[0][name]}
+            fill(frames, pack([cols[name] for cols in per_epoch], quantise=self.quantised))
         # Axes span every checkpoint, so a move never changes them (see tdw.explore.ranges);
         # a new selection (e.g. another neuron) spans its own data.
         for rng in self._held:
             rng.start = rng.end = float("nan")
-        self._held = hold_ranges(self.figure, self.sources, self.frames)
+        self._held = hold_ranges(self.figure, self.sources,
+                                 {name: [cols[name] for cols in per_epoch] for name in self.frames})
 
 
 def _hide_empty_legend_items(figure: Any, moving: set[str], sources: Mapping[str, Any]
@@ -267,15 +353,6 @@ def _hide_empty_legend_items(figure: Any, moving: set[str], sources: Mapping[str
                     src is not None and id(src) not in moving_ids
                     and not any(len(v) for v in src.data.values()) for src in sources_of):
                 item.visible = False
-
-
-def _plain(values: Any) -> Any:
-    """A column as Bokeh serialises it efficiently: 1-D numbers as arrays."""
-    if isinstance(values, np.ndarray):
-        return values
-    if isinstance(values, list) and values and all(isinstance(v, np.ndarray) for v in values):
-        return values
-    return list(values) if not isinstance(values, Mapping) else values
 
 
 GROUP_ORDER = ("Training", "Trajectory", "Fourier", "Grids", "Analyses")

@@ -1,9 +1,15 @@
-"""Compare 2-4 variants side by side on one synced slider.
+"""Compare 2-4 variants side by side on one player.
 
-The slider's position is an epoch, or, aligned by turn, epochs since each variant's
-detected turn; each variant shows its checkpoint nearest that position. The cross-epoch
-summaries (each view's :class:`~tdw.family.views.Trace`) are overlaid, one line per variant, on the
-same alignment, with the slider position marked.
+The player's position is an epoch, or, aligned by transition, epochs since each variant's
+detected transition; each variant shows its checkpoint nearest that position. The
+cross-epoch summaries (each view's :class:`~tdw.family.views.Trace`) are overlaid, one line
+per variant, on the same alignment, with the position marked.
+
+A move costs what it costs in the Explorer: the views whose frames fit the client budget
+ship them once, and an *index table* (one row per position, one column per variant: the
+checkpoint index that variant shows there) lets the browser swap every variant's frame, move
+the timeline and the overlays' markers without asking the kernel. The kernel follows along
+and answers only for views too large to ship.
 """
 
 from __future__ import annotations
@@ -17,59 +23,93 @@ import param
 from tdw.errors import TdwError
 from tdw.explore.jupyter import ensure_extension
 from tdw.explore.variant import Variant
-from tdw.explore.viewpane import ViewPane
+from tdw.explore.viewpane import ViewPane, frame_swap_args, frame_swap_code
 from tdw.family import plot as _plot
 from tdw.store.store import Store
+from tdw.ui.explorer import DEFAULT_CLIENT_BUDGET
+from tdw.ui.overlays import Overlay
+from tdw.ui.player import CheckpointPlayer
+from tdw.ui.timeline import Timeline, scale_for
 
-__all__ = ["Compare", "aligned_positions", "MAX_VARIANTS"]
+__all__ = ["Compare", "aligned_positions", "index_table", "MAX_VARIANTS", "ALIGNMENTS"]
 
 MAX_VARIANTS = 4
 DEFAULT_VIEWS = 3
 """Per-checkpoint views shown side by side until the user picks others."""
 
+ALIGNMENTS = {"epoch": "epoch", "transition": "epochs since transition"}
+"""Each alignment and what a position is called under it."""
+
+_ALIASES = {"turn": "transition"}  # the name stores and notebooks of earlier releases used
+
 
 def _offset(variant: Variant, align: str) -> int:
-    if align == "turn":
+    if align == "transition":
         turn = variant.turn()
         if turn is None:
-            raise TdwError(f"{variant.id} has no detected turn (analyse it, or align by epoch)")
+            raise TdwError(f"{variant.id} has no detected transition (analyse it, or align "
+                           "by epoch)")
         return turn[0]
     return 0
 
 
+def _alignment(align: str) -> str:
+    align = _ALIASES.get(align, align)
+    if align not in ALIGNMENTS:
+        raise TdwError(f"unknown alignment {align!r}: use one of {', '.join(ALIGNMENTS)}")
+    return align
+
+
 def aligned_positions(variants: list[Variant], align: str) -> list[int]:
-    """Every slider position: the union of the variants' checkpoint epochs, shifted by
-    each variant's turn when ``align == "turn"``."""
+    """Every position: the union of the variants' checkpoint epochs, shifted by each
+    variant's transition when ``align == "transition"``."""
+    align = _alignment(align)
     positions = set()
     for v in variants:
         positions.update(e - _offset(v, align) for e in v.epochs)
     return sorted(positions)
 
 
+def index_table(variants: list[Variant], positions: list[int], align: str
+                ) -> dict[str, np.ndarray]:
+    """For each position, the index of the checkpoint each variant shows there (its nearest,
+    the earlier of a tie): columns ``lane0`` .. ``lane<n-1>`` and ``position``."""
+    align = _alignment(align)
+    table = {"position": np.asarray(positions, dtype=np.int64)}
+    for lane, v in enumerate(variants):
+        targets = table["position"] + _offset(v, align)
+        table[f"lane{lane}"] = np.asarray([_plot.nearest_index(v.epochs, t) for t in targets],
+                                          dtype=np.int32)
+    return table
+
+
 class Compare(pn.viewable.Viewer):
-    """Several variants on one slider, with their summaries overlaid.
+    """Several variants on one player, with their summaries overlaid.
 
     Args:
         variants: 2-4 variants or variant ids (of one family or several).
         store: the store, for ids.
         views: names of the views shown per variant (default: the first family's first
-            two per-checkpoint views they all share).
-        align: ``"epoch"`` or ``"turn"``.
+            three per-checkpoint views they all share).
+        align: ``"epoch"`` or ``"transition"``.
+        client_budget: as for the :class:`~tdw.ui.explorer.Explorer`, per view and variant.
     """
 
-    align = param.Selector(default="epoch", objects=["epoch", "turn"])
-    position = param.Integer(default=0)
+    align = param.Selector(default="epoch", objects=list(ALIGNMENTS))
+    position = param.Integer(default=0, doc="The position shown (see the module docstring).")
 
     def __init__(self, variants: list[Variant | str], store: Store | str | None = None, *,
-                 views: list[str] | None = None, align: str = "epoch", **params: Any):
+                 views: list[str] | None = None, align: str = "epoch",
+                 client_budget: int = DEFAULT_CLIENT_BUDGET, **params: Any):
         ensure_extension()
         if not 2 <= len(variants) <= MAX_VARIANTS:
             raise TdwError(f"compare 2 to {MAX_VARIANTS} variants, not {len(variants)}")
         self.variants = [v if isinstance(v, Variant) else Variant(v, store) for v in variants]
-        if align == "turn":
-            for v in self.variants:
-                _offset(v, "turn")
+        align = _alignment(align)
+        for v in self.variants:
+            _offset(v, align)
         super().__init__(align=align, **params)
+        self._budget = client_budget
         waiting = [v.waiting() for v in self.variants]
         shared = [name for name in self.variants[0].views()
                   if all(name in v.views() and name not in w
@@ -86,18 +126,20 @@ class Compare(pn.viewable.Viewer):
                                                   sizing_mode="stretch_width")
         self.side = pn.Row(sizing_mode="stretch_width", css_classes=["tdw-compare-side"])
         self.columns: list[list[ViewPane]] = []
-        self._build_columns()
-        self.view_picker.param.watch(self._set_views, "value")
-        self.slider = pn.widgets.DiscreteSlider(label="epoch", options=[0], value=0,
-                                                sizing_mode="stretch_width")
         self.align_widget = pn.widgets.RadioButtonGroup(
-            options={"align by epoch": "epoch", "align by turn": "turn"}, value=align)
-        self.align_widget.param.watch(self._set_align, "value")
+            options={"align by epoch": "epoch", "align by transition": "transition"},
+            value=align)
         self.status = pn.pane.Markdown("", margin=(0, 10))
-        self.overlays = self._build_overlays(shared)
-        self.slider.param.watch(lambda e: setattr(self, "position", e.new), "value")
-        self.param.watch(lambda e: self._show(), "position")
-        self._reset_slider()
+        self.controls = pn.Column(sizing_mode="stretch_width")
+        self.overlays = [Overlay(n, self.variants) for n in shared
+                         if self.variants[0]._view(n).trace is not None]
+        self.positions = aligned_positions(self.variants, self.align)
+        self.position = self.positions[-1]
+        self._build_columns()
+        self._build_controls()
+        self.view_picker.param.watch(self._set_views, "value")
+        self.align_widget.param.watch(self._set_align, "value")
+        self.param.watch(self._on_position, "position")
 
     # -------------------------------------------------------------- logic
     def epochs_at(self, position: int) -> list[int]:
@@ -108,105 +150,148 @@ class Compare(pn.viewable.Viewer):
             out.append(v.epochs[_plot.nearest_index(v.epochs, target)])
         return out
 
+    def note(self, position: int) -> str:
+        """What the caption says of ``position``: the checkpoint each variant shows."""
+        return " · ".join(f"{_short(v)} at epoch {e}" for v, e in
+                          zip(self.variants, self.epochs_at(position), strict=True))
+
+    @property
+    def caption(self) -> str:
+        """What the page says of the current position (the timeline's caption)."""
+        return self.timeline.caption_text()
+
     def take_place_of(self, old: Compare) -> None:
         """Show what ``old`` showed: its views (those still comparable), its alignment and
-        the slider position nearest its own (used when the variants gained checkpoints)."""
+        the position nearest its own (used when the variants gained checkpoints)."""
         views = [n for n in old.view_names if n in self.view_picker.options]
         if views and views != self.view_names:
             self.view_picker.value = views
         if old.align != self.align:
             self.align_widget.value = old.align
-        options = self.slider.options
-        if options:
-            self.slider.value = min(options, key=lambda x: abs(x - old.position))
+        self.position = old.position
+
+    # ------------------------------------------------------------- wiring
+    def _on_position(self, event: param.parameterized.Event) -> None:
+        """A position set from Python (or the player): land on the nearest position, move the
+        player (the page then moves everything else) and the kernel's copies of the panes."""
+        index = _plot.nearest_index(self.positions, event.new)
+        if self.positions[index] != event.new:
+            self.position = self.positions[index]
+        else:
+            self._follow(index)
+
+    def _follow(self, index: int) -> None:
+        if self.player.value != index:
+            self.player.value = index
+        with param.discard_events(self.timeline):
+            self.timeline.value = self.position
+        for panes, epoch in zip(self.columns, self.epochs_at(self.position), strict=True):
+            for pane in panes:
+                if pane.client_side:
+                    pane.epoch = epoch  # the browser already swapped its frame
+                elif pane.epoch != epoch:
+                    pane.show(epoch)
+
+    def _on_player(self, event: param.parameterized.Event) -> None:
+        self.position = self.positions[event.new]
+
+    def _on_timeline(self, event: param.parameterized.Event) -> None:
+        if event.new in self.positions and event.new != self.position:
+            self.position = event.new
 
     def _set_align(self, event: param.parameterized.Event) -> None:
+        new = _alignment(event.new)
         try:
             for v in self.variants:
-                _offset(v, event.new)
+                _offset(v, new)
         except TdwError as exc:
             self.status.object = f"**{exc}**"
             self.align_widget.value = event.old
             return
-        self.align = event.new
-        self._reset_slider()
-        self._redraw_overlays()
+        self.status.object = ""
+        # Keep the first variant at the checkpoint it shows.
+        epoch = self.epochs_at(self.position)[0]
+        self.align = new
+        self.positions = aligned_positions(self.variants, new)
+        self._build_controls(epoch - _offset(self.variants[0], new))
 
-    def _reset_slider(self) -> None:
-        positions = aligned_positions(self.variants, self.align)
-        self.slider.label = "epoch" if self.align == "epoch" else "epochs since turn"
-        self.slider.options = positions
-        value = positions[-1]
-        if self.slider.value != value:
-            self.slider.value = value
-        else:
-            self.position = value
-        self._show()
+    def _set_views(self, event: param.parameterized.Event) -> None:
+        self.view_names = list(event.new)
+        self._build_columns()
+        self._build_controls(self.position)
 
+    # -------------------------------------------------------------- build
     def _build_columns(self) -> None:
         """One pane per (variant, chosen view); panes of views still chosen are kept."""
         old = {(col, p.name): p for col, panes in enumerate(self.columns) for p in panes}
-        self.columns = [[old.get((col, n)) or ViewPane(v, v._view(n), v.epochs[-1])
+        epochs = self.epochs_at(self.position)
+        self.columns = [[old.get((col, n)) or ViewPane(v, v._view(n), epochs[col],
+                                                       client_budget=self._budget)
                          for n in self.view_names] for col, v in enumerate(self.variants)]
+        for panes, epoch in zip(self.columns, epochs, strict=True):
+            for pane in panes:
+                if pane.epoch != epoch:
+                    pane.show(epoch)
         self.side.objects = [
             pn.Column(pn.pane.Markdown(f"**{v.id}**"),
                       *[pn.pane.Bokeh(p.figure) for p in panes])
             for v, panes in zip(self.variants, self.columns, strict=True)]
 
-    def _set_views(self, event: param.parameterized.Event) -> None:
-        self.view_names = list(event.new)
-        self._build_columns()
-        self._show()
-
-    def _show(self) -> None:
-        epochs = self.epochs_at(self.position)
-        for panes, epoch in zip(self.columns, epochs, strict=True):
-            for pane in panes:
-                pane.show(epoch)
-        for _, marker in self.overlays:
-            marker.data = {"x": [self.position]}
-        self.status.object = " · ".join(f"{v.id.split('/')[-1]}: epoch {e}"
-                                        for v, e in zip(self.variants, epochs, strict=True))
-
-    # ------------------------------------------------------------- overlays
-    def _build_overlays(self, shared: list[str]) -> list[tuple[Any, Any]]:
+    def _build_controls(self, position: int | None = None) -> None:
+        """A player over the positions, a timeline captioned with each variant's checkpoint,
+        and the browser-side link that moves every client-side view, the timeline and the
+        overlays' markers on a move (built anew when the views or the alignment change)."""
         from bokeh.models import ColumnDataSource
 
-        out = []
-        first = self.variants[0]
-        for name in shared:
-            view = first._view(name)
-            if view.trace is None:
-                continue
-            fig = _plot.figure(f"{view.title}: {view.trace.label}", x_label="epoch",
-                               y_label=view.trace.label, width=460, height=330,
-                               y_axis_type="log" if view.trace.log else "linear")
-            fig.name = f"overlay:{name}"
-            for i, _v in enumerate(self.variants):
-                src = ColumnDataSource({"x": [], "y": []}, name=f"overlay:{name}:{i}")
-                fig.line("x", "y", source=src, color=_plot.PALETTE[i], line_width=1.5,
-                         legend_label=_v.id.split("/")[-1])
-            marker = ColumnDataSource({"x": [0]})
-            _plot.current_epoch_band(fig, marker)
-            _plot.legend_outside(fig, side="below")
-            out.append((fig, marker))
-        self._traces = [n for n in shared if first._view(n).trace is not None]
-        self._redraw_overlays(out)
-        return out
-
-    def _redraw_overlays(self, overlays: list | None = None) -> None:
-        overlays = self.overlays if overlays is None else overlays
-        for (fig, _), name in zip(overlays, self._traces, strict=True):
-            for i, v in enumerate(self.variants):
-                view = v._view(name)
-                x, y = view.trace.values(v.context(v.epochs[-1]))
-                x = np.asarray(x, dtype=np.float64) - _offset(v, self.align)
-                fig.renderers[i].data_source.data = {"x": x, "y": np.asarray(y, np.float64)}
-            fig.xaxis.axis_label = "epoch" if self.align == "epoch" else "epochs since turn"
+        positions = self.positions
+        start = _plot.nearest_index(positions, self.position if position is None else position)
+        table = ColumnDataSource(index_table(self.variants, positions, self.align),
+                                 name="tdw:index-table")
+        scale = scale_for(positions) if self.align == "epoch" else "linear"
+        self.timeline = Timeline(epochs=positions, value=positions[start],
+                                 unit=ALIGNMENTS[self.align], caption=True, scale=scale,
+                                 notes=[self.note(p) for p in positions])
+        offsets = [_offset(v, self.align) for v in self.variants]
+        for overlay in self.overlays:
+            overlay.draw(offsets, positions, ALIGNMENTS[self.align])
+            overlay.show(positions[start])
+        self.player = CheckpointPlayer(
+            label="position", start=0, end=len(positions) - 1, value=start,
+            code=frame_swap_code("source.value") + _MOVE_JS,
+            args=frame_swap_args(self.columns, table, rows=self.overlays),
+            timeline_name=self.timeline.model_name)
+        self.player.param.watch(self._on_player, "value")
+        self.timeline.param.watch(self._on_timeline, "value")
+        self.controls.objects = [self.player, self.timeline]
+        with param.discard_events(self):
+            self.position = positions[start]
+        self._follow(start)
 
     def __panel__(self):
-        header = pn.Column(pn.Row(self.align_widget, self.status), self.slider,
+        # Browser-side swaps are not echoed to Python: bring the client-side sources and the
+        # markers up to the current position before (re)displaying them.
+        for panes, epoch in zip(self.columns, self.epochs_at(self.position), strict=True):
+            for pane in panes:
+                if pane.client_side:
+                    pane.show(epoch)
+        for overlay in self.overlays:
+            overlay.show(self.position)
+        header = pn.Column(pn.Row(self.align_widget, self.status), self.controls,
                            self.view_picker, sizing_mode="stretch_width")
-        overlays = pn.Card(pn.FlexBox(*[pn.pane.Bokeh(f) for f, _ in self.overlays]),
+        overlays = pn.Card(pn.GridBox(*[pn.pane.Bokeh(o.figure) for o in self.overlays], ncols=3),
                            title="Summaries overlaid", sizing_mode="stretch_width")
         return pn.Column(header, self.side, overlays, sizing_mode="stretch_width")
+
+
+def _short(variant: Variant) -> str:
+    return variant.id.split("/")[-1]
+
+
+_MOVE_JS = """
+// Not sent back: the kernel follows the player itself (see Explorer._TIMELINE_JS).
+const position = index_table.data.position[Math.max(0, Math.min(row,
+  index_table.get_length() - 1))];
+if (timeline != null && timeline.data != null && timeline.data.value !== position) {
+  timeline.data.setv({value: position}, {sync: false});
+}
+"""

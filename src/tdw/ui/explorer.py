@@ -25,13 +25,10 @@ from tdw.explore.variant import Variant
 from tdw.explore.viewpane import ViewPane, frame_swap_args, frame_swap_code, grouped
 from tdw.store.store import Store
 from tdw.ui.export_bar import ExportBar
-from tdw.ui.timeline import Timeline
+from tdw.ui.player import CheckpointPlayer
+from tdw.ui.timeline import Timeline, scale_for
 
 __all__ = ["Explorer", "DEFAULT_CLIENT_BUDGET"]
-
-PLAY_MS = 80
-"""Milliseconds between checkpoints when playing: 12.5 a second, so timer drift still leaves
-more than 10."""
 
 DEFAULT_CLIENT_BUDGET = 8_000_000
 """Bytes of per-checkpoint data (all checkpoints together) a view may ship to the browser.
@@ -73,16 +70,18 @@ class Explorer(pn.viewable.Viewer):
             if view.name not in self.waiting:
                 self.panes.append(ViewPane(self.variant, view, epochs[start],
                                            client_budget=client_budget))
-        self.player = pn.widgets.Player(
-            label="checkpoint", start=0, end=len(epochs) - 1, value=start, interval=PLAY_MS,
-            loop_policy="once", show_loop_controls=False, show_value=False,
-            sizing_mode="stretch_width",
-            visible_buttons=["first", "previous", "pause", "play", "next", "last"])
         turn = self.variant.turn()
         self.timeline = Timeline(epochs=list(epochs), value=epochs[start],
                                  turn=turn[0] if turn else None, caption=True,
-                                 scale="log" if _spans_decades(epochs) else "linear")
-        self._link_browser_side()
+                                 scale=scale_for(epochs))
+        # On a move the browser swaps the frames of the client-side views and moves the
+        # timeline (and its caption) itself, before the kernel hears of it: the kernel's own
+        # update then finds nothing to change.
+        self.player = CheckpointPlayer(
+            label="checkpoint", start=0, end=len(epochs) - 1, value=start,
+            code=frame_swap_code("source.value") + _TIMELINE_JS,
+            args={**frame_swap_args([self.panes]), "epochs": list(epochs)},
+            timeline_name=self.timeline.model_name)
         self.player.param.watch(lambda e: setattr(self, "index", e.new), "value")
         self.timeline.param.watch(self._on_timeline, "value")
         self.param.watch(self._on_index, "index")
@@ -127,14 +126,6 @@ class Explorer(pn.viewable.Viewer):
     def _on_timeline(self, event: param.parameterized.Event) -> None:
         if event.new in self.variant.epochs and event.new != self.epoch:
             self.index = self.variant.epochs.index(event.new)
-
-    def _link_browser_side(self) -> None:
-        """On a move of the player, the browser swaps the frames of the client-side views and
-        moves the timeline (and its caption) itself, before the kernel hears of it: the
-        kernel's own update then finds nothing to change."""
-        args = {**frame_swap_args(self.panes, len(self.variant.epochs)),
-                "timeline": self.timeline, "epochs": list(self.variant.epochs)}
-        self.player.jscallback(value=frame_swap_code("source.value") + _TIMELINE_JS, args=args)
 
     def _link_marker_clicks(self, pane: ViewPane) -> None:
         from bokeh.models import TapTool
@@ -202,12 +193,9 @@ class Explorer(pn.viewable.Viewer):
 _TIMELINE_JS = """
 // Not sent back: the kernel moves its timeline when it hears of the player (an echo would race
 // the next move and could pull the page back to an older checkpoint).
-if (timeline.data != null && timeline.data.value !== epochs[i]) {
-  timeline.data.setv({value: epochs[i]}, {sync: false});
+const epoch = epochs[Math.max(0, Math.min(row, epochs.length - 1))];
+if (timeline != null && timeline.data != null && timeline.data.value !== epoch) {
+  timeline.data.setv({value: epoch}, {sync: false});
 }
 """
 
-
-def _spans_decades(epochs: tuple[int, ...]) -> bool:
-    positive = [e for e in epochs if e > 0]
-    return bool(positive) and max(positive) / min(positive) >= 100

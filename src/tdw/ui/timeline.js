@@ -6,7 +6,9 @@
 //
 // Traits (see timeline.py): epochs (increasing ints), value (int), turn (int|null),
 // scale ("linear"|"log"; log means log10(1 + epoch)), caption (bool: a line above the strip
-// naming the current checkpoint, rewritten in place on every move).
+// naming the current checkpoint, rewritten in place on every move), unit (what a value is
+// called: "epoch" unless e.g. "epochs since transition"), notes (strings, one per epoch,
+// that the caption gives instead of "checkpoint i of n" when present).
 //
 // Stable hooks for tests: .tdw-timeline-marker[data-epoch], .tdw-timeline-current[data-epoch],
 // .tdw-timeline-turn[data-epoch], .tdw-timeline-tooltip.
@@ -143,6 +145,7 @@ function render({ model, el }) {
   let progress = null;
 
   const epochs = () => cleanEpochs(model.get("epochs"));
+  const unit = () => model.get("unit") || "epoch";
 
   function draw() {
     const eps = epochs();
@@ -157,7 +160,7 @@ function render({ model, el }) {
     current = progress = null;
     root.dataset.value = String(value);
     root.setAttribute("aria-valuenow", String(value));
-    root.setAttribute("aria-valuetext", `epoch ${value}`);
+    root.setAttribute("aria-valuetext", `${unit()} ${value}`);
 
     if (eps.length === 0) {
       geom = null;
@@ -251,7 +254,7 @@ function render({ model, el }) {
     const value = model.get("value");
     root.dataset.value = String(value);
     root.setAttribute("aria-valuenow", String(value));
-    root.setAttribute("aria-valuetext", `epoch ${value}`);
+    root.setAttribute("aria-valuetext", `${unit()} ${value}`);
     writeCaption(value);
     if (!geom || !current) return;
     const shown = Number.isFinite(value) ? "visible" : "hidden";
@@ -263,8 +266,9 @@ function render({ model, el }) {
     progress.setAttribute("visibility", shown);
   }
 
-  /** The caption: "epoch E · checkpoint i of n · detected transition at epoch T" (Python's
-   * Timeline.caption_text writes the same). */
+  /** The caption: "epoch E · checkpoint i of n · detected transition at epoch T", or the
+   * epoch's note in place of "checkpoint i of n" (Python's Timeline.caption_text writes the
+   * same). */
   function writeCaption(value) {
     if (!model.get("caption")) {
       caption.replaceChildren();
@@ -273,8 +277,11 @@ function render({ model, el }) {
     const eps = epochs();
     const turn = model.get("turn");
     const bold = document.createElement("b");
-    bold.textContent = `epoch ${value}`;
-    let rest = ` · checkpoint ${eps.indexOf(value) + 1} of ${eps.length}`;
+    bold.textContent = `${unit()} ${value}`;
+    const notes = model.get("notes") || [];
+    const at = eps.indexOf(value);
+    let rest = notes.length ? (at >= 0 && notes[at] ? ` · ${notes[at]}` : "")
+      : ` · checkpoint ${at + 1} of ${eps.length}`;
     if (turn !== null && turn !== undefined) rest += ` · detected transition at epoch ${turn}`;
     caption.replaceChildren(bold, document.createTextNode(rest));
   }
@@ -303,7 +310,7 @@ function render({ model, el }) {
     }
     const rect = svg.getBoundingClientRect();
     const scaleX = (rect.width || width) / width;
-    tooltip.textContent = `epoch ${epoch}`;
+    tooltip.textContent = `${unit()} ${epoch}`;
     tooltip.style.left = `${geom.x(epoch) * scaleX}px`;
     tooltip.style.top = `${Math.max(0, geom.trackY - 10)}px`;
     tooltip.style.opacity = "1";
@@ -384,7 +391,7 @@ function render({ model, el }) {
 
   const onChange = () => draw();
   const onValue = () => (hoverEpoch === null || dragging ? place() : draw());
-  const traits = ["epochs", "turn", "scale", "caption"];
+  const traits = ["epochs", "turn", "scale", "caption", "unit", "notes"];
   for (const name of traits) model.on(`change:${name}`, onChange);
   model.on("change:value", onValue);
 

@@ -12,11 +12,21 @@ could back an ``anywidget.AnyWidget`` too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import param
 from panel.custom import AnyWidgetComponent
+
+__all__ = ["Timeline", "scale_for"]
+
+
+def scale_for(epochs: Sequence[int]) -> str:
+    """The timeline scale that suits ``epochs``: "log" when the positive ones span two
+    decades or more (log-spaced checkpoints), else "linear"."""
+    positive = [e for e in epochs if e > 0]
+    return "log" if positive and max(positive) / min(positive) >= 100 else "linear"
 
 
 class Timeline(AnyWidgetComponent):
@@ -53,12 +63,33 @@ class Timeline(AnyWidgetComponent):
         Show a line above the strip naming the current checkpoint (see caption_text); the
         page rewrites it in place on every move, which lays nothing else out again.""")
 
+    unit = param.String(default="epoch", doc="""
+        What a value is called in the caption and tooltip (e.g. "epochs since transition").""")
+
+    notes = param.List(default=[], item_type=str, doc="""
+        One string per epoch that the caption gives in place of "checkpoint i of n" (e.g.
+        which checkpoint of each compared variant a position shows); empty for none.""")
+
     def caption_text(self) -> str:
         """The caption's text, as the page writes it."""
-        position = (f" · checkpoint {self.epochs.index(self.value) + 1} of {len(self.epochs)}"
-                    if self.value in self.epochs else "")
+        at = self.epochs.index(self.value) if self.value in self.epochs else None
+        if self.notes:
+            position = f" · {self.notes[at]}" if at is not None and self.notes[at] else ""
+        else:
+            position = f" · checkpoint {at + 1} of {len(self.epochs)}" if at is not None else ""
         turn = f" · detected transition at epoch {self.turn}" if self.turn is not None else ""
-        return f"epoch {self.value}{position}{turn}"
+        return f"{self.unit} {self.value}{position}{turn}"
+
+    @property
+    def model_name(self) -> str:
+        """The name of every Bokeh model of this timeline, unique to it, by which page-side
+        code finds it (e.g. :class:`~tdw.ui.player.CheckpointPlayer`'s)."""
+        return f"tdw-timeline:{self.name}"
+
+    def _get_properties(self, doc):
+        # Named as the model is made: renaming it afterwards would come back to Python as a
+        # change of the component's name when the page talks to the kernel over a comm.
+        return {**super()._get_properties(doc), "name": self.model_name}
 
     def __init__(self, **params: Any) -> None:
         # Layout defaults go through __init__ rather than re-declared class parameters: Panel's
