@@ -96,5 +96,5 @@ def test_the_compare_page_lays_a_family_side_by_side(variant):
 
     cmp = Compare([variant, variant])
     assert cmp.view_names, f"{variant.family.name} has no per-checkpoint view to compare"
-    cmp.slider.value = cmp.slider.options[0]
+    cmp.position = cmp.positions[0]
     assert all(p.epoch == variant.epochs[0] for panes in cmp.columns for p in panes)
