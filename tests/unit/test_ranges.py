@@ -71,6 +71,30 @@ def test_ranges_stay_automatic_where_the_extent_cannot_be_known():
     assert hold_ranges(fixed, {}, {}) == [] and ranges_fixed(fixed)  # set by the view
 
 
+def test_a_marker_with_nothing_to_mark_does_not_leave_the_axis_following_the_data():
+    # A variant with no detected transition: its marker's source is empty. It draws
+    # nothing, so the axis spans the curve and the current checkpoint alone (were it left
+    # automatic, every move would repaint the figure's axes, grid and legend).
+    fig = figure()
+    curve = ColumnDataSource({"x": [0.0, 100.0], "y": [1.0, 2.0]})
+    no_transition = ColumnDataSource({"x": np.array([], dtype=float)})
+    current = ColumnDataSource({"x": [10.0]})
+    fig.line("x", "y", source=curve)
+    fig.vspan(x="x", source=no_transition)
+    fig.vspan(x="x", source=current)
+    frames = _frames([{"x": np.array([10.0])}, {"x": np.array([50.0])}])
+    held = hold_ranges(fig, {"curve": curve, "transition": no_transition, "current": current},
+                       {"current": frames})
+    assert fig.x_range in held and ranges_fixed(fig)
+    assert (fig.x_range.start, fig.x_range.end) == pytest.approx((-5.0, 105.0))
+    # a marker whose only values are NaN draws nothing either
+    nan_marker = ColumnDataSource({"x": [float("nan")]})
+    fig.vspan(x="x", source=nan_marker)
+    fig.x_range.start = fig.x_range.end = float("nan")
+    assert fig.x_range in hold_ranges(fig, {"nan": nan_marker, "current": current},
+                                      {"current": frames})
+
+
 def test_moving_glyphs_go_to_the_overlay_and_their_legend_to_a_twin_drawn_nowhere():
     fig = figure()
     static = ColumnDataSource({"x": [0, 1], "y": [0, 1]})

@@ -77,10 +77,12 @@ def _values(value: Any, columns: Iterable[Mapping[str, Any]]) -> list[np.ndarray
 
 
 def _extent(glyph: Any, keys: tuple[str, ...], size: str | None, centred: str | None,
-            columns: list[Mapping[str, Any]]) -> tuple[float, float, float] | None:
+            columns: list[Mapping[str, Any]]) -> tuple[float, ...] | None:
     """(low, high, lowest positive) of ``glyph`` along one dimension over ``columns`` (the
-    positive low for a log axis, NaN if none); None if unknowable. ``size`` extends the
-    glyph from its position (an image's ``dw``), ``centred`` around it (a bar's ``width``)."""
+    positive low for a log axis, NaN if none); ``()`` if it draws nothing there (no finite
+    value in any frame, e.g. a transition marker of a variant without one); None if
+    unknowable. ``size`` extends the glyph from its position (an image's ``dw``),
+    ``centred`` around it (a bar's ``width``)."""
     found: list[np.ndarray] = []
     for key in keys:
         if key not in glyph.properties():
@@ -101,7 +103,7 @@ def _extent(glyph: Any, keys: tuple[str, ...], size: str | None, centred: str | 
     finite = np.concatenate(found) if found else np.empty(0)
     finite = finite[np.isfinite(finite)]
     if not finite.size:
-        return None
+        return () if found else None
     positive = finite[finite > 0]
     return (float(finite.min()), float(finite.max()),
             float(positive.min()) if positive.size else float("nan"))
@@ -153,7 +155,7 @@ def hold_ranges(figure: Any, sources: Mapping[str, Any],
             extent = _extent(glyph, keys, size, mid, columns)
             if extent is None and any(k in glyph.properties() for k in keys):
                 spans[axis] = None
-            elif extent is not None:
+            elif extent:  # () draws nothing along this axis
                 spans[axis].append(extent)
     held = []
     for axis, rng, scale in (("x", figure.x_range, figure.x_scale),
