@@ -230,6 +230,39 @@ def test_a_page_the_kernel_rebuilds_still_moves_in_the_browser(server, browser, 
     page.close()  # its kernel is then idle and disconnected, so Voila culls it
 
 
+def _linked(url: str, query: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def test_a_link_opens_a_checkpoint_and_the_address_follows_the_player(server, browser, ui_store):
+    """A shared link (with the preheated kernel that serves the page) opens the variant and
+    checkpoint it names; a move rewrites the address, so copying it reproduces the view."""
+    from tdw.explore.variant import Variant
+
+    root, ids = ui_store
+    variant = Variant(ids[1], root)
+    url = _linked(server.page("workbench.ipynb"),
+                  f"tab=Explore&variant={ids[1]}&epoch={variant.epochs[2]}")
+    page, guard, _ = _open(browser, url, figures=10, name="link-explore")
+    text = page.evaluate("tdwProbe.text()")
+    assert f"epoch {variant.epochs[2]} · checkpoint 3 of {len(variant.epochs)}" in text
+    assert page.evaluate("tdwProbe.player().value") == 2
+    assert page.evaluate("(v) => tdwProbe.ofType('Select').some((s) => s.value === v)", ids[1])
+    page.evaluate("(i) => tdwProbe.move(i, 10000, true)", 4)
+    wanted = f"tab=Explore&variant={ids[1]}&epoch={variant.epochs[4]}"
+    page.wait_for_function("(q) => window.location.search.includes(q)", arg=wanted,
+                           timeout=20_000)
+    guard.check()
+    page.close()
+
+    bad = _linked(server.page("explore.ipynb"), "variant=nope&epoch=soon")
+    page, guard, _ = _open(browser, bad, figures=10, name="link-bad")
+    text = page.evaluate("tdwProbe.text()")
+    assert "unknown variant 'nope'" in text and "'soon' is not a whole number" in text
+    guard.check()
+    page.close()
+
+
 def test_a_view_exports_to_png_from_the_explorer(server, browser):
     page, guard, _ = _open(browser, server.page("explore.ipynb"), figures=10)
     page.locator(".card-header", has_text="Export").first.click()

@@ -402,3 +402,63 @@ def test_tdw_variants_id_shows_the_transition_and_how_much_is_analysed(ui_store,
     epoch = row["transition epoch"]
     assert (f"transition   epoch {epoch} (confidence" in shown if epoch is not None
             else "transition   none detected (grokking_turn)" in shown), shown
+
+
+# ------------------------------------------------------------------ links
+def test_a_page_opens_the_variant_and_checkpoint_its_link_names(ui_store):
+    from tdw.ui import ExplorePage, Workbench
+    from tdw.ui.links import Link
+    from tdw.ui.variants import VariantTable
+    from tdw.ui.workbench import TABS
+
+    root, ids = ui_store
+    variant = Variant(ids[1], root)
+    # the variant named first is the one explored, not only the one in the picker
+    page = ExplorePage(root, initial=ids[1])
+    assert page.picker.value == page.explorer.variant.id == ids[1]
+    wanted = variant.epochs[2]
+    page = ExplorePage(root, link=Link.parse(f"variant={ids[1]}&epoch={wanted}"))
+    assert (page.explorer.variant.id, page.explorer.epoch) == (ids[1], wanted)
+    assert not page.notices.visible
+    assert page.address.query == f"variant={ids[1]}&epoch={wanted}"
+    page.explorer.index = 4  # a move: the address follows
+    assert page.address.query == f"variant={ids[1]}&epoch={variant.epochs[4]}"
+    page.picker.value = ids[0]
+    assert page.address.query == f"variant={ids[0]}&epoch={Variant(ids[0], root).epochs[-1]}"
+
+    wb = Workbench(root, link=Link.parse(f"tab=Compare&variants={ids[1]},{ids[0]}"))
+    assert TABS[wb.tabs.active] == "Compare"
+    assert [v.id for v in wb.compare.compare.variants] == [ids[1], ids[0]]
+    assert wb.address.query == f"tab=Compare&variants={ids[1]},{ids[0]}&align=epoch"
+    wb.tabs.active = 0
+    assert wb.address.query.startswith("tab=Explore&variant=")
+    # on a Voila page, each row of the variant table links to its variant in Explore
+    assert not wb.variants.links  # (not served here)
+    table = VariantTable(Store(root), links=True)
+    assert [Link.parse(q) for q in table.source.data["link"]] == [
+        Link(tab="Explore", variant=v) for v in table.source.data["variant"]]
+
+
+def test_what_a_link_names_that_the_store_lacks_is_said_on_the_page(ui_store):
+    from tdw.ui import ComparePage, ExplorePage, Workbench
+    from tdw.ui.links import Link
+
+    root, ids = ui_store
+    variant = Variant(ids[0], root)
+    between = variant.epochs[1] + 1
+    page = ExplorePage(root, link=Link.parse(f"variant={ids[0]}&epoch={between}&colour=red"))
+    said = " ".join(alert.object for alert in page.notices)
+    assert page.notices.visible and page.explorer.epoch == variant.epochs[1]
+    assert f"no checkpoint at epoch {between}; showing the nearest, epoch {variant.epochs[1]}" \
+        in said
+    assert "'colour' is not one tdw reads" in said
+    page = ExplorePage(root, link=Link.parse("variant=nope"))
+    assert "unknown variant 'nope'" in page.notices[0].object and page.explorer is not None
+    compare = ComparePage(root, link=Link.parse(f"variants={ids[0]},nope,{ids[1]}&align=sideways"))
+    said = " ".join(alert.object for alert in compare.notices)
+    assert "unknown variant 'nope'" in said and "unknown alignment 'sideways'" in said
+    assert [v.id for v in compare.compare.variants] == [ids[0], ids[1]]
+    wb = Workbench(root, link=Link.parse("tab=Nowhere&epoch=soon"))
+    said = " ".join(alert.object for alert in wb.notices)
+    assert "unknown tab 'Nowhere'" in said and "'soon' is not a whole number" in said
+    assert wb.tabs.active == 0  # the default tab, still working

@@ -31,7 +31,8 @@ from tdw.ui.overlays import Overlay
 from tdw.ui.player import CheckpointPlayer
 from tdw.ui.timeline import Timeline, scale_for
 
-__all__ = ["Compare", "aligned_positions", "index_table", "MAX_VARIANTS", "ALIGNMENTS"]
+__all__ = ["Compare", "aligned_positions", "index_table", "alignment", "MAX_VARIANTS",
+           "ALIGNMENTS"]
 
 MAX_VARIANTS = 4
 DEFAULT_VIEWS = 3
@@ -53,7 +54,9 @@ def _offset(variant: Variant, align: str) -> int:
     return 0
 
 
-def _alignment(align: str) -> str:
+def alignment(align: str) -> str:
+    """The alignment ``align`` names (an alias such as "turn" gives its name); refuses an
+    unknown one, naming the choices."""
     align = _ALIASES.get(align, align)
     if align not in ALIGNMENTS:
         raise TdwError(f"unknown alignment {align!r}: use one of {', '.join(ALIGNMENTS)}")
@@ -63,7 +66,7 @@ def _alignment(align: str) -> str:
 def aligned_positions(variants: list[Variant], align: str) -> list[int]:
     """Every position: the union of the variants' checkpoint epochs, shifted by each
     variant's transition when ``align == "transition"``."""
-    align = _alignment(align)
+    align = alignment(align)
     positions = set()
     for v in variants:
         positions.update(e - _offset(v, align) for e in v.epochs)
@@ -74,7 +77,7 @@ def index_table(variants: list[Variant], positions: list[int], align: str
                 ) -> dict[str, np.ndarray]:
     """For each position, the index of the checkpoint each variant shows there (its nearest,
     the earlier of a tie): columns ``lane0`` .. ``lane<n-1>`` and ``position``."""
-    align = _alignment(align)
+    align = alignment(align)
     table = {"position": np.asarray(positions, dtype=np.int64)}
     for lane, v in enumerate(variants):
         targets = table["position"] + _offset(v, align)
@@ -105,7 +108,7 @@ class Compare(pn.viewable.Viewer):
         if not 2 <= len(variants) <= MAX_VARIANTS:
             raise TdwError(f"compare 2 to {MAX_VARIANTS} variants, not {len(variants)}")
         self.variants = [v if isinstance(v, Variant) else Variant(v, store) for v in variants]
-        align = _alignment(align)
+        align = alignment(align)
         for v in self.variants:
             _offset(v, align)
         super().__init__(align=align, **params)
@@ -200,7 +203,7 @@ class Compare(pn.viewable.Viewer):
             self.position = event.new
 
     def _set_align(self, event: param.parameterized.Event) -> None:
-        new = _alignment(event.new)
+        new = alignment(event.new)
         try:
             for v in self.variants:
                 _offset(v, new)

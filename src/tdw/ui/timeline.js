@@ -224,13 +224,13 @@ function render({ model, el }) {
       const px = x(turn);
       const g = svgEl("g", { class: "tdw-timeline-turn", "data-epoch": turn });
       g.append(svgEl("line", { x1: px, x2: px, y1: top + 13, y2: trackY + 9 }));
-      const text = `turn ${shortLabel(turn)}`;
+      const text = `transition ${shortLabel(turn)}`;
       const halfW = text.length * 3;
       const anchor = px - halfW < 2 ? "start" : px + halfW > width - 2 ? "end" : "middle";
       const label = svgEl("text", { x: px, y: top + 10, "text-anchor": anchor });
       label.textContent = text;
       const title = svgEl("title");
-      title.textContent = `turn: epoch ${turn}`;
+      title.textContent = `detected transition: epoch ${turn}`;
       g.append(label, title);
       svg.append(g);
     }

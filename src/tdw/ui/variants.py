@@ -1,7 +1,8 @@
 """The variant table: every variant with its key metrics, sortable; a row opens it.
 
 Columns are generic (parameters, accuracy, checkpoints, analysis completeness, the detected
-transition) plus each family's declared ``summaries``.
+transition) plus each family's declared ``summaries``. On a Voila page each row also links
+to the variant in Explore (:mod:`tdw.ui.links`), to open in a new tab or share.
 
 The table is Bokeh's ``DataTable`` on a plain ``ColumnDataSource``, not Panel's Tabulator:
 Tabulator needs pandas (and with it pyarrow), about 60 MB in every served kernel, for a
@@ -19,17 +20,21 @@ from tdw.errors import TdwError
 from tdw.explore.variant import Variant
 from tdw.family.registry import families
 from tdw.store.store import Store
+from tdw.ui.links import Link, served_by_voila
 
 __all__ = ["VariantTable", "variant_rows"]
 
 Row = dict[str, Any]
 
 PERCENT_COLUMNS = ("train acc %", "test acc %", "analysed %")
-_WIDTHS = {"variant": 330, "parameters": 300, "transition confidence": 130}
+_WIDTHS = {"variant": 330, "parameters": 300, "transition confidence": 130, "link": 70}
 
 _BAR = """<% if (value != null) { %><div class="tdw-bar" title="<%= value %>%">\
 <div style="width:<%= Math.max(0, Math.min(100, value)) %>%"></div>\
 <span><%= value %></span></div><% } %>"""
+
+_LINK = """<a href="?<%= value %>" target="_blank" rel="noopener" \
+title="open in Explore in a new tab (a link to share)">open &#8599;</a>"""
 
 _BAR_STYLE = """
 .tdw-bar { position: relative; height: 16px; margin-top: 4px; background: #eef1f4;
@@ -95,11 +100,13 @@ class VariantTable(pn.viewable.Viewer):
 
     selected = param.String(default="", doc="The variant of the last selected row.")
 
-    def __init__(self, store: Store, **params: Any):
+    def __init__(self, store: Store, *, links: bool | None = None, **params: Any):
         from bokeh.models import ColumnDataSource, DataTable
 
         super().__init__(**params)
         self.store = store
+        self.links = served_by_voila() if links is None else links
+        """Whether rows link to Explore (default: on a Voila page, whose URL a link extends)."""
         self.rows: list[Row] = []
         self.source = ColumnDataSource(data={})
         self.table = DataTable(source=self.source, columns=[], index_position=None,
@@ -118,14 +125,19 @@ class VariantTable(pn.viewable.Viewer):
 
         self.rows = variant_rows(self.store)
         names = _columns_of(self.rows) or ["variant"]
+        if self.links:
+            names = ["link", *names]
         if [c.field for c in self.table.columns] != names:
             self.table.columns = [
-                TableColumn(field=name, title=name,
+                TableColumn(field=name, title=name, sortable=name != "link",
                             formatter=HTMLTemplateFormatter(template=_BAR)
-                            if name in PERCENT_COLUMNS else StringFormatter(),
+                            if name in PERCENT_COLUMNS else HTMLTemplateFormatter(
+                                template=_LINK) if name == "link" else StringFormatter(),
                             width=_WIDTHS.get(name, 110 if name in PERCENT_COLUMNS else 90))
                 for name in names]
-        self.source.data = {name: [row.get(name) for row in self.rows] for name in names}
+        links = [Link(tab="Explore", variant=row["variant"]).query() for row in self.rows]
+        self.source.data = {name: links if name == "link" else [row.get(name) for row in self.rows]
+                            for name in names}
         self.table.height = min(60 + 26 * len(self.rows), 600)
 
     def select_row(self, index: int) -> None:

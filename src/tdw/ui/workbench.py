@@ -19,9 +19,10 @@ from tdw.explore.variant import Variant
 from tdw.store.jobs import JobRecord
 from tdw.store.store import Store
 from tdw.ui.apps import explorable_variants
-from tdw.ui.compare import MAX_VARIANTS, Compare
+from tdw.ui.compare import MAX_VARIANTS, Compare, alignment
 from tdw.ui.explorer import Explorer
 from tdw.ui.jobs import JobList
+from tdw.ui.links import Address, Link
 from tdw.ui.pages import AnalyzePage, TrainPage
 from tdw.ui.sweeps import SweepList
 from tdw.ui.variants import VariantTable
@@ -37,6 +38,23 @@ def _open_store(store: Store | str | None) -> Store:
 
 def _problem(message: str):
     return pn.pane.Alert(message, alert_type="warning", sizing_mode="stretch_width")
+
+
+def _notices(problems: Sequence[str]) -> pn.Column:
+    """What a link asked for that the page could not open, one notice each."""
+    return pn.Column(*[_problem(f"This page's link: {p}.") for p in problems],
+                     sizing_mode="stretch_width", visible=bool(problems))
+
+
+def _known(store: Store, wanted: str, problems: list[str],
+           instead: str = "showing the most recent instead") -> str | None:
+    """The id of variant ``wanted`` (an id or prefix); None, with a problem saying what the
+    page does ``instead``, if the store has no such variant."""
+    try:
+        return store.variant(wanted).id
+    except TdwError as exc:
+        problems.append(f"{exc}; {instead}")
+        return None
 
 
 VARIANT_POLL_MS = 5000
@@ -62,23 +80,46 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
     """A variant picker above the :class:`~tdw.ui.explorer.Explorer` of the chosen one.
 
     ``initial`` is the variant shown first (an id or a unique prefix); default the latest.
+    ``link`` (a page's URL, :class:`~tdw.ui.links.Link`) may name the variant and the epoch;
+    what it names that the store lacks is said in a notice. With ``address``, the page's
+    URL follows the variant and checkpoint shown.
     """
 
     variant = param.String(default="")
+    epoch = param.Integer(default=None, allow_None=True, doc="The checkpoint shown.")
 
-    def __init__(self, store: Store | str | None = None, initial: str = "", **params: Any):
+    def __init__(self, store: Store | str | None = None, initial: str = "", *,
+                 link: Link | None = None, address: bool = True, **params: Any):
         ensure_extension()
         super().__init__(**params)
+        link = link or Link()
         self.store = _open_store(store)
         self.picker = pn.widgets.Select(label="variant", width=460)
         self.body = pn.Column(sizing_mode="stretch_width")
         self.explorer: Explorer | None = None
         self._shown: tuple = ()  # the catalog signature of the variant the explorer shows
+        self._problems = list(link.problems)
+        self._wanted_epoch: int | None = None  # the link's checkpoint, while it is opened
         self.picker.param.watch(lambda e: setattr(self, "variant", e.new or ""), "value")
         self.refresh()
-        if initial:
-            self.variant = self.store.variant(initial).id
+        wanted = (_known(self.store, link.variant, self._problems) if link.variant else None
+                  ) or (self.store.variant(initial).id if initial else None)
+        self._wanted_epoch = link.epoch
+        if wanted and wanted != self.variant:
+            self.variant = wanted
+        elif link.epoch is not None and self.variant:
+            self._open()
+        self._wanted_epoch = None
+        self.notices = _notices(self._problems)
+        self.address = Address(query=self.link().query()) if address else None
+        if self.address is not None:
+            self.param.watch(lambda e: setattr(self.address, "query", self.link().query()),
+                             ["variant", "epoch"])
         self._follow_variants()
+
+    def link(self) -> Link:
+        """The link to what the page shows."""
+        return Link(variant=self.variant or None, epoch=self.epoch)
 
     def poll_variants(self) -> None:
         """Also follow the shown variant: when a job adds checkpoints or artifacts to it,
@@ -98,45 +139,88 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
 
     @param.depends("variant", watch=True)
     def _open(self, epoch: int | None = None) -> None:
-        if self.picker.value != self.variant:
-            self.picker.value = self.variant
-            return
+        if self.picker.value != self.variant:  # set from Python: show it in the picker too
+            self.picker.value = self.variant  # (which sets the same variant: no second open)
         if not self.variant:
             return
         self._shown = self.store.signature(self.variant)
+        if epoch is None and self._wanted_epoch is not None:
+            epoch = self._wanted_epoch
         try:
             variant = Variant(self.variant, self.store)
             at = min(variant.epochs, key=lambda e: abs(e - epoch)) if epoch is not None else None
+            if epoch == self._wanted_epoch and at is not None and at != epoch:
+                self._problems.append(f"{variant.id} has no checkpoint at epoch {epoch}; "
+                                      f"showing the nearest, epoch {at}")
             self.explorer = Explorer(variant, epoch=at)
         except (TdwError, ValueError) as exc:
             self.explorer = None
+            self.epoch = None
             self.body.objects = [_problem(str(exc))]
         else:
+            self.epoch = self.explorer.epoch
+            self.explorer.param.watch(self._moved, "index")
             self.body.objects = [self.explorer]
 
+    def _moved(self, event: param.parameterized.Event) -> None:
+        if self.explorer is not None:
+            self.epoch = self.explorer.epoch
+
     def __panel__(self):
-        return pn.Column(self.picker, self.body, sizing_mode="stretch_width")
+        return pn.Column(self.notices, self.picker, self.body,
+                         *([self.address] if self.address is not None else []),
+                         sizing_mode="stretch_width")
 
 
 class ComparePage(_FollowsVariants, pn.viewable.Viewer):
-    """Choose 2-4 variants; shows their :class:`~tdw.ui.compare.Compare`."""
+    """Choose 2-4 variants; shows their :class:`~tdw.ui.compare.Compare`.
+
+    ``link`` (a page's URL, :class:`~tdw.ui.links.Link`) may name the variants and the
+    alignment; what the store lacks is said in a notice. With ``address``, the page's URL
+    follows the variants and alignment shown.
+    """
+
+    variants = param.List(default=[], item_type=str, doc="The variants compared.")
+    align = param.String(default="epoch", doc="The alignment shown.")
 
     def __init__(self, store: Store | str | None = None, initial: Sequence[str] = (),
-                 align: str = "epoch", **params: Any):
+                 align: str = "epoch", *, link: Link | None = None, address: bool = True,
+                 **params: Any):
         ensure_extension()
-        super().__init__(**params)
+        super().__init__(align=align, **params)
+        link = link or Link()
         self.store = _open_store(store)
-        self.align = align
         self.picker = pn.widgets.MultiChoice(label="variants (2 to 4)", max_items=MAX_VARIANTS,
                                              sizing_mode="stretch_width")
         self.body = pn.Column(sizing_mode="stretch_width")
         self.compare: Compare | None = None
         self._shown: tuple = ()  # the catalog signatures of the variants the compare shows
+        problems = list(link.problems)
+        if link.align:
+            try:
+                self.align = alignment(link.align)
+            except TdwError as exc:
+                problems.append(str(exc))
         self.picker.param.watch(lambda e: self._open(), "value")
         self.refresh()
-        if initial:
-            self.picker.value = [self.store.variant(v).id for v in initial]
+        wanted = [known for v in link.variants
+                  if (known := _known(self.store, v, problems, "comparing the others"))]
+        if len(link.variants) > MAX_VARIANTS:
+            problems.append(f"Compare shows at most {MAX_VARIANTS} variants; the link names "
+                            f"{len(link.variants)}")
+        wanted = wanted[:MAX_VARIANTS] or [self.store.variant(v).id for v in initial]
+        if wanted:
+            self.picker.value = wanted
+        self.notices = _notices(problems)
+        self.address = Address(query=self.link().query()) if address else None
+        if self.address is not None:
+            self.param.watch(lambda e: setattr(self.address, "query", self.link().query()),
+                             ["variants", "align"])
         self._follow_variants()
+
+    def link(self) -> Link:
+        """The link to what the page shows."""
+        return Link(variants=tuple(self.variants), align=self.align)
 
     def poll_variants(self) -> None:
         """Also follow the compared variants: when a job adds checkpoints or artifacts to
@@ -159,6 +243,7 @@ class ComparePage(_FollowsVariants, pn.viewable.Viewer):
         """Compare the picked variants; ``keep``: a comparison whose views, alignment and
         position the new one takes over (when the same variants gained checkpoints)."""
         chosen = list(self.picker.value)
+        self.variants = chosen
         if len(chosen) < 2:
             self.compare = None
             available = len(self.picker.options)
@@ -176,10 +261,16 @@ class ComparePage(_FollowsVariants, pn.viewable.Viewer):
             self.compare = None
             self.body.objects = [_problem(str(exc))]
         else:
+            self.compare.param.watch(self._realigned, "align")
             self.body.objects = [self.compare]
 
+    def _realigned(self, event: param.parameterized.Event) -> None:
+        self.align = event.new
+
     def __panel__(self):
-        return pn.Column(self.picker, self.body, sizing_mode="stretch_width")
+        return pn.Column(self.notices, self.picker, self.body,
+                         *([self.address] if self.address is not None else []),
+                         sizing_mode="stretch_width")
 
 
 class Workbench(pn.viewable.Viewer):
@@ -189,15 +280,27 @@ class Workbench(pn.viewable.Viewer):
     """
 
     def __init__(self, store: Store | str | None = None, *, tab: str = "Explore",
-                 variant: str | None = None, **params: Any):
+                 variant: str | None = None, link: Link | None = None, **params: Any):
         ensure_extension()
         super().__init__(**params)
+        link = link or Link()
+        problems = list(link.problems)
+        if link.tab is not None and link.tab not in TABS:
+            problems.append(f"unknown tab {link.tab!r}; choose one of: {', '.join(TABS)}")
+        elif link.tab is not None:
+            tab = link.tab
+        if tab not in TABS:
+            raise TdwError(f"unknown tab {tab!r}; choose one of: {', '.join(TABS)}")
+        if variant and not link.variant:
+            link = link.with_(variant=variant)
+        self.notices = _notices(problems)
         self.store = _open_store(store)
         self.jobs = JobList(self.store, on_finished=self._job_finished)
         self.train = TrainPage(self.store, self.jobs)
         self.analyze = AnalyzePage(self.store, self.jobs)
-        self.explore = ExplorePage(self.store)
-        self.compare = ComparePage(self.store)
+        page_link = link.with_()  # the problems of the URL itself are shown once, above
+        self.explore = ExplorePage(self.store, link=page_link, address=False)
+        self.compare = ComparePage(self.store, link=page_link, address=False)
         self.variants = VariantTable(self.store)
         self.variants.param.watch(self._open_variant, "selected")
         self.sweeps = SweepList(self.store)
@@ -205,11 +308,18 @@ class Workbench(pn.viewable.Viewer):
                  "Train": self.train, "Analyze": self.analyze, "Sweeps": self.sweeps}
         self.tabs = pn.Tabs(*[(name, pages[name]) for name in TABS], dynamic=True,
                             sizing_mode="stretch_width")
-        if tab not in TABS:
-            raise TdwError(f"unknown tab {tab!r}; choose one of: {', '.join(TABS)}")
         self.tabs.active = TABS.index(tab)
-        if variant:
-            self.explore.variant = self.store.variant(variant).id
+        self.address = Address(query=self.link().query())
+        update = lambda *_: setattr(self.address, "query", self.link().query())  # noqa: E731
+        self.tabs.param.watch(update, "active")
+        self.explore.param.watch(update, ["variant", "epoch"])
+        self.compare.param.watch(update, ["variants", "align"])
+
+    def link(self) -> Link:
+        """The link to what the workbench shows: its tab, and that tab's state."""
+        tab = TABS[self.tabs.active]
+        page = {"Explore": self.explore, "Compare": self.compare}.get(tab)
+        return (page.link() if page is not None else Link()).with_(tab=tab)
 
     def _open_variant(self, event: param.parameterized.Event) -> None:
         if event.new:
@@ -224,4 +334,5 @@ class Workbench(pn.viewable.Viewer):
 
     def __panel__(self):
         title = pn.pane.Markdown("## tdw · Training Dynamics Workbench", margin=(5, 10))
-        return pn.Column(title, self.tabs, sizing_mode="stretch_width")
+        return pn.Column(title, self.notices, self.tabs, self.address,
+                         sizing_mode="stretch_width")

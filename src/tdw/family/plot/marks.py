@@ -30,7 +30,8 @@ def finish(fig, sources: Mapping[str, Any], *, legend: str = "right"):
 
 def turn_band(fig, source) -> None:
     """The detected transition: a red vertical line at each ``x`` of ``source``."""
-    fig.vspan(x="x", source=source, line_color=TURN, line_width=2, legend_label="detected turn")
+    fig.vspan(x="x", source=source, line_color=TURN, line_width=2,
+              legend_label="detected transition")
 
 
 def turn_columns(ctx: ViewContext) -> dict[str, list]:
