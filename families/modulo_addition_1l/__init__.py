@@ -112,6 +112,7 @@ the quick preset the test loss falls over more than half the run (epochs 1,170-2
 the detector counts as a drift, while the restricted loss falls over epochs 900-1,700."""
 
 from .analyzers import ANALYZERS  # noqa: E402  (after the constants the analyzers read)
+from .dynamics import CROSS_EPOCH as DYNAMICS  # noqa: E402
 from .views import VIEWS  # noqa: E402
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ FAMILY = Family(
     analyzers=(*ANALYZERS, parameter_snapshot, effective_dimensionality,
                make_flatness(probe_loss), make_llc(answer_logits, data.dataset, LLC_CONFIG)),
     cross_epoch=(parameter_trajectory, grokking_turn, graduation, neuron_specialisation,
-                 make_phase_change(SIGNALS)),
+                 make_phase_change(SIGNALS), *DYNAMICS),
     views=VIEWS,
     transition="grokking_turn",
     summaries=(("key frequencies", "dominant_frequencies", "key_frequencies"),),

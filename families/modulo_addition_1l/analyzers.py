@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from tdw.family.analyzer import Analyzer
 
-from . import attention, embedding, logits, neurons
+from . import attention, embedding, geometry, gradients, logits, neurons, weight_fourier
 
 __all__ = ["ANALYZERS"]
 
 ANALYZERS: tuple[Analyzer, ...] = (
     *embedding.ANALYZERS, *neurons.ANALYZERS, *attention.ANALYZERS, *logits.ANALYZERS,
+    *weight_fourier.ANALYZERS, *geometry.ANALYZERS, *gradients.ANALYZERS,
 )

@@ -8,6 +8,11 @@ from tdw.family import plot
 from tdw.family.views import Trace, View, ViewContext
 from tdw.library.views import GENERIC_VIEWS, LLC, phase_change_view
 
+from .dynamics_views import VIEWS as DYNAMICS_VIEWS
+from .geometry_views import VIEWS as GEOMETRY_VIEWS
+from .gradient_views import VIEWS as GRADIENT_VIEWS
+from .weight_views import VIEWS as WEIGHT_FOURIER_VIEWS
+
 __all__ = ["VIEWS"]
 
 
@@ -162,5 +167,6 @@ PHASE_CHANGE = phase_change_view("restricted loss, test loss and local learning 
                                  "each falling")
 
 VIEWS = (*GENERIC_VIEWS, PROGRESS_MEASURES, LLC, PHASE_CHANGE, DOMINANT_FREQUENCIES,
-         NEURON_FREQ_CLUSTERS, ATTENTION_FREQUENCIES, COARSENESS, NEURON_SPECIALISATION,
-         NEURON_ACTIVATIONS, ATTENTION_PATTERNS, PREDICTION_TRACE, GRADUATION)
+         NEURON_FREQ_CLUSTERS, ATTENTION_FREQUENCIES, *WEIGHT_FOURIER_VIEWS, COARSENESS,
+         NEURON_SPECIALISATION, *DYNAMICS_VIEWS, NEURON_ACTIVATIONS, ATTENTION_PATTERNS,
+         PREDICTION_TRACE, GRADUATION, *GEOMETRY_VIEWS, *GRADIENT_VIEWS)

@@ -183,16 +183,12 @@ def _digit_order_lines(ctx: ViewContext):
     return ctx.epochs, series, ["digit PC1", "PC1 of all tokens"]
 
 
-def _digit_order_trace(ctx: ViewContext):
-    epochs, series, _ = _digit_order_lines(ctx)
-    return epochs, series[0]
-
 
 DIGIT_ORDER = plot.lines_view(
     "digit_order", "Digit order along PC1", "Spearman correlation between digit value and the "
     "digits' position on the first principal component of their embeddings (1: in order "
     "0..9).", ("embedding_geometry",), _digit_order_lines, y_label="Spearman rho", turn=False,
-    group="Embeddings", trace=Trace("digit order (Spearman rho)", _digit_order_trace))
+    group="Embeddings", trace=plot.line_trace("digit order (Spearman rho)", _digit_order_lines))
 
 _SELECTIVE = (("operation", "operation"), ("answer", "answer digit"),
               ("magnitude", "answer magnitude"))

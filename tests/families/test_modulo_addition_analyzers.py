@@ -8,13 +8,14 @@ least squares, torch's softmax and cross-entropy, the bridge's own hooks).
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from tdw.families.modulo_addition_1l import fourier
+from tdw.families.modulo_addition_1l import fourier, geometry
 from tdw.families.modulo_addition_1l.analyzers import ANALYZERS
 from tdw.families.modulo_addition_1l.grid import LOGITS, MLP_POST, PATTERN
 from tdw.families.modulo_addition_1l.neurons import answer_mlp_post, low_cutoff
@@ -372,10 +373,10 @@ def real_model():
         weights[name] = 40 * weights[name]
     load_weights(model, weights)
     tokens = FAMILY.probe(values)["tokens"]
+    hooks = {MLP_POST, PATTERN, *geometry.HOOKS.values()}
     with torch.inference_mode():
-        logits, cache = model.run_with_cache(tokens, names_filter=lambda n: n in (MLP_POST,
-                                                                                  PATTERN))
-    activations = {MLP_POST: cache[MLP_POST], PATTERN: cache[PATTERN], LOGITS: logits}
+        logits, cache = model.run_with_cache(tokens, names_filter=lambda n: n in hooks)
+    activations = {**{hook: cache[hook] for hook in hooks}, LOGITS: logits}
     return model, weights, tokens, activations
 
 
@@ -410,15 +411,19 @@ def test_neuron_activations_store_the_final_top_variance_neurons(real_model):
 
 
 def test_every_analyzer_validates_its_schema_on_a_real_forward(real_model):
-    _, weights, _, activations = real_model
+    model, weights, _, activations = real_model
     p = 7
     assert [a.name for a in ANALYZERS] == [
         "dominant_frequencies", "neuron_activations", "neuron_freq_clusters", "coarseness",
-        "attention_patterns", "prediction_trace", "progress_measures"]
+        "attention_patterns", "prediction_trace", "progress_measures", "weight_fourier",
+        "repr_geometry", "gradient_sites"]
     for analyzer in ANALYZERS:
         assert analyzer.version == 1 and analyzer.description
         given = {hook: activations[hook] for hook in analyzer.hooks}  # only what it declared
-        arrays, attrs = analyzer.run(_inputs(p, activations=given, weights=weights))
+        inputs = _inputs(p, activations=given, weights=weights)
+        if analyzer.needs_model:
+            inputs = dataclasses.replace(inputs, model=model)
+        arrays, attrs = analyzer.run(inputs)
         for spec in analyzer.arrays:
             sizes = dict(zip(spec.dims, arrays[spec.name].shape, strict=True))
             assert sizes.get("freq", p // 2) == p // 2

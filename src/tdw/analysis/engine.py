@@ -254,7 +254,12 @@ _STATE: dict[str, _Worker] = {}
 
 def _init_worker(root: str, vid: str, probe_sha: str, threads: int) -> None:
     import torch
+    from threadpoolctl import threadpool_limits
+
+    # torch's own pool, and numpy's and scipy's BLAS (OpenBLAS starts one thread per core in
+    # every process): N workers on N cores must not run N x N threads.
     torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)
     store = Store(root)
     variant = store.variant(vid)
     family = get_family(variant.family)

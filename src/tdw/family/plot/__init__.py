@@ -39,6 +39,7 @@ from tdw.family.plot.heatmaps import (
 from tdw.family.plot.helpers import (
     attribute_trace,
     column_trace,
+    line_trace,
     marker_at,
     nearest_index,
     trend,
@@ -73,4 +74,5 @@ __all__ = [
     "line_columns", "lines_figure", "lines_view",
     "bars_figure", "bars_view",
     "nearest_index", "trend", "marker_at", "attribute_trace", "column_trace",
+    "line_trace",
 ]

@@ -37,6 +37,18 @@ def attribute_trace(label: str, analyzer: str, attr: str, *, log: bool = False) 
     return Trace(label, values, log=log)
 
 
+def line_trace(label: str, lines: Callable[[ViewContext], tuple[Any, Sequence[Any], Any]],
+               *, log: bool = False) -> Trace:
+    """The :class:`Trace` of a lines view's first line: ``lines(ctx)`` returns ``(xs,
+    series, names)`` as :data:`~tdw.family.plot.lines.Lines`, e.g. ``line_trace(
+    "circularity", _series)``."""
+
+    def values(ctx: ViewContext):
+        xs, series, _ = lines(ctx)
+        return xs, series[0]
+    return Trace(label, values, log=log)
+
+
 def column_trace(label: str, data: Callable[[ViewContext], Columns], source: str, y: str, *,
                  x: str = "epoch", log: bool = False) -> Trace:
     """The :class:`Trace` drawn from a view's own columns: ``data(ctx)[source]``'s ``x``
