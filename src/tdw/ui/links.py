@@ -17,7 +17,6 @@ Voila page: in JupyterLab the address belongs to Lab.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 import param
 from panel.custom import AnyWidgetComponent
 
-__all__ = ["Link", "Address", "LINK_KEYS", "served_by_voila"]
+__all__ = ["Link", "Address", "LINK_KEYS"]
 
 LINK_KEYS = ("tab", "variant", "variants", "epoch", "align")
 """The query parameters a link may carry, in the order an address writes them."""
@@ -103,12 +102,6 @@ class Link:
     def with_(self, **changes: Any) -> Link:
         """A copy with ``changes`` (and no problems: those belonged to the URL read)."""
         return replace(self, **changes, problems=())
-
-
-def served_by_voila() -> bool:
-    """Whether this kernel serves a Voila page (whose URL a link may be): Voila gives its
-    kernels, preheated or not, the port it listens on."""
-    return "VOILA_APP_PORT" in os.environ
 
 
 class Address(AnyWidgetComponent):

@@ -17,10 +17,11 @@ import panel as pn
 import param
 
 from tdw.errors import TdwError
+from tdw.explore.jupyter import served_by_voila
 from tdw.explore.variant import Variant
 from tdw.family.registry import families
 from tdw.store.store import Store
-from tdw.ui.links import Link, served_by_voila
+from tdw.ui.links import Link
 
 __all__ = ["VariantTable", "variant_rows"]
 

@@ -1,0 +1,117 @@
+"""tdw inside a real JupyterLab, in real Chromium: a notebook displays an Explorer and a
+Compare offline (nothing leaves 127.0.0.1, no console error), and the player moves the
+plotted data.
+
+The Lab runs on a temporary folder with the session's two tiny variants; tdw inlines the
+stylesheets Panel would link from its CDN (tdw.explore.jupyter).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from headless import free_port, guarded_page, launched, screenshot
+
+pytestmark = pytest.mark.slow
+
+PROBE_JS = (Path(__file__).parents[1] / "bokeh_probe.js").read_text()
+TOKEN = "tdw-lab-test"
+
+_PLAYERS = ("() => { const players = tdwProbe.ofType('Player')"
+            ".filter((p) => tdwProbe.viewOf(p) != null); ")
+# Scroll player k into view, move it two checkpoints on, and name the figures on screen
+# whose plotted data changed.
+_MOVE = """async (k) => {
+  const player = tdwProbe.ofType('Player').filter((p) => tdwProbe.viewOf(p) != null)[k];
+  tdwProbe.viewOf(player).el.scrollIntoView({block: "start"});
+  await new Promise((r) => setTimeout(r, 1500));
+  const shown = () => tdwProbe.moving().filter(tdwProbe.onScreen);
+  const before = new Map(shown().map((f) => [f.id, tdwProbe.fingerprint(
+    tdwProbe.plain(f.renderers.filter((r) => r.data_source).map((r) => r.data_source.data)))]));
+  player.value = (player.value + 2) % (player.end + 1);
+  await new Promise((r) => setTimeout(r, 2000));
+  return shown().filter((f) => before.has(f.id) && before.get(f.id) !== tdwProbe.fingerprint(
+    tdwProbe.plain(f.renderers.filter((r) => r.data_source).map((r) => r.data_source.data))))
+    .map((f) => f.name);
+}"""
+
+
+def _notebook(cells: list[str]) -> dict:
+    return {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}",
+                       "metadata": {}, "outputs": [], "source": source}
+                      for i, source in enumerate(cells)],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                        "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.fixture(scope="module")
+def lab(ui_store, tmp_path_factory):
+    """``jupyter lab`` on a folder holding a notebook that explores and compares the two
+    variants; yields (url of the notebook, the variant ids)."""
+    root, ids = ui_store
+    folder = tmp_path_factory.mktemp("lab")
+    cells = [f"from tdw.ui import Compare, Explorer\nSTORE = {str(root)!r}",
+             f"explorer = Explorer({ids[0]!r}, STORE)\nexplorer",
+             f"compare = Compare([{ids[0]!r}, {ids[1]!r}], STORE)\ncompare"]
+    (folder / "tour.ipynb").write_text(json.dumps(_notebook(cells)))
+    port = free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(folder / ".jupyter-config")}
+    env.pop("PANEL_CDN_ROOT", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+         f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+         f"--ServerApp.root_dir={folder}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+         "jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"jupyter lab did not start:\n{process.stdout.read()}") from None
+                time.sleep(0.5)
+        yield f"{base}/lab/tree/tour.ipynb?token={TOKEN}", base, ids
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_a_notebook_in_jupyterlab_explores_and_compares_offline(lab):
+    url, _, ids = lab
+    with launched() as browser:
+        page, guard = guarded_page(browser, width=1500, height=1100)
+        page.goto(url)
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        page.get_by_text("| Idle").wait_for(timeout=120_000)  # the kernel is up
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        for _ in range(3):
+            page.keyboard.press("Shift+Enter")
+        page.wait_for_function("() => window.Bokeh && Bokeh.documents.length >= 2",
+                               timeout=180_000)
+        page.add_script_tag(content=PROBE_JS)
+        page.wait_for_function("() => tdwProbe.moving().length >= 10", timeout=180_000)
+        page.wait_for_timeout(1000)
+        screenshot(page, "jupyterlab-explorer")
+        assert page.evaluate(_PLAYERS + "return players.length; }") == 2  # Explorer, Compare
+        for k, name in enumerate(("explorer", "compare")):
+            changed = page.evaluate(_MOVE, k)
+            assert len(changed) >= 3, (name, changed)
+            screenshot(page, f"jupyterlab-{name}")
+        guard.check()
+        page.close()
