@@ -112,7 +112,10 @@ the quick preset the test loss falls over more than half the run (epochs 1,170-2
 the detector counts as a drift, while the restricted loss falls over epochs 900-1,700."""
 
 from .analyzers import ANALYZERS  # noqa: E402  (after the constants the analyzers read)
+from .centroid_trajectory import CROSS_EPOCH as TRAJECTORY  # noqa: E402
+from .classes import CROSS_EPOCH as CLASSES  # noqa: E402
 from .dynamics import CROSS_EPOCH as DYNAMICS  # noqa: E402
+from .viability import CROSS_EPOCH as VIABILITY  # noqa: E402
 from .views import VIEWS  # noqa: E402
 
 if TYPE_CHECKING:
@@ -136,7 +139,7 @@ FAMILY = Family(
     analyzers=(*ANALYZERS, parameter_snapshot, effective_dimensionality,
                make_flatness(probe_loss), make_llc(answer_logits, data.dataset, LLC_CONFIG)),
     cross_epoch=(parameter_trajectory, grokking_turn, graduation, neuron_specialisation,
-                 make_phase_change(SIGNALS), *DYNAMICS),
+                 make_phase_change(SIGNALS), *DYNAMICS, *TRAJECTORY, *CLASSES, *VIABILITY),
     views=VIEWS,
     transition="grokking_turn",
     summaries=(("key frequencies", "dominant_frequencies", "key_frequencies"),),

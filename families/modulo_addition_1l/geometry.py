@@ -31,6 +31,9 @@ Per site, with mu_c the centroid of class c and mu their mean (all float64):
   R^2 is |F_j|^2, F_j = mean_c u_c exp(-2 pi i j c / p), the squared mean resultant length
   of the residual angles (Mardia and Jupp 2000, "Directional Statistics"); the shares
   |F_j|^2 over j = 0 .. p - 1 sum to 1, so random angles score about 1/p each;
+* the centroids themselves, in the residual stream's own basis, which every checkpoint
+  shares (unlike the top PCs, which are each checkpoint's own): mu and the offsets
+  mu_c - mu, for the cross-epoch centroid trajectory (:mod:`.centroid_trajectory`);
 * Fisher discriminant J(r, s) = |mu_r - mu_s|^2 / (sigma_r^2 + sigma_s^2) (Fisher 1936,
   Ann. Eugenics 7(2), with the total variance of each class): its mean and minimum over
   the pairs r < s and the worst pair. With equal radii its mean is snr * p / (p - 1).
@@ -64,7 +67,8 @@ HOOKS = {
     "resid_pre": "blocks.0.hook_resid_pre",  # (p*p, 3, d_model)
 }
 MATRIX_SITES = 3
-"""The class x class matrices are stored for the first 3 sites: ``resid_pre``'s is 0."""
+"""The class x class matrices and the centroids in the residual basis are stored for the
+first 3 sites: ``resid_pre`` is one point for every class."""
 N_PCS = 3
 NEGLIGIBLE = 1e-12
 
@@ -85,6 +89,8 @@ class Geometry:
             coordinates of ``centroids``.
         pc_share: ``(3,)`` share of the centroid variance on each of the top 3 PCs.
         worst_pair: ``(2,)`` the classes r < s with the smallest J (0, 1 if none).
+        mean: ``(d,)`` mu, the mean of the centroids.
+        offsets: ``(class, d)`` mu_c - mu in the basis of the rows.
     """
 
     centroids: np.ndarray
@@ -103,6 +109,8 @@ class Geometry:
     fisher_mean: float
     fisher_min: float
     worst_pair: np.ndarray
+    mean: np.ndarray
+    offsets: np.ndarray
 
 
 def class_members(p: int) -> np.ndarray:
@@ -221,8 +229,9 @@ def class_geometry(rows: np.ndarray, p: int) -> Geometry:
         ring = {"centroids": np.zeros((p, N_PCS)), "circle": np.zeros(3),
                 "pc_share": np.zeros(N_PCS), "participation_ratio": 0.0, "ring_fit": 0.0,
                 "circularity": 0.0, "alignment": 0.0, "best_k": 0}
-    return Geometry(radii=np.sqrt(sigma_sq), distances=np.sqrt(d_sq),
-                    spread=float(np.sqrt(spread_sq)), radius=float(np.sqrt(radius_sq)),
+    return Geometry(radii=np.sqrt(sigma_sq), distances=np.sqrt(d_sq), mean=centroids.mean(0),
+                    offsets=centred, spread=float(np.sqrt(spread_sq)),
+                    radius=float(np.sqrt(radius_sq)),
                     snr=float(_ratio(spread_sq, radius_sq, floor)),
                     **_fisher_summary(d_sq, sigma_sq, floor), **ring)
 
@@ -243,14 +252,18 @@ _SCALARS = {  # the per-site float32 scalars, dims ("site",): name -> descriptio
 def _repr_geometry(inputs: CheckpointInputs) -> Output:
     """Class geometry of the answer classes at '=' at four sites of the block.
 
-    The definitions are in the module docstring. At p = 113 the arrays take 84,134 B per
-    checkpoint (85,638 B as a file; 24,950 B at p = 59), 91% of it the 3 x 113 x 113
-    float16 centroid distances of the sites that vary (``resid_pre`` is one point). The
-    Fisher matrix is not stored: J(r, s) = d(r, s)^2 / (r_r^2 + r_s^2) follows from the
-    distances and the radii, so the views draw both from one matrix. Float16 keeps 11
-    significant bits (0.05%), finer than a colour map shows, and every stored scalar is
-    computed in float64 before rounding. It costs about 70 ms per checkpoint at p = 113
-    (20 ms at p = 59) on one busy CPU thread, 4 x 113^2 x 128 float32 of activations.
+    The definitions are in the module docstring. At p = 113 the arrays take 172,454 B per
+    checkpoint (about 174 kB as a file; 71,798 B at p = 59): 76,614 B are the 3 x 113 x
+    113 float16 centroid distances of the sites that vary (``resid_pre`` is one point) and
+    88,320 B their centroids in the residual basis (version 2: 3 x 113 x 128 float16
+    offsets and 3 x 128 float32 means), which the centroid trajectory reads across
+    checkpoints. The Fisher matrix is not stored: J(r, s) = d(r, s)^2 / (r_r^2 + r_s^2)
+    follows from the distances and the radii, so the views draw both from one matrix.
+    Float16 keeps 11 significant bits (0.05%), finer than a colour map shows; the offsets
+    are stored about mu so that those bits go to how the classes differ, not to the
+    position they share. Every stored number is computed in float64 before rounding. It
+    costs about 70 ms per checkpoint at p = 113 (20 ms at p = 59) on one busy CPU thread,
+    4 x 113^2 x 128 float32 of activations.
     """
     p = grid_p(inputs)
     geometries = [class_geometry(to_numpy(inputs.activations[HOOKS[site]][:, ANSWER]), p)
@@ -263,15 +276,18 @@ def _repr_geometry(inputs: CheckpointInputs) -> Output:
     arrays.update(centroids=stack("centroids", "float32"), radii=stack("radii", "float32"),
                   circle=stack("circle", "float32"), pc_share=stack("pc_share", "float32"),
                   best_k=stack("best_k", "int32"), worst_pair=stack("worst_pair", "int32"),
-                  distances=stack("distances", "float16")[:MATRIX_SITES])
+                  distances=stack("distances", "float16")[:MATRIX_SITES],
+                  centroid_offsets=stack("offsets", "float16")[:MATRIX_SITES],
+                  centroid_mean=stack("mean", "float32")[:MATRIX_SITES])
     return arrays, {"sites": list(SITES)}
 
 
 ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer(
-        name="repr_geometry", version=1,
+        name="repr_geometry", version=2,  # 2: the centroids in the residual basis
         description=f"Geometry of the answer classes (a + b) mod p at '=' in resid_post, "
-                    f"attn_out, mlp_out and resid_pre: centroids on their top PCs, "
+                    f"attn_out, mlp_out and resid_pre: centroids on their top PCs and "
+                    f"in the residual basis, "
                     f"circularity, Fourier alignment, SNR, Fisher separation; rings as in "
                     f"{CITE} §4 and Liu et al. 2022, arXiv:2205.10343.",
         arrays=(*(ArraySpec(name, "float32", ("site",), text)
@@ -289,7 +305,12 @@ ANALYZERS: tuple[Analyzer, ...] = (
                 ArraySpec("pc_share", "float32", ("site", "pc"),
                           "share of the centroid variance on each of the top 3 PCs"),
                 ArraySpec("distances", "float16", ("matrix_site", "class", "class"),
-                          "centroid distances |mu_r - mu_s| for the first 3 sites")),
+                          "centroid distances |mu_r - mu_s| for the first 3 sites"),
+                ArraySpec("centroid_offsets", "float16", ("matrix_site", "class", "d_model"),
+                          "centroids about their mean, mu_c - mu, in the residual basis "
+                          "(shared by every checkpoint), for the first 3 sites"),
+                ArraySpec("centroid_mean", "float32", ("matrix_site", "d_model"),
+                          "mean mu of the class centroids, for the first 3 sites")),
         attrs=(AttrSpec("sites", "json", "the site of each index of the site axis"),),
         compute=_repr_geometry, hooks=tuple(HOOKS[site] for site in SITES),
     ),

@@ -55,29 +55,39 @@ def _ring_data(ctx: ViewContext) -> Columns:
             "label": {"text": [text]}}
 
 
-def _build_ring(sources, ctx: ViewContext):
+def class_points(fig, source, label, ctx: ViewContext, *, size: int = 8,
+                 tooltips: tuple[tuple[str, str], ...] = (("class", "@c"),)):
+    """Class centroids of ``source`` (columns ``x``, ``y``, ``c``) as points on a hue wheel
+    with its colour bar, the caption of ``label`` (column ``text``) in the corner, and hover
+    on the points; returns the points' renderer."""
     from bokeh.models import ColorBar, HoverTool, LabelSet, LinearColorMapper
 
+    # high = p: the wheel closes, class p - 1 one step before class 0
+    mapper = LinearColorMapper(palette=list(CYCLIC), low=0, high=ctx.values["p"])
+    points = fig.scatter("x", "y", source=source, size=size, line_color="#333333",
+                         line_width=0.5, fill_color={"field": "c", "transform": mapper})
+    fig.add_layout(ColorBar(color_mapper=mapper, title="class (a + b) mod p", width=10),
+                   "right")
+    fig.add_layout(LabelSet(x=4, y=4, x_units="screen", y_units="screen", text="text",
+                            source=label, text_font_size="9pt",
+                            background_fill_color="white", background_fill_alpha=0.85))
+    hover = fig.select_one(HoverTool)
+    hover.renderers = [points]
+    hover.tooltips = list(tooltips)
+    return points
+
+
+def _build_ring(sources, ctx: ViewContext):
     fig = plot.figure("Class centroids, top-2 PC plane",
                       x_label="class 0 fitted at angle 0, classes counter-clockwise",
                       width=460, height=420, match_aspect=True)
-    # high = p: the wheel closes, class p - 1 one step before class 0
-    mapper = LinearColorMapper(palette=list(CYCLIC), low=0, high=ctx.values["p"])
-    points = fig.scatter("x", "y", source=sources["ring"], size=8, line_color="#333333",
-                         line_width=0.5, fill_color={"field": "c", "transform": mapper})
+    points = class_points(fig, sources["ring"], sources["label"], ctx,
+                          tooltips=(("class", "@c"), ("PC 3", "@pc3{0.000}")))
     fig.circle("x", "y", radius="r", source=sources["circle"], fill_alpha=0,
                line_color=plot.CURRENT, line_dash="dashed")
     # the axes follow the centroids: a fitted circle can be huge (a line is a wide arc)
     fig.x_range.renderers = [points]
     fig.y_range.renderers = [points]
-    fig.add_layout(ColorBar(color_mapper=mapper, title="class (a + b) mod p", width=10),
-                   "right")
-    fig.add_layout(LabelSet(x=4, y=4, x_units="screen", y_units="screen", text="text",
-                            source=sources["label"], text_font_size="9pt",
-                            background_fill_color="white", background_fill_alpha=0.85))
-    hover = fig.select_one(HoverTool)
-    hover.renderers = [points]
-    hover.tooltips = [("class", "@c"), ("PC 3", "@pc3{0.000}")]
     return fig
 
 

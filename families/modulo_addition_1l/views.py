@@ -8,7 +8,9 @@ from tdw.family import plot
 from tdw.family.views import Trace, View, ViewContext
 from tdw.library.views import GENERIC_VIEWS, LLC, phase_change_view
 
+from .centroid_trajectory_views import VIEWS as TRAJECTORY_VIEWS
 from .dynamics_views import VIEWS as DYNAMICS_VIEWS
+from .extras_views import VIEWS as EXTRAS_VIEWS
 from .geometry_views import VIEWS as GEOMETRY_VIEWS
 from .gradient_views import VIEWS as GRADIENT_VIEWS
 from .weight_views import VIEWS as WEIGHT_FOURIER_VIEWS
@@ -169,4 +171,5 @@ PHASE_CHANGE = phase_change_view("restricted loss, test loss and local learning 
 VIEWS = (*GENERIC_VIEWS, PROGRESS_MEASURES, LLC, PHASE_CHANGE, DOMINANT_FREQUENCIES,
          NEURON_FREQ_CLUSTERS, ATTENTION_FREQUENCIES, *WEIGHT_FOURIER_VIEWS, COARSENESS,
          NEURON_SPECIALISATION, *DYNAMICS_VIEWS, NEURON_ACTIVATIONS, ATTENTION_PATTERNS,
-         PREDICTION_TRACE, GRADUATION, *GEOMETRY_VIEWS, *GRADIENT_VIEWS)
+         PREDICTION_TRACE, GRADUATION, *GEOMETRY_VIEWS, *TRAJECTORY_VIEWS, *GRADIENT_VIEWS,
+         *EXTRAS_VIEWS)

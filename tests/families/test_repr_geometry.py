@@ -234,13 +234,47 @@ def test_with_equal_radii_the_mean_fisher_is_the_snr():
     assert g.fisher_mean == pytest.approx(g.snr * p / (p - 1), rel=1e-9)
 
 
+def test_the_centroids_in_the_residual_basis_match_a_loop_over_classes():
+    p = 13
+    rows = {"resid_post": _fisher_rows(p, seed=8), "mlp_out": _rings(p, [(4, 2.0, 0.3)])}
+    arrays, _ = ANALYZER.run(_inputs(p, rows))
+    assert arrays["centroid_offsets"].shape == (geometry.MATRIX_SITES, p, D_MODEL)
+    assert arrays["centroid_mean"].shape == (geometry.MATRIX_SITES, D_MODEL)
+    for site, site_rows in rows.items():
+        mu, _ = _direct(site_rows, p)  # (class, d)
+        i = SITES.index(site)
+        np.testing.assert_allclose(arrays["centroid_mean"][i], mu.mean(0), rtol=1e-6,
+                                   atol=1e-6)
+        offsets = arrays["centroid_offsets"][i].astype(np.float64)
+        # float16: 11 significant bits of each entry
+        np.testing.assert_allclose(offsets, mu - mu.mean(0), rtol=2 ** -10, atol=1e-4)
+        # the stored distances are the offsets' distances
+        gap = np.linalg.norm(offsets[:, None] - offsets[None], axis=-1)
+        np.testing.assert_allclose(arrays["distances"][i], gap, rtol=2e-3, atol=2e-3)
+
+
+def test_the_offsets_turn_with_the_residual_basis_unlike_the_ring():
+    # The offsets are in the residual basis: a rotation of the rows rotates them. (The
+    # ring's own-PC coordinates stay put: see the test of the residual basis above.)
+    p = 17
+    rows = _rings(p, [(3, 2.0, 0.4), (6, 0.8, 0.0)], noise=0.2)
+    rotation = np.linalg.qr(np.random.default_rng(4).standard_normal((D_MODEL, D_MODEL)))[0]
+    first, turned = class_geometry(rows, p), class_geometry(rows @ rotation, p)
+    np.testing.assert_allclose(turned.offsets, first.offsets @ rotation, atol=1e-9)
+    np.testing.assert_allclose(turned.mean, first.mean @ rotation, atol=1e-9)
+    np.testing.assert_allclose(first.offsets.sum(0), 0.0, atol=1e-9)
+
+
 def test_the_artifact_stays_small_at_p_113():
     p = 113
     rng = np.random.default_rng(0)
     inputs = _inputs(p, {site: rng.standard_normal((p * p, D_MODEL)) for site in SITES})
     arrays, _ = ANALYZER.run(inputs)
-    assert sum(a.nbytes for a in arrays.values()) == 84_134 < 150_000
+    # 84,134 B at version 1, plus the centroids in the residual basis: 3 x 113 x 128
+    # float16 offsets (86,784 B) and 3 x 128 float32 means (1,536 B)
+    assert sum(a.nbytes for a in arrays.values()) == 172_454 < 200_000
     assert arrays["distances"].shape == (geometry.MATRIX_SITES, p, p)
+    assert arrays["centroid_offsets"].nbytes + arrays["centroid_mean"].nbytes == 88_320
 
 
 # --- the real bridge ------------------------------------------------------------------

@@ -149,7 +149,12 @@ const elementOf = (fig) => {
     if (view != null) tdw.views.set(fig.id, view);
     if (el !== null) {
       el.dataset.tdwFigure = fig.id;
-      tdw.seen.delete(fig.id);
+      // Until the observer first reports (after this move), judge from the element's box:
+      // the first move then repaints only what is on screen, like every later one.
+      const box = el.getBoundingClientRect();
+      tdw.seen.set(fig.id, box.width > 0 && box.height > 0 && box.bottom > 0 &&
+                   box.right > 0 && box.top < window.innerHeight &&
+                   box.left < window.innerWidth);
       tdw.observer.observe(el);
     }
     tdw.elements.set(fig.id, el);

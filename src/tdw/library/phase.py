@@ -29,7 +29,7 @@ side. The confidence is the primary's confidence times ``(1 + agreeing) / n_sign
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,25 +59,39 @@ class Signal:
     Attributes:
         name: label in the artifact and the views, e.g. ``"induction score"``.
         analyzer: the per-checkpoint analyzer whose artifacts hold it.
-        value: artifact -> the signal's value at that checkpoint.
+        value: artifact -> the signal's value at that checkpoint; None when ``series``
+            reads the whole run at once.
         direction: +1 if the phase change raises it, -1 if it lowers it.
         min_change: the smallest change of the smoothed signal over the jump that counts
             (in the signal's units, or decades when ``log``).
         log: detect on log10 of the (positive) signal, e.g. for curvature.
+        series: ``(artifacts, epochs) -> (checkpoint,)`` values, for a signal no single
+            checkpoint gives (e.g. how well the previous steps predict each step: Modulo
+            Addition's ``centroid_residual``); None when ``value`` gives it.
     """
 
     name: str
     analyzer: str
-    value: Callable[[Artifact], float]
+    value: Callable[[Artifact], float] | None
     direction: int
     min_change: float
     log: bool = False
+    series: Callable[[Sequence[Artifact], np.ndarray], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if self.direction not in (1, -1):
             raise ValueError(f"signal {self.name}: direction must be +1 or -1")
         if not self.min_change > 0:
             raise ValueError(f"signal {self.name}: min_change must be positive")
+        if (self.value is None) == (self.series is None):
+            raise ValueError(f"signal {self.name}: give value (one number per checkpoint's "
+                             "artifact) or series (the whole run at once), not both")
+
+    def values(self, artifacts: Sequence[Artifact], epochs: np.ndarray) -> np.ndarray:
+        """``(checkpoint,)`` the signal over ``artifacts`` (one per epoch of ``epochs``)."""
+        if self.series is not None:
+            return np.asarray(self.series(artifacts, epochs), dtype=np.float64)
+        return np.array([self.value(a) for a in artifacts], dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,7 +199,7 @@ def make_phase_change(signals: tuple[Signal, ...], *, name: str = "phase_change"
 
     def compute(inputs: CrossEpochInputs) -> Output:
         epochs = np.asarray(inputs.epochs, dtype=np.int64)  # (checkpoint,)
-        values = np.array([[s.value(a) for a in inputs.artifacts[s.analyzer]]
+        values = np.array([s.values(inputs.artifacts[s.analyzer], epochs)
                            for s in signals], dtype=np.float64)  # (signal, checkpoint)
         jumps = [detect_jump(v, epochs, direction=s.direction, min_change=s.min_change,
                              sigma=sigma, log=s.log) for s, v in zip(signals, values,
