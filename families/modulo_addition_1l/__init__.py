@@ -21,6 +21,7 @@ from tdw.library.weights import effective_dimensionality, make_flatness, paramet
 
 from . import data
 from .grid import D_HEAD, D_MLP, D_MODEL, N_HEADS
+from .init_sweep import COMMAND as INIT_GRADIENTS
 from .readout import answer_logits
 
 __all__ = ["FAMILY"]
@@ -142,6 +143,7 @@ FAMILY = Family(
                  make_phase_change(SIGNALS), *DYNAMICS, *TRAJECTORY, *CLASSES, *VIABILITY),
     views=VIEWS,
     transition="grokking_turn",
+    commands=(INIT_GRADIENTS,),
     summaries=(("key frequencies", "dominant_frequencies", "key_frequencies"),),
     presets={
         # A CPU-sized run that still groks; see the family README for the measurements.

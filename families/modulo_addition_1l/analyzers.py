@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from tdw.family.analyzer import Analyzer
 
-from . import attention, embedding, geometry, gradients, logits, neurons, weight_fourier
+from . import (
+    attention,
+    embedding,
+    geometry,
+    gradients,
+    logits,
+    neurons,
+    weight_fourier,
+    weight_groups,
+)
 
 __all__ = ["ANALYZERS"]
 
 ANALYZERS: tuple[Analyzer, ...] = (
     *embedding.ANALYZERS, *neurons.ANALYZERS, *attention.ANALYZERS, *logits.ANALYZERS,
-    *weight_fourier.ANALYZERS, *geometry.ANALYZERS, *gradients.ANALYZERS,
+    *weight_fourier.ANALYZERS, *weight_groups.ANALYZERS, *geometry.ANALYZERS,
+    *gradients.ANALYZERS,
 )

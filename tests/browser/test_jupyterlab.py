@@ -43,6 +43,42 @@ _MOVE = """async (k) => {
 }"""
 
 
+# A researcher's own views, added from a cell to an explorer: one that works (the
+# share of each frequency in the embedding's power, as the README's example) and one that
+# raises (shown as its error in its own card).
+MY_VIEWS = """import numpy as np
+from tdw.family import plot
+
+def power_share(ctx):
+    norms = ctx.load("dominant_frequencies", ctx.epoch)["norms"]
+    return {"freq": np.arange(1, len(norms) + 1), "share": norms**2 / (norms**2).sum()}
+
+def broken(ctx):
+    raise KeyError("no array 'typo' in dominant_frequencies")
+
+explorer.add_view(plot.bars_view(
+    "power_share", "Share of W_E's power", "each frequency's share", ("dominant_frequencies",),
+    power_share, "freq", ["share"], categorical=False, group="My views"))
+explorer.add_view(plot.bars_view(
+    "broken", "Broken", "raises", ("dominant_frequencies",), broken, "freq", ["share"],
+    group="My views"))"""
+
+# Scroll figure `name` into view, move the explorer's player three checkpoints on, and say
+# whether the figure's plotted data changed.
+_MY_VIEW_MOVES = """async (name) => {
+  const fig = tdwProbe.byName(name);
+  tdwProbe.viewOf(fig).el.scrollIntoView({block: "center"});
+  await new Promise((r) => setTimeout(r, 1500));
+  const data = () => tdwProbe.fingerprint(tdwProbe.plain(
+    fig.renderers.filter((r) => r.data_source).map((r) => r.data_source.data)));
+  const before = data();
+  const player = tdwProbe.ofType('Player').filter((p) => tdwProbe.viewOf(p) != null)[0];
+  player.value = (player.value + 3) % (player.end + 1);
+  await new Promise((r) => setTimeout(r, 2000));
+  return before !== data();
+}"""
+
+
 def _notebook(cells: list[str]) -> dict:
     return {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}",
                        "metadata": {}, "outputs": [], "source": source}
@@ -58,8 +94,11 @@ def lab(ui_store, tmp_path_factory):
     variants; yields (url of the notebook, the variant ids)."""
     root, ids = ui_store
     folder = tmp_path_factory.mktemp("lab")
+    # (Views are added before the explorer is displayed: added to a page already on screen
+    # they work too, but Panel links the stylesheets of the cards it then sends from its
+    # CDN, which tdw does not yet inline.)
     cells = [f"from tdw.ui import Compare, Explorer\nSTORE = {str(root)!r}",
-             f"explorer = Explorer({ids[0]!r}, STORE)\nexplorer",
+             f"explorer = Explorer({ids[0]!r}, STORE)\n{MY_VIEWS}\nexplorer",
              f"compare = Compare([{ids[0]!r}, {ids[1]!r}], STORE)\ncompare"]
     (folder / "tour.ipynb").write_text(json.dumps(_notebook(cells)))
     port = free_port()
@@ -113,5 +152,12 @@ def test_a_notebook_in_jupyterlab_explores_and_compares_offline(lab):
             changed = page.evaluate(_MOVE, k)
             assert len(changed) >= 3, (name, changed)
             screenshot(page, f"jupyterlab-{name}")
+        # the view added from a cell moves with the player; the broken one shows its error
+        page.wait_for_function("() => tdwProbe.byName('view:power_share') !== null && "
+                               "tdwProbe.viewOf(tdwProbe.byName('view:power_share')) != null",
+                               timeout=60_000)
+        assert page.evaluate(_MY_VIEW_MOVES, "view:power_share")
+        assert "no array 'typo' in dominant_frequencies" in page.evaluate("tdwProbe.text()")
+        screenshot(page, "jupyterlab-my-view")
         guard.check()
         page.close()

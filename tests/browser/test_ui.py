@@ -19,7 +19,10 @@ def _same(a, b) -> bool:
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple) and a and isinstance(a[0], np.ndarray | list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return np.array_equal(np.asarray(a), np.asarray(b))
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "f" and b.dtype.kind == "f":
+        return np.array_equal(a, b, equal_nan=True)  # e.g. a Fisher grid's blank diagonal
+    return np.array_equal(a, b)
 
 
 @pytest.fixture
@@ -462,3 +465,48 @@ def test_what_a_link_names_that_the_store_lacks_is_said_on_the_page(ui_store):
     said = " ".join(alert.object for alert in wb.notices)
     assert "unknown tab 'Nowhere'" in said and "'soon' is not a whole number" in said
     assert wb.tabs.active == 0  # the default tab, still working
+
+
+# ------------------------------------------------------------------ a researcher's views
+def test_a_view_written_in_a_notebook_joins_the_explorer_and_moves_with_it(ui_store):
+    from tdw.family import plot
+    from tdw.ui import Explorer
+
+    root, ids = ui_store
+    explorer = Explorer(ids[0], root)
+    before = explorer.player
+
+    def power_share(ctx):
+        norms = ctx.load("dominant_frequencies", ctx.epoch)["norms"]
+        return {"freq": np.arange(1, len(norms) + 1), "share": norms**2 / (norms**2).sum()}
+
+    mine = plot.bars_view("power_share", "Share of W_E's power", "", ("dominant_frequencies",),
+                          power_share, "freq", ["share"], categorical=False, group="My views")
+    pane = explorer.add_view(mine)
+    assert pane.client_side and explorer.pane("power_share") is pane
+    # the page's move code now swaps its frames too: a new player carries them
+    assert explorer.player is not before and explorer.player in explorer._header.objects
+    targets = explorer.player._args["targets"]
+    assert pane.sources["bars"] in targets
+    explorer.index = 2
+    norms = Variant(ids[0], root).artifact("dominant_frequencies", explorer.epoch)["norms"]
+    frame = pane.frames["bars"]
+    assert frame is explorer.player._args["frames_list"][targets.index(pane.sources["bars"])]
+    assert explorer._sections["My views"].objects[-1].name == "power_share"
+    np.testing.assert_allclose(power_share(pane.context(explorer.epoch))["share"],
+                               norms**2 / (norms**2).sum())
+
+    def broken(ctx):
+        raise KeyError("no array 'typo'")
+
+    assert explorer.add_view(plot.bars_view("broken", "Broken", "", ("dominant_frequencies",),
+                                            broken, "freq", ["share"],
+                                            group="My views")) is None
+    card = explorer._sections["My views"].objects[-1]
+    assert "raised KeyError" in card.objects[0].object and "typo" in card.objects[0].object
+    unknown = plot.bars_view("unknown", "Unknown", "", ("nope",), broken, "freq", ["share"])
+    assert explorer.add_view(unknown) is None
+    assert "nope: not an analyzer of modulo_addition_1l" in \
+        explorer._sections["Analyses"].objects[-1].objects[0].object
+    with pytest.raises(TdwError, match="already shows a view named 'power_share'"):
+        explorer.add_view(mine)

@@ -416,7 +416,7 @@ def test_every_analyzer_validates_its_schema_on_a_real_forward(real_model):
     assert [a.name for a in ANALYZERS] == [
         "dominant_frequencies", "neuron_activations", "neuron_freq_clusters", "coarseness",
         "attention_patterns", "prediction_trace", "progress_measures", "weight_fourier",
-        "repr_geometry", "gradient_sites"]
+        "weight_groups", "repr_geometry", "gradient_sites"]
     for analyzer in ANALYZERS:
         assert analyzer.version == (2 if analyzer.name == "repr_geometry" else 1)
         assert analyzer.description

@@ -106,6 +106,15 @@ class Variant:
         coverage = self.store.artifact_epochs(self.id)
         return {v.name: needs for v in self.family.views if (needs := self._needs(v, coverage))}
 
+    def needs(self, view: View) -> list[str]:
+        """What ``view`` (any view, e.g. one written in a notebook) still needs of this
+        variant's artifacts; empty when it can be drawn."""
+        unknown = [n for n in view.reads if n != "metrics" and n not in self._analyzers]
+        if unknown:
+            return [f"{name}: not an analyzer of {self.family.name} (its analyzers: "
+                    f"{', '.join(sorted(self._analyzers))})" for name in unknown]
+        return self._needs(view, self.store.artifact_epochs(self.id))
+
     def _needs(self, view: View, coverage: Mapping[str, set[int]]) -> list[str]:
         needs = []
         for name in view.reads:

@@ -15,14 +15,17 @@ jumps there, and so does clicking the checkpoint timeline. The Export card write
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import panel as pn
 import param
 
+from tdw.errors import TdwError
 from tdw.explore.jupyter import ensure_extension
 from tdw.explore.variant import Variant
 from tdw.explore.viewpane import ViewPane, frame_swap_args, frame_swap_code, grouped
+from tdw.family.views import View
 from tdw.store.store import Store
 from tdw.ui.export_bar import ExportBar
 from tdw.ui.player import CheckpointPlayer
@@ -74,21 +77,64 @@ class Explorer(pn.viewable.Viewer):
         self.timeline = Timeline(epochs=list(epochs), value=epochs[start],
                                  turn=turn[0] if turn else None, caption=True,
                                  scale=scale_for(epochs))
-        # On a move the browser swaps the frames of the client-side views and moves the
-        # timeline (and its caption) itself, before the kernel hears of it: the kernel's own
-        # update then finds nothing to change.
-        self.player = CheckpointPlayer(
-            label="checkpoint", start=0, end=len(epochs) - 1, value=start,
-            code=frame_swap_code("source.value") + _TIMELINE_JS,
-            args={**frame_swap_args([self.panes]), "epochs": list(epochs)},
-            timeline_name=self.timeline.model_name)
-        self.player.param.watch(lambda e: setattr(self, "index", e.new), "value")
+        self._client_budget = client_budget
+        self.player = self._make_player()
         self.timeline.param.watch(self._on_timeline, "value")
         self.param.watch(self._on_index, "index")
         for pane in self.panes:
             self._link_marker_clicks(pane)
         self.export = ExportBar(self)
+        self._sections: dict[str, pn.FlexBox] = {}
         self._layout = self._build_layout()
+
+    def _make_player(self) -> CheckpointPlayer:
+        # On a move the browser swaps the frames of the client-side views and moves the
+        # timeline (and its caption) itself, before the kernel hears of it: the kernel's own
+        # update then finds nothing to change.
+        epochs = self.variant.epochs
+        player = CheckpointPlayer(
+            label="checkpoint", start=0, end=len(epochs) - 1, value=self.index,
+            code=frame_swap_code("source.value") + _TIMELINE_JS,
+            args={**frame_swap_args([self.panes]), "epochs": list(epochs)},
+            timeline_name=self.timeline.model_name)
+        player.param.watch(lambda e: setattr(self, "index", e.new), "value")
+        return player
+
+    def add_view(self, view: View) -> ViewPane | None:
+        """Show ``view`` too, under its group, moving with the player like the built-in
+        views: a view written in a notebook with the public view API
+        (:class:`~tdw.family.views.View` and the plot kit, :mod:`tdw.family.plot`).
+
+        A view that cannot be drawn (it reads artifacts the variant lacks, or its code
+        raises) is shown as that error in its own card; the rest of the page is untouched.
+        Returns its pane, or None when it could not be drawn.
+        """
+        if any(p.name == view.name for p in self.panes):
+            raise TdwError(f"{self.variant.id} already shows a view named {view.name!r}; "
+                           "give yours another name")
+        pane, problem = None, ""
+        if needs := self.variant.needs(view):
+            problem = f"needs {'; '.join(needs)}"
+        else:
+            try:
+                pane = ViewPane(self.variant, view, self.epoch,
+                                client_budget=self._client_budget)
+            except Exception as exc:  # a notebook's view: show whatever it raised
+                problem = f"raised {type(exc).__name__}: {exc}"
+        if pane is None:
+            card = pn.Column(pn.pane.Alert(f"**{view.name}** {html.escape(problem)}",
+                                           alert_type="danger", width=460),
+                             name=view.name, css_classes=["tdw-view", "tdw-view-error"])
+        else:
+            self.panes.append(pane)
+            self._link_marker_clicks(pane)
+            card = self._pane_card(pane)
+            if pane.client_side:  # the page's move code must swap its frames too
+                old, self.player = self.player, self._make_player()
+                self._header.objects = [self.player if o is old else o
+                                        for o in self._header.objects]
+        self._section(view.group).append(card)
+        return pane
 
     # ------------------------------------------------------------- reading
     @property
@@ -161,11 +207,20 @@ class Explorer(pn.viewable.Viewer):
                          css_classes=["tdw-view", "tdw-client" if pane.client_side else
                                       "tdw-server"])
 
+    def _section(self, group: str) -> pn.FlexBox:
+        """The cards of views under ``group`` (a new section, at the end, if none yet)."""
+        if group not in self._sections:
+            self._sections[group] = pn.FlexBox()
+            self._layout.append(pn.Card(self._sections[group], title=group,
+                                        sizing_mode="stretch_width"))
+        return self._sections[group]
+
     def _build_layout(self):
         sections = []
         for group, panes in grouped(self.panes, lambda p: p.view.group):
-            sections.append(pn.Card(pn.FlexBox(*[self._pane_card(p) for p in panes]),
-                                    title=group, sizing_mode="stretch_width"))
+            self._sections[group] = pn.FlexBox(*[self._pane_card(p) for p in panes])
+            sections.append(pn.Card(self._sections[group], title=group,
+                                    sizing_mode="stretch_width"))
         if self.waiting:
             lines = "\n".join(f"- **{name}**: needs {'; '.join(needs)}"
                               for name, needs in self.waiting.items())
@@ -173,7 +228,7 @@ class Explorer(pn.viewable.Viewer):
                 f"These views wait for analysis (Analyze page, or `tdw analyze "
                 f"{self.variant.id}`):\n\n{lines}"), title="Not analysed yet",
                 collapsed=True, sizing_mode="stretch_width"))
-        header = pn.Column(
+        header = self._header = pn.Column(
             pn.pane.Markdown(f"### {self.variant.id}", margin=(0, 10)),
             self.player,
             self.timeline, sizing_mode="stretch_width", css_classes=["tdw-explorer-header"])
