@@ -26,7 +26,7 @@ FAMILY = "modulo_addition_1l"
 def fill(store: Store, n_variants: int, n_checkpoints: int) -> list[str]:
     """Synthetic rows for ``n_variants`` fully analysed variants; their ids."""
     fam = get_family(FAMILY)
-    names = [a.name for a in fam.analyzers]
+    versions = {a.name: a.version for a in fam.analyzers}  # up to date: none is stale
     fake = lambda *parts: hashlib.sha256(repr(parts).encode()).hexdigest()  # noqa: E731
     ids = []
     with store.catalog.transaction() as db:
@@ -47,8 +47,9 @@ def fill(store: Store, n_variants: int, n_checkpoints: int) -> list[str]:
                            [(vid, e, fake(vid, e), f"{vid}/epoch_{e}", 900_000) for e in epochs])
             db.executemany(
                 "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                [(vid, name, e, 1, fake(vid, "probe"), fake(vid, e), fake(vid, name, e),
-                  f"{vid}/{name}/{e}", 20_000) for name in names for e in epochs])
+                [(vid, name, e, version, fake(vid, "probe"), fake(vid, e), fake(vid, name, e),
+                  f"{vid}/{name}/{e}", 20_000) for name, version in versions.items()
+                 for e in epochs])
     return ids
 
 
