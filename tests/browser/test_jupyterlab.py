@@ -1,6 +1,7 @@
 """tdw inside a real JupyterLab, in real Chromium: a notebook displays an Explorer and a
 Compare offline (nothing leaves 127.0.0.1, no console error), and the player moves the
-plotted data.
+plotted data. The checkpoint Timeline works there as a plain anywidget, without Panel: a
+click on the page reaches a Python observer, and Python moves the handle.
 
 The Lab runs on a temporary folder with the session's two tiny variants; tdw inlines the
 stylesheets Panel would link from its CDN (tdw.explore.jupyter).
@@ -79,6 +80,17 @@ _MY_VIEW_MOVES = """async (name) => {
 }"""
 
 
+# A Timeline on its own, before anything loads Panel: observed from Python.
+TIMELINE = """import sys
+from tdw.ui import Timeline
+
+timeline = Timeline(epochs=[0, 10, 20, 50, 100], turn=20, caption=True)
+moves = []
+timeline.observe(lambda change: moves.append(change["new"]), names="value")
+print("panel loaded:", "panel" in sys.modules)
+timeline"""
+
+
 def _notebook(cells: list[str]) -> dict:
     return {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}",
                        "metadata": {}, "outputs": [], "source": source}
@@ -97,9 +109,11 @@ def lab(ui_store, tmp_path_factory):
     # (Views are added before the explorer is displayed: added to a page already on screen
     # they work too, but Panel links the stylesheets of the cards it then sends from its
     # CDN, which tdw does not yet inline.)
-    cells = [f"from tdw.ui import Compare, Explorer\nSTORE = {str(root)!r}",
+    cells = [TIMELINE,
+             f"from tdw.ui import Compare, Explorer\nSTORE = {str(root)!r}",
              f"explorer = Explorer({ids[0]!r}, STORE)\n{MY_VIEWS}\nexplorer",
-             f"compare = Compare([{ids[0]!r}, {ids[1]!r}], STORE)\ncompare"]
+             f"compare = Compare([{ids[0]!r}, {ids[1]!r}], STORE)\ncompare",
+             'print("moves:", moves)', "timeline.value = 10"]
     (folder / "tour.ipynb").write_text(json.dumps(_notebook(cells)))
     port = free_port()
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(folder / ".jupyter-config")}
@@ -139,7 +153,7 @@ def test_a_notebook_in_jupyterlab_explores_and_compares_offline(lab):
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
         page.get_by_text("| Idle").wait_for(timeout=120_000)  # the kernel is up
         page.locator(".jp-Notebook .jp-Cell").first.click()
-        for _ in range(3):
+        for _ in range(4):
             page.keyboard.press("Shift+Enter")
         page.wait_for_function("() => window.Bokeh && Bokeh.documents.length >= 2",
                                timeout=180_000)
@@ -159,5 +173,35 @@ def test_a_notebook_in_jupyterlab_explores_and_compares_offline(lab):
         assert page.evaluate(_MY_VIEW_MOVES, "view:power_share")
         assert "no array 'typo' in dominant_frequencies" in page.evaluate("tdwProbe.text()")
         screenshot(page, "jupyterlab-my-view")
+        _timeline_without_panel(page)
         guard.check()
         page.close()
+
+
+def _run_cell(page, k: int) -> None:
+    page.locator(".jp-Notebook .jp-Cell").nth(k).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def _timeline_without_panel(page) -> None:
+    """The first cell's Timeline: rendered by anywidget alone, a page change reaches the
+    observer in the kernel and a change from Python moves the handle."""
+    from playwright.sync_api import expect
+
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(0)
+    cell.scroll_into_view_if_needed()
+    expect(cell.locator(".jp-OutputArea-output").first).to_contain_text("panel loaded: False")
+    strip = cell.locator(".tdw-timeline")
+    expect(strip.locator(".tdw-timeline-marker")).to_have_count(5)
+    current = strip.locator(".tdw-timeline-current")
+    expect(current).to_have_attribute("data-epoch", "0")
+    strip.locator('.tdw-timeline-marker[data-epoch="50"]').click()
+    expect(current).to_have_attribute("data-epoch", "50")
+    page.keyboard.press("End")  # the click focused the strip
+    expect(current).to_have_attribute("data-epoch", "100")
+    screenshot(page, "jupyterlab-timeline")
+    _run_cell(page, 4)
+    expect(page.locator(".jp-Notebook .jp-Cell").nth(4).locator(".jp-OutputArea-output")) \
+        .to_have_text("moves: [50, 100]", timeout=30_000)
+    _run_cell(page, 5)
+    expect(current).to_have_attribute("data-epoch", "10", timeout=30_000)

@@ -1,5 +1,9 @@
 """Browser test of the checkpoint Timeline: markers, turn line, click, keys, Python -> page.
 
+The timeline is the anywidget :class:`~tdw.ui.timeline.Timeline`, put on a Panel page with
+:meth:`~tdw.ui.timeline_pane.TimelinePane.of` as the dashboards host it: every change made
+on the page reaches the widget, and every change made to the widget reaches the page.
+
 Serves a tiny Panel app on 127.0.0.1 and drives it with Playwright's Chromium. The page must
 load nothing from outside 127.0.0.1 (every other request is aborted and fails the test) and
 must log no console errors, so the widget is proven to work offline.
@@ -22,6 +26,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """Serve a Timeline and a Markdown pane that follows its value; yield them and the URL."""
     from tdw.ui.timeline import Timeline
+    from tdw.ui.timeline_pane import TimelinePane
 
     # pn.serve serves Panel's stylesheets itself only with server resources; any earlier
     # in-process use of tdw.ui sets BOKEH_RESOURCES=inline (for notebooks and Voila), with
@@ -32,8 +37,9 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     # One session only: the test holds the objects so it can read and set them from Python.
     timeline = Timeline(epochs=EPOCHS, value=0, turn=200)
     md = pn.pane.Markdown("Selected epoch: 0", css_classes=["tdw-test-readout"])
-    timeline.param.watch(lambda ev: setattr(md, "object", f"Selected epoch: {ev.new}"), "value")
-    layout = pn.Column(timeline, md, width=700)
+    timeline.observe(lambda change: setattr(md, "object", f"Selected epoch: {change['new']}"),
+                     names="value")
+    layout = pn.Column(TimelinePane.of(timeline), md, width=700)
     server = pn.serve(
         layout, port=port, address="127.0.0.1", show=False, threaded=True, start=True,
         websocket_origin=[f"127.0.0.1:{port}"],

@@ -29,7 +29,8 @@ from tdw.store.store import Store
 from tdw.ui.explorer import DEFAULT_CLIENT_BUDGET
 from tdw.ui.overlays import Overlay
 from tdw.ui.player import CheckpointPlayer
-from tdw.ui.timeline import Timeline, scale_for
+from tdw.ui.timeline import scale_for
+from tdw.ui.timeline_pane import TimelinePane
 
 __all__ = ["Compare", "aligned_positions", "index_table", "alignment", "MAX_VARIANTS",
            "ALIGNMENTS"]
@@ -251,9 +252,9 @@ class Compare(pn.viewable.Viewer):
         table = ColumnDataSource(index_table(self.variants, positions, self.align),
                                  name="tdw:index-table")
         scale = scale_for(positions) if self.align == "epoch" else "linear"
-        self.timeline = Timeline(epochs=positions, value=positions[start],
-                                 unit=ALIGNMENTS[self.align], caption=True, scale=scale,
-                                 notes=[self.note(p) for p in positions])
+        self.timeline = TimelinePane(epochs=positions, value=positions[start],
+                                     unit=ALIGNMENTS[self.align], caption=True, scale=scale,
+                                     notes=[self.note(p) for p in positions])
         offsets = [_offset(v, self.align) for v in self.variants]
         for overlay in self.overlays:
             overlay.draw(offsets, positions, ALIGNMENTS[self.align])

@@ -29,7 +29,8 @@ from tdw.family.views import View
 from tdw.store.store import Store
 from tdw.ui.export_bar import ExportBar
 from tdw.ui.player import CheckpointPlayer
-from tdw.ui.timeline import Timeline, scale_for
+from tdw.ui.timeline import scale_for
+from tdw.ui.timeline_pane import TimelinePane
 
 __all__ = ["Explorer", "DEFAULT_CLIENT_BUDGET"]
 
@@ -74,9 +75,9 @@ class Explorer(pn.viewable.Viewer):
                 self.panes.append(ViewPane(self.variant, view, epochs[start],
                                            client_budget=client_budget))
         turn = self.variant.turn()
-        self.timeline = Timeline(epochs=list(epochs), value=epochs[start],
-                                 turn=turn[0] if turn else None, caption=True,
-                                 scale=scale_for(epochs))
+        self.timeline = TimelinePane(epochs=list(epochs), value=epochs[start],
+                                     turn=turn[0] if turn else None, caption=True,
+                                     scale=scale_for(epochs))
         self._client_budget = client_budget
         self.player = self._make_player()
         self.timeline.param.watch(self._on_timeline, "value")

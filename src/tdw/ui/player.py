@@ -9,7 +9,7 @@ the browser. :class:`CheckpointPlayer` attaches the code to each model it render
 copy carries it however it reaches the page.
 
 The timeline is a Panel component whose model only exists once rendered, so the code finds
-it by its model's name (:attr:`~tdw.ui.timeline.Timeline.model_name`), as ``timeline``.
+it by its model's name (:attr:`~tdw.ui.timeline_pane.TimelinePane.model_name`), as ``timeline``.
 """
 
 from __future__ import annotations

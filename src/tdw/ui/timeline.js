@@ -137,7 +137,7 @@ function render({ model, el }) {
   el.replaceChildren(style, root);
 
   let width = el.clientWidth || 600;
-  let height = el.clientHeight || 70;
+  let height = el.clientHeight || (model.get("caption") ? 92 : 70); // auto-height hosts: Jupyter
   let dragging = false;
   let hoverEpoch = null; // epoch under the pointer, or null
   let geom = null; // {eps, x, clampX, trackY} from the last draw

@@ -1,25 +1,43 @@
-"""A checkpoint timeline widget: pick a checkpoint by clicking, dragging or arrow keys.
+"""The checkpoint timeline: pick a checkpoint by clicking, dragging or arrow keys.
 
-The strip shows every checkpoint epoch as a tick, the detected turn (the grokking transition)
-as a red line, and the current checkpoint as a blue handle. It exists so that a dashboard can
-scrub through checkpoints while *seeing* where they sit relative to the turn, which a plain
-slider over the epoch list hides.
+The strip shows every checkpoint epoch as a tick, the detected transition as a red line, and
+the current checkpoint as a blue handle. It exists so that a dashboard can scrub through
+checkpoints while *seeing* where they sit relative to the transition, which a plain slider
+over the epoch list hides.
 
-The front end is the plain ES module ``timeline.js`` next to this file: it has no imports, so
-nothing is fetched from a CDN, and it uses only the anywidget model API, so the same file
-could back an ``anywidget.AnyWidget`` too.
+:class:`Timeline` is an ``anywidget.AnyWidget``: it needs nothing but ipywidgets, so it works
+in any Jupyter front end (JupyterLab, Notebook, VS Code, Voila) without Panel::
+
+    from tdw.ui import Timeline
+
+    timeline = Timeline(epochs=[0, 10, 100, 1000], value=0, turn=100, scale="log")
+    timeline.observe(lambda change: print(change["new"]), names="value")
+    timeline                       # displays it; a click on the strip prints the epoch
+
+Its front end is the plain ES module ``timeline.js`` next to this file (no imports, nothing
+fetched). The dashboards' timeline, :class:`~tdw.ui.timeline_pane.TimelinePane`, is the same
+module and the same traits hosted by Panel's implementation of the anywidget protocol, where
+the page's player can move it without a round trip to the kernel; ``TimelinePane.of`` puts
+a :class:`Timeline` on a Panel page, kept in step both ways.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import param
-from panel.custom import AnyWidgetComponent
+import anywidget
+import traitlets
 
-__all__ = ["Timeline", "scale_for"]
+__all__ = ["ESM", "TRAITS", "Timeline", "caption_text", "scale_for"]
+
+ESM = Path(__file__).with_name("timeline.js")
+"""The timeline's front end, shared by :class:`Timeline` and the dashboards' pane."""
+
+TRAITS = ("epochs", "value", "turn", "scale", "caption", "unit", "notes")
+"""The state the front end reads, identical in both hosts."""
 
 
 def scale_for(epochs: Sequence[int]) -> str:
@@ -29,73 +47,85 @@ def scale_for(epochs: Sequence[int]) -> str:
     return "log" if positive and max(positive) / min(positive) >= 100 else "linear"
 
 
-class Timeline(AnyWidgetComponent):
+def caption_text(epochs: Sequence[int], value: int, turn: int | None, unit: str,
+                 notes: Sequence[str]) -> str:
+    """The caption a timeline writes above its strip.
+
+    >>> caption_text([0, 10, 20], 10, 20, "epoch", [])
+    'epoch 10 · checkpoint 2 of 3 · detected transition at epoch 20'
+    """
+    at = list(epochs).index(value) if value in epochs else None
+    if notes:
+        position = f" · {notes[at]}" if at is not None and notes[at] else ""
+    else:
+        position = f" · checkpoint {at + 1} of {len(epochs)}" if at is not None else ""
+    transition = f" · detected transition at epoch {turn}" if turn is not None else ""
+    return f"{unit} {value}{position}{transition}"
+
+
+class Timeline(anywidget.AnyWidget):
     """A horizontal strip of checkpoint epochs with a draggable current-checkpoint handle.
 
-    ``value`` always lands on a member of ``epochs`` when changed from the page (click snaps to
-    the nearest checkpoint on screen; Left/Right step, Home/End jump to the ends). Setting any
-    parameter from Python redraws the strip.
+    The page sets ``value`` only to a member of ``epochs`` (a click snaps to the nearest
+    checkpoint on screen; Left/Right step, Home/End jump to the ends), and so must Python:
+    any other value is refused with the nearest checkpoint named. Observe it with
+    ``timeline.observe(handler, names="value")``.
 
-    Example::
-
-        tl = Timeline(epochs=[0, 10, 100, 1000], value=0, turn=100, scale="log")
-        tl.param.watch(lambda e: print(e.new), "value")
+    Traits:
+        epochs: checkpoint epochs, strictly increasing.
+        value: the current checkpoint's epoch.
+        turn: the detected transition's epoch (a red line), or None for none.
+        scale: "linear" in epochs, or "log" in log10(1 + epoch), which suits log-spaced
+            checkpoints (see :func:`scale_for`).
+        caption: show a line above the strip naming the current checkpoint.
+        unit: what a value is called in the caption and tooltip.
+        notes: one string per epoch that the caption gives in place of "checkpoint i of n";
+            empty for none.
     """
 
-    # Panel reads a Path-valued _esm file as text when rendering (no bundle is shipped), and
-    # with --autoreload it also watches the file and hot-swaps the module.
-    _esm = Path(__file__).with_name("timeline.js")
+    _esm = ESM
 
-    epochs = param.List(default=[], item_type=int, doc="""
-        Checkpoint epochs, increasing.""")
+    epochs = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
+    value = traitlets.Int(0).tag(sync=True)
+    turn = traitlets.Int(None, allow_none=True).tag(sync=True)
+    scale = traitlets.Enum(["linear", "log"], default_value="linear").tag(sync=True)
+    caption = traitlets.Bool(False).tag(sync=True)
+    unit = traitlets.Unicode("epoch").tag(sync=True)
+    notes = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
 
-    value = param.Integer(default=0, doc="""
-        The current checkpoint's epoch; the page only ever sets it to a member of epochs.""")
+    def __init__(self, **traits: Any) -> None:
+        if "value" not in traits and traits.get("epochs"):
+            traits["value"] = traits["epochs"][0]
+        super().__init__(**traits)
 
-    turn = param.Integer(default=None, allow_None=True, doc="""
-        The detected turn epoch (drawn as a red line), or None to draw none.""")
+    @traitlets.validate("epochs")
+    def _valid_epochs(self, proposal: dict[str, Any]) -> list[int]:
+        epochs = list(proposal["value"])
+        if any(b <= a for a, b in pairwise(epochs)):
+            raise traitlets.TraitError(
+                f"a timeline's epochs must be strictly increasing, got {epochs[:8]}"
+                f"{' ...' if len(epochs) > 8 else ''}; pass sorted(set(epochs))")
+        return epochs
 
-    scale = param.Selector(default="linear", objects=["linear", "log"], doc="""
-        Horizontal scale: 'linear' in epochs, or 'log' in log10(1 + epoch), which suits
-        log-spaced checkpoints.""")
+    @traitlets.validate("value")
+    def _valid_value(self, proposal: dict[str, Any]) -> int:
+        value = proposal["value"]
+        if self.epochs and value not in self.epochs:
+            nearest = min(self.epochs, key=lambda e: (abs(e - value), e))
+            raise traitlets.TraitError(
+                f"epoch {value} is not one of this timeline's checkpoints; the nearest is "
+                f"{nearest} (its epochs run {self.epochs[0]}..{self.epochs[-1]})")
+        return value
 
-    caption = param.Boolean(default=False, doc="""
-        Show a line above the strip naming the current checkpoint (see caption_text); the
-        page rewrites it in place on every move, which lays nothing else out again.""")
-
-    unit = param.String(default="epoch", doc="""
-        What a value is called in the caption and tooltip (e.g. "epochs since transition").""")
-
-    notes = param.List(default=[], item_type=str, doc="""
-        One string per epoch that the caption gives in place of "checkpoint i of n" (e.g.
-        which checkpoint of each compared variant a position shows); empty for none.""")
+    @traitlets.validate("notes")
+    def _valid_notes(self, proposal: dict[str, Any]) -> list[str]:
+        notes = list(proposal["value"])
+        if notes and len(notes) != len(self.epochs):
+            raise traitlets.TraitError(
+                f"a timeline takes one note per epoch: {len(notes)} notes for "
+                f"{len(self.epochs)} epochs; pass notes=[] for none")
+        return notes
 
     def caption_text(self) -> str:
         """The caption's text, as the page writes it."""
-        at = self.epochs.index(self.value) if self.value in self.epochs else None
-        if self.notes:
-            position = f" · {self.notes[at]}" if at is not None and self.notes[at] else ""
-        else:
-            position = f" · checkpoint {at + 1} of {len(self.epochs)}" if at is not None else ""
-        turn = f" · detected transition at epoch {self.turn}" if self.turn is not None else ""
-        return f"{self.unit} {self.value}{position}{turn}"
-
-    @property
-    def model_name(self) -> str:
-        """The name of every Bokeh model of this timeline, unique to it, by which page-side
-        code finds it (e.g. :class:`~tdw.ui.player.CheckpointPlayer`'s)."""
-        return f"tdw-timeline:{self.name}"
-
-    def _get_properties(self, doc):
-        # Named as the model is made: renaming it afterwards would come back to Python as a
-        # change of the component's name when the page talks to the kernel over a comm.
-        return {**super()._get_properties(doc), "name": self.model_name}
-
-    def __init__(self, **params: Any) -> None:
-        # Layout defaults go through __init__ rather than re-declared class parameters: Panel's
-        # ESM metaclass would move a re-declared `height`/`sizing_mode` into the synced data
-        # model, which the front end must not see.
-        params.setdefault("height", 92 if params.get("caption") else 70)
-        if "width" not in params:
-            params.setdefault("sizing_mode", "stretch_width")
-        super().__init__(**params)
+        return caption_text(self.epochs, self.value, self.turn, self.unit, self.notes)
