@@ -22,5 +22,7 @@ setup(
     entry_points={
         "console_scripts": ["tdw = tdw.cli:main"],
         "tdw.families": [f"{name} = tdw.families.{name}:FAMILY" for name in families],
+        # JupyterLab's launcher opens the workbench through jupyter-server-proxy
+        "jupyter_serverproxy_servers": ["tdw = tdw.serve.lab:server_proxy"],
     },
 )

@@ -1,7 +1,9 @@
 """tdw inside a real JupyterLab, in real Chromium: a notebook displays an Explorer and a
 Compare offline (nothing leaves 127.0.0.1, no console error), and the player moves the
 plotted data. The checkpoint Timeline works there as a plain anywidget, without Panel: a
-click on the page reaches a Python observer, and Python moves the handle.
+click on the page reaches a Python observer, and Python moves the handle. The Lab's
+launcher opens the workbench in a Lab tab (jupyter-server-proxy starts ``tdw serve`` on the
+Lab's store), offline too.
 
 The Lab runs on a temporary folder with the session's two tiny variants; tdw inlines the
 stylesheets Panel would link from its CDN (tdw.explore.jupyter).
@@ -116,7 +118,8 @@ def lab(ui_store, tmp_path_factory):
              'print("moves:", moves)', "timeline.value = 10"]
     (folder / "tour.ipynb").write_text(json.dumps(_notebook(cells)))
     port = free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(folder / ".jupyter-config")}
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(folder / ".jupyter-config"),
+           "TDW_HOME": str(root)}  # the store the launcher's workbench serves
     env.pop("PANEL_CDN_ROOT", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
@@ -205,3 +208,34 @@ def _timeline_without_panel(page) -> None:
         .to_have_text("moves: [50, 100]", timeout=30_000)
     _run_cell(page, 5)
     expect(current).to_have_attribute("data-epoch", "10", timeout=30_000)
+
+
+_CANVASES = """() => { let n = 0; const walk = (root) => { n += root.querySelectorAll('canvas')
+  .length; root.querySelectorAll('*').forEach((e) => e.shadowRoot && walk(e.shadowRoot)); };
+  walk(document); return n; }"""
+
+
+def test_the_lab_launcher_opens_the_workbench_in_a_lab_tab(lab):
+    _, base, ids = lab
+    with launched() as browser:
+        page, guard = guarded_page(browser, width=1500, height=1100)
+        # a workspace of its own, so the Lab opens on its launcher
+        page.goto(f"{base}/lab/workspaces/launcher-test?token={TOKEN}")
+        card = page.locator(".jp-LauncherCard", has_text="tdw workbench")
+        card.wait_for(timeout=120_000)
+        card.click()  # starts tdw serve through jupyter-server-proxy, then opens a Lab tab
+        page.locator(".lm-TabBar-tab", has_text="tdw workbench").wait_for(timeout=60_000)
+        deadline = time.monotonic() + 180
+        while not (frames := [f for f in page.frames
+                              if f.url.endswith("/tdw/voila/render/workbench.ipynb")]):
+            assert time.monotonic() < deadline, [f.url for f in page.frames]
+            page.wait_for_timeout(500)  # (keeps the page's requests flowing)
+        workbench = frames[0]
+        workbench.wait_for_function(f"() => ({_CANVASES})() >= 10", timeout=180_000)
+        workbench.add_script_tag(content=PROBE_JS)
+        assert any(variant in workbench.evaluate("tdwProbe.text()") for variant in ids)
+        changed = workbench.evaluate(_MOVE, 0)  # Explore's player moves its views
+        assert len(changed) >= 3, changed
+        screenshot(page, "jupyterlab-launcher-workbench")
+        guard.check()
+        page.close()

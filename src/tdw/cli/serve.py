@@ -32,7 +32,8 @@ def _serve_config(args: argparse.Namespace, store: Store) -> serving.ServeConfig
         else serving.dashboards_dir()
     return serving.ServeConfig(store=store.root, port=args.port, ip=args.ip, token=token,
                                directory=directory, public_host=args.public_host or "",
-                               preheat=not args.no_preheat)
+                               preheat=not args.no_preheat,
+                               prefix=getattr(args, "prefix", None) or "")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:  # noqa: ARG001
@@ -115,6 +116,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the dashboards with Voila (no code shown, offline)")
     _add_serve_options(p)
     p.add_argument("--dir", help="folder of dashboard notebooks (default: tdw's own)")
+    p.add_argument("--prefix", help="the path browsers reach the server under through a "
+                   "proxy that strips it, e.g. /tdw/ (JupyterLab's launcher sets it)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("quickstart", help="train and analyse the quick preset (unless done), "

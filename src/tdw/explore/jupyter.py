@@ -5,10 +5,11 @@ widget changes reach Python through ipywidgets comms (``jupyter_bokeh``); under
 ``panel serve`` or a plain script, Panel's own transport is used.
 
 Panel's stylesheets are links to its CDN. Under ``tdw serve`` they point at the server's
-own mirror (:mod:`tdw.serve.offline`). In a JupyterLab (or Notebook) kernel, which has no
-such mirror, every stylesheet a displayed app links from the CDN is inlined as it is
-rendered, as Panel itself does for its classic notebook output: one ``InlineStyleSheet``
-per document and stylesheet, shared by every model that uses it.
+own mirror (:mod:`tdw.serve.offline`, through ``PANEL_CDN_ROOT``). In any other Jupyter
+kernel (JupyterLab, Notebook, ``tdw serve`` behind JupyterLab's proxy), which has no such
+mirror, every stylesheet a displayed app links from the CDN is inlined as it is rendered, as
+Panel itself does for its classic notebook output: one ``InlineStyleSheet`` per document and
+stylesheet, shared by every model that uses it.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def ensure_extension() -> None:
     pn.config.inline = True
     kwargs = {"comms": "ipywidgets"} if in_jupyter_kernel() else {}
     pn.extension(inline=True, **kwargs)
-    if in_jupyter_kernel() and not served_by_voila():
+    if in_jupyter_kernel() and not os.environ.get("PANEL_CDN_ROOT"):
         from panel.viewable import Viewable
 
         if _inline_cdn_stylesheets not in Viewable._preprocessing_hooks:

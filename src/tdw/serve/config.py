@@ -54,8 +54,12 @@ class ServeConfig:
     public_host: str = ""
     preheat: bool = True
     page_grace: float = 30.0
+    prefix: str = ""
 
     def __post_init__(self) -> None:
+        if self.prefix and not (self.prefix.startswith("/") and self.prefix.endswith("/")):
+            raise TdwError(f"--prefix {self.prefix!r} must be a path that starts and ends "
+                           "with '/', e.g. /tdw/ (the path a proxy serves tdw under)")
         if not 1 <= self.port <= 65535:
             raise TdwError(f"--port {self.port} is out of range; pick a port in 1..65535")
         if not _is_loopback(self.ip) and not self.token:
@@ -81,8 +85,8 @@ class ServeConfig:
 
     @property
     def base_url(self) -> str:
-        """The address browsers use."""
-        return _http_root(self.host, self.port)
+        """The address browsers use: a path when served behind a proxy."""
+        return self.prefix or _http_root(self.host, self.port)
 
     @property
     def local_base_url(self) -> str:

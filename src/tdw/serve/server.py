@@ -26,9 +26,9 @@ from tdw.serve.offline import TEMPLATE, voila_share
 __all__ = ["Server", "check_port_free", "resident_megabytes", "serve", "voila_command",
            "voila_env"]
 
-# The pyviz JupyterLab extension fails to load inside Voila (a console error) and Voila does
-# not need it: jupyter_bokeh renders Panel there.
-_DENY_EXTENSIONS = "@pyviz/jupyterlab_pyviz"
+# JupyterLab extensions that fail to load inside Voila (a console error) and that Voila does
+# not need: pyviz's (jupyter_bokeh renders Panel there) and jupyter-server-proxy's launcher.
+_DENY_EXTENSIONS = ("@pyviz/jupyterlab_pyviz", "@jupyterhub/jupyter-server-proxy")
 
 
 def check_port_free(ip: str, port: int) -> None:
@@ -48,7 +48,7 @@ def voila_command(config: ServeConfig) -> list[str]:
         "--no-browser", f"--Voila.ip={config.ip}", f"--port={config.port}",
         "--Voila.port_retries=0", f"--template={TEMPLATE}", "--classic-tree",
         "--VoilaConfiguration.strip_sources=True",
-        f"--VoilaConfiguration.extension_denylist={_DENY_EXTENSIONS}",
+        *(f"--VoilaConfiguration.extension_denylist={name}" for name in _DENY_EXTENSIONS),
         f"--token={config.token}",
         f"--VoilaConfiguration.preheat_kernel={config.preheat}",
         "--VoilaConfiguration.default_pool_size=1",
@@ -59,7 +59,17 @@ def voila_command(config: ServeConfig) -> list[str]:
         f"--PageKernelManager.page_grace={config.page_grace}",
         "--MappingKernelManager.cull_idle_timeout=600",
         "--MappingKernelManager.cull_interval=60",
+        *(_proxied(config) if config.prefix else []),
     ]
+
+
+def _proxied(config: ServeConfig) -> list[str]:
+    """Voila's flags behind a proxy that strips ``config.prefix``: pages ask for prefixed
+    URLs and Voila answers at its root. The browser sends Voila the proxy's cookies, whose
+    login cookie Voila would clear as invalid (logging the user out of JupyterLab) unless
+    its own is named apart."""
+    return [f"--Voila.base_url={config.prefix}", "--Voila.server_url=/",
+            f"--IdentityProvider.cookie_name=tdw-serve-{config.port}"]
 
 
 def voila_env(config: ServeConfig, share: Path) -> dict[str, str]:
@@ -68,7 +78,12 @@ def voila_env(config: ServeConfig, share: Path) -> dict[str, str]:
     # the kernels import this tdw even when its environment is not activated.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share), env.get("JUPYTER_PATH")]))
-    env["PANEL_CDN_ROOT"] = f"{config.base_url}voila/static/panel-cdn/"
+    if config.prefix:
+        # Panel's stylesheet URLs must be absolute, and only the proxy knows the host the
+        # browser uses: the kernels inline the stylesheets instead (tdw.explore.jupyter).
+        env.pop("PANEL_CDN_ROOT", None)
+    else:
+        env["PANEL_CDN_ROOT"] = f"{config.base_url}voila/static/panel-cdn/"
     env["PANEL_INLINE"] = "true"
     env["TDW_HOME"] = str(config.store)
     return env
