@@ -41,7 +41,7 @@ _EXPORTS = {
     "tdw.family.schedule": ("Schedule", "parse_schedule"),
     "tdw.family.views": ("View", "ViewContext", "Trace"),
     "tdw.store.store": ("Store",),
-    "tdw.training.run": ("TrainingRun",),
+    "tdw.training.run": ("TrainingRun", "AlreadyTrained"),
     "tdw.analysis.run": ("AnalysisRun",),
     "tdw.explore.variant": ("Variant", "Checkpoint"),
     "tdw.explore.render": ("ViewResult",),

@@ -66,6 +66,11 @@ explorer.add_view(plot.bars_view(
     "broken", "Broken", "raises", ("dominant_frequencies",), broken, "freq", ["share"],
     group="My views"))"""
 
+# The same view, for both variants of a Compare.
+MY_COMPARE_VIEW = """compare.add_view(plot.bars_view(
+    "power_share", "Share of W_E's power", "each frequency's share", ("dominant_frequencies",),
+    power_share, "freq", ["share"], categorical=False))"""
+
 # Scroll figure `name` into view, move the explorer's player three checkpoints on, and say
 # whether the figure's plotted data changed.
 _MY_VIEW_MOVES = """async (name) => {
@@ -114,7 +119,7 @@ def lab(ui_store, tmp_path_factory):
     cells = [TIMELINE,
              f"from tdw.ui import Compare, Explorer\nSTORE = {str(root)!r}",
              f"explorer = Explorer({ids[0]!r}, STORE)\n{MY_VIEWS}\nexplorer",
-             f"compare = Compare([{ids[0]!r}, {ids[1]!r}], STORE)\ncompare",
+             f"compare = Compare([{ids[0]!r}, {ids[1]!r}], STORE)\n{MY_COMPARE_VIEW}\ncompare",
              'print("moves:", moves)', "timeline.value = 10"]
     (folder / "tour.ipynb").write_text(json.dumps(_notebook(cells)))
     port = free_port()
@@ -174,6 +179,9 @@ def test_a_notebook_in_jupyterlab_explores_and_compares_offline(lab):
                                "tdwProbe.viewOf(tdwProbe.byName('view:power_share')) != null",
                                timeout=60_000)
         assert page.evaluate(_MY_VIEW_MOVES, "view:power_share")
+        # the explorer's and one per variant of the comparison
+        assert page.evaluate("tdwProbe.figures().filter((f) => f.name === 'view:power_share')"
+                             ".length") == 3
         assert "no array 'typo' in dominant_frequencies" in page.evaluate("tdwProbe.text()")
         screenshot(page, "jupyterlab-my-view")
         _timeline_without_panel(page)

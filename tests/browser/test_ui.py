@@ -510,3 +510,46 @@ def test_a_view_written_in_a_notebook_joins_the_explorer_and_moves_with_it(ui_st
         explorer._sections["Analyses"].objects[-1].objects[0].object
     with pytest.raises(TdwError, match="already shows a view named 'power_share'"):
         explorer.add_view(mine)
+
+
+def test_a_view_written_in_a_notebook_joins_compare_for_every_variant(ui_store):
+    from tdw.family import plot
+    from tdw.ui import Compare
+
+    root, ids = ui_store
+    compare = Compare(ids, root)
+    shown = list(compare.view_names)
+
+    def power_share(ctx):
+        norms = ctx.load("dominant_frequencies", ctx.epoch)["norms"]
+        return {"freq": np.arange(1, len(norms) + 1), "share": norms**2 / (norms**2).sum()}
+
+    mine = plot.bars_view("power_share", "Share of W_E's power", "", ("dominant_frequencies",),
+                          power_share, "freq", ["share"], categorical=False)
+    panes = compare.add_view(mine)
+    assert len(panes) == 2 and all(p.client_side for p in panes)
+    assert compare.view_names == [*shown, "power_share"]
+    assert "power_share" in compare.view_picker.options
+    assert [col[-1] for col in compare.columns] == panes  # the panes built are the ones shown
+    targets = compare.player._args["targets"]  # the page's move code swaps their frames
+    assert all(p.sources["bars"] in targets for p in panes)
+    compare.position = compare.positions[2]
+    for variant, pane, epoch in zip(compare.variants, panes, compare.epochs_at(compare.position),
+                                    strict=True):
+        norms = variant.artifact("dominant_frequencies", epoch)["norms"]
+        np.testing.assert_allclose(power_share(pane.context(epoch))["share"],
+                                   norms**2 / (norms**2).sum())
+    compare.view_picker.value = shown  # hidden, and shown again from the picker
+    compare.view_picker.value = [*shown, "power_share"]
+    assert compare.columns[0][-1].view is mine
+
+    def broken(ctx):
+        raise KeyError("no array 'typo'")
+
+    assert compare.add_view(plot.bars_view("broken", "Broken", "", ("dominant_frequencies",),
+                                           broken, "freq", ["share"])) is None
+    said = compare.errors.objects[-1].object
+    assert "raised KeyError" in said and "typo" in said
+    assert "broken" not in compare.view_names and len(compare.columns[0]) == len(shown) + 1
+    with pytest.raises(TdwError, match="already offers a view named 'power_share'"):
+        compare.add_view(mine)

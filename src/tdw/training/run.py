@@ -148,7 +148,7 @@ def check_training(store: Store, family: str, params: Mapping[str, Any] | None,
     if existing.state == "trained":
         raise AlreadyTrained(
             f"variant {vid} is already trained ({len(store.checkpoints(vid))} checkpoints); "
-            "pass --force to retrain it from scratch")
+            "pass --force (force=True in Python) to retrain it from scratch")
     if resumable:
         if not resume:
             raise TdwError(f"variant {vid} has an interrupted run (last checkpoint epoch "

@@ -14,6 +14,7 @@ and answers only for views too large to ship.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from tdw.explore.jupyter import ensure_extension
 from tdw.explore.variant import Variant
 from tdw.explore.viewpane import ViewPane, frame_swap_args, frame_swap_code
 from tdw.family import plot as _plot
+from tdw.family.views import View
 from tdw.store.store import Store
 from tdw.ui.explorer import DEFAULT_CLIENT_BUDGET
 from tdw.ui.overlays import Overlay
@@ -129,7 +131,10 @@ class Compare(pn.viewable.Viewer):
                                                   value=self.view_names,
                                                   sizing_mode="stretch_width")
         self.side = pn.Row(sizing_mode="stretch_width", css_classes=["tdw-compare-side"])
+        self.errors = pn.Column(sizing_mode="stretch_width")  # views add_view could not draw
         self.columns: list[list[ViewPane]] = []
+        self._added: dict[str, View] = {}  # views added from a notebook, by name
+        self._ready: dict[tuple[int, str], ViewPane] = {}  # their panes, until placed
         self.align_widget = pn.widgets.RadioButtonGroup(
             options={"align by epoch": "epoch", "align by transition": "transition"},
             value=align)
@@ -144,6 +149,40 @@ class Compare(pn.viewable.Viewer):
         self.view_picker.param.watch(self._set_views, "value")
         self.align_widget.param.watch(self._set_align, "value")
         self.param.watch(self._on_position, "position")
+
+    def add_view(self, view: View) -> list[ViewPane] | None:
+        """Show ``view`` for every variant, side by side and moving with the player like the
+        built-in views: a view written in a notebook with the public view API (see
+        :meth:`Explorer.add_view <tdw.ui.explorer.Explorer.add_view>`). It joins the
+        views picker, so it can be hidden and shown again.
+
+        A view that cannot be drawn for some variant (it reads artifacts that variant
+        lacks, or its code raises) is shown as that error in a card of its own under the
+        columns; the rest of the page is untouched. Returns its panes, one per variant, or
+        None when it could not be drawn.
+        """
+        if view.name in self.view_picker.options or view.name in self._added:
+            raise TdwError(f"this comparison already offers a view named {view.name!r}; "
+                           "give yours another name")
+        panes, problems = [], []
+        for v, epoch in zip(self.variants, self.epochs_at(self.position), strict=True):
+            if needs := v.needs(view):
+                problems.append(f"{_short(v)} needs {'; '.join(needs)}")
+                continue
+            try:
+                panes.append(ViewPane(v, view, epoch, client_budget=self._budget))
+            except Exception as exc:  # a notebook's view: show whatever it raised
+                problems.append(f"for {_short(v)} it raised {type(exc).__name__}: {exc}")
+        if problems:
+            self.errors.append(pn.pane.Alert(
+                f"**{view.name}** {html.escape('; '.join(problems))}", alert_type="danger",
+                css_classes=["tdw-view-error"], sizing_mode="stretch_width"))
+            return None
+        self._added[view.name] = view
+        self._ready.update({(col, view.name): pane for col, pane in enumerate(panes)})
+        self.view_picker.options = [*self.view_picker.options, view.name]
+        self.view_picker.value = [*self.view_picker.value, view.name]  # builds the columns
+        return panes
 
     # -------------------------------------------------------------- logic
     def epochs_at(self, position: int) -> list[int]:
@@ -228,9 +267,11 @@ class Compare(pn.viewable.Viewer):
     def _build_columns(self) -> None:
         """One pane per (variant, chosen view); panes of views still chosen are kept."""
         old = {(col, p.name): p for col, panes in enumerate(self.columns) for p in panes}
+        old.update(self._ready)
+        self._ready.clear()
         epochs = self.epochs_at(self.position)
-        self.columns = [[old.get((col, n)) or ViewPane(v, v._view(n), epochs[col],
-                                                       client_budget=self._budget)
+        self.columns = [[old.get((col, n)) or ViewPane(v, self._added.get(n) or v._view(n),
+                                                       epochs[col], client_budget=self._budget)
                          for n in self.view_names] for col, v in enumerate(self.variants)]
         for panes, epoch in zip(self.columns, epochs, strict=True):
             for pane in panes:
@@ -284,7 +325,7 @@ class Compare(pn.viewable.Viewer):
                            self.view_picker, sizing_mode="stretch_width")
         overlays = pn.Card(pn.GridBox(*[pn.pane.Bokeh(o.figure) for o in self.overlays], ncols=3),
                            title="Summaries overlaid", sizing_mode="stretch_width")
-        return pn.Column(header, self.side, overlays, sizing_mode="stretch_width")
+        return pn.Column(header, self.side, self.errors, overlays, sizing_mode="stretch_width")
 
 
 def _short(variant: Variant) -> str:
