@@ -113,13 +113,11 @@ def lab(ui_store, tmp_path_factory):
     variants; yields (url of the notebook, the variant ids)."""
     root, ids = ui_store
     folder = tmp_path_factory.mktemp("lab")
-    # (Views are added before the explorer is displayed: added to a page already on screen
-    # they work too, but Panel links the stylesheets of the cards it then sends from its
-    # CDN, which tdw does not yet inline.)
     cells = [TIMELINE,
              f"from tdw.ui import Compare, Explorer\nSTORE = {str(root)!r}",
-             f"explorer = Explorer({ids[0]!r}, STORE)\n{MY_VIEWS}\nexplorer",
-             f"compare = Compare([{ids[0]!r}, {ids[1]!r}], STORE)\n{MY_COMPARE_VIEW}\ncompare",
+             f"explorer = Explorer({ids[0]!r}, STORE)\nexplorer",
+             f"compare = Compare([{ids[0]!r}, {ids[1]!r}], STORE)\ncompare",
+             f"{MY_VIEWS}\n{MY_COMPARE_VIEW}",  # run once both are on screen
              'print("moves:", moves)', "timeline.value = 10"]
     (folder / "tour.ipynb").write_text(json.dumps(_notebook(cells)))
     port = free_port()
@@ -174,7 +172,9 @@ def test_a_notebook_in_jupyterlab_explores_and_compares_offline(lab):
             changed = page.evaluate(_MOVE, k)
             assert len(changed) >= 3, (name, changed)
             screenshot(page, f"jupyterlab-{name}")
-        # the view added from a cell moves with the player; the broken one shows its error
+        # views added from a cell to the pages on screen move with their players; the broken
+        # one shows its error; their stylesheets come inline like the rest (guard.check)
+        _run_cell(page, 4)
         page.wait_for_function("() => tdwProbe.byName('view:power_share') !== null && "
                                "tdwProbe.viewOf(tdwProbe.byName('view:power_share')) != null",
                                timeout=60_000)
@@ -211,10 +211,10 @@ def _timeline_without_panel(page) -> None:
     page.keyboard.press("End")  # the click focused the strip
     expect(current).to_have_attribute("data-epoch", "100")
     screenshot(page, "jupyterlab-timeline")
-    _run_cell(page, 4)
-    expect(page.locator(".jp-Notebook .jp-Cell").nth(4).locator(".jp-OutputArea-output")) \
-        .to_have_text("moves: [50, 100]", timeout=30_000)
     _run_cell(page, 5)
+    expect(page.locator(".jp-Notebook .jp-Cell").nth(5).locator(".jp-OutputArea-output")) \
+        .to_have_text("moves: [50, 100]", timeout=30_000)
+    _run_cell(page, 6)
     expect(current).to_have_attribute("data-epoch", "10", timeout=30_000)
 
 

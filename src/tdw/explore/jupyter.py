@@ -7,13 +7,16 @@ widget changes reach Python through ipywidgets comms (``jupyter_bokeh``); under
 Panel's stylesheets are links to its CDN. Under ``tdw serve`` they point at the server's
 own mirror (:mod:`tdw.serve.offline`, through ``PANEL_CDN_ROOT``). In any other Jupyter
 kernel (JupyterLab, Notebook, ``tdw serve`` behind JupyterLab's proxy), which has no such
-mirror, every stylesheet a displayed app links from the CDN is inlined as it is rendered, as
-Panel itself does for its classic notebook output: one ``InlineStyleSheet`` per document and
-stylesheet, shared by every model that uses it.
+mirror, each stylesheet comes in the page itself, as its text in a ``data:`` URL: one per
+document and stylesheet, kept in Panel's own per-document stylesheet cache
+(:class:`_InlineSheets`), which Panel consults whenever it makes a model. A preprocessing
+hook swaps them into an app as it is displayed; models Panel makes later for the page on
+screen (a view added from a cell, a rebuilt player) find them in the cache.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 
 __all__ = ["ensure_extension", "in_jupyter_kernel", "served_by_voila"]
@@ -37,30 +40,67 @@ def served_by_voila() -> bool:
     return "VOILA_APP_PORT" in os.environ
 
 
-def _inline_cdn_stylesheets(viewable, root) -> None:
-    """A Panel preprocessing hook: swap each of ``root``'s stylesheets linked from Panel's
-    CDN for its text, one shared ``InlineStyleSheet`` per document and stylesheet."""
-    from bokeh.models import ImportedStyleSheet, InlineStyleSheet, UIElement
+def _local_css(url: str):
+    """The file of Panel's own dist folder that ``url`` on Panel's CDN names, or None."""
     from panel.io.resources import CDN_DIST, DIST_DIR
 
-    doc = root.document
-    shared = getattr(doc, "_tdw_inline_css", None) if doc is not None else None
-    if shared is None:
-        shared = {}
+    if not url.startswith(CDN_DIST):
+        return None
+    path = DIST_DIR / url[len(CDN_DIST):].split("?")[0]
+    return path if path.is_file() else None
+
+
+class _InlineSheets(dict):
+    """Panel's stylesheet cache of one document (``state._stylesheets[doc]``, URL to
+    stylesheet model) in which every stylesheet on Panel's CDN is already present, as an
+    ``ImportedStyleSheet`` of its own text in a ``data:`` URL (made on first use)."""
+
+    def __contains__(self, url: object) -> bool:
+        return dict.__contains__(self, url) or (isinstance(url, str) and
+                                                _local_css(url) is not None)
+
+    def __missing__(self, url: str):
+        from bokeh.models import ImportedStyleSheet
+
+        path = _local_css(url)
+        if path is None:
+            raise KeyError(url)
+        text = base64.b64encode(path.read_bytes()).decode("ascii")
+        self[url] = sheet = ImportedStyleSheet(url=f"data:text/css;base64,{text}")
+        return sheet
+
+
+def _document_of(root, caches: dict) -> object | None:
+    """The document ``root`` is made for. Hooks run before the root joins it, but Panel
+    gave its models stylesheets from that document's cache (``caches``: document to cache),
+    the very objects."""
+    from bokeh.models import UIElement
+
+    used = {id(sheet) for model in root.select({"type": UIElement})
+            for sheet in model.stylesheets}
+    return next((doc for doc, cache in list(caches.items())
+                 if any(id(sheet) in used for sheet in cache.values())), None)
+
+
+def _inline_cdn_stylesheets(viewable, root) -> None:
+    """A Panel preprocessing hook: give ``root``'s document an :class:`_InlineSheets` cache,
+    and swap each of ``root``'s stylesheets linked from Panel's CDN for the cache's."""
+    from bokeh.models import ImportedStyleSheet, UIElement
+    from panel.io.state import state
+
+    doc = root.document or _document_of(root, state._stylesheets)
+    cache = state._stylesheets.get(doc) if doc is not None else None
+    if not isinstance(cache, _InlineSheets):
+        # Panel's own entries for CDN URLs link the CDN: only the others carry over.
+        cache = _InlineSheets({url: sheet for url, sheet in (cache or {}).items()
+                               if _local_css(url) is None})
         if doc is not None:
-            doc._tdw_inline_css = shared
+            state._stylesheets[doc] = cache
     for model in root.select({"type": UIElement}):
-        sheets, changed = [], False
-        for sheet in model.stylesheets:
-            url = getattr(sheet, "url", "") if isinstance(sheet, ImportedStyleSheet) else ""
-            path = DIST_DIR / url[len(CDN_DIST):].split("?")[0] if url.startswith(
-                CDN_DIST) else None
-            if path is not None and path.is_file():
-                if url not in shared:
-                    shared[url] = InlineStyleSheet(css=path.read_text(encoding="utf-8"))
-                sheet, changed = shared[url], True
-            sheets.append(sheet)
-        if changed:
+        sheets = [cache[sheet.url] if isinstance(sheet, ImportedStyleSheet)
+                  and _local_css(sheet.url) is not None else sheet
+                  for sheet in model.stylesheets]
+        if sheets != list(model.stylesheets):
             model.stylesheets = sheets
 
 
