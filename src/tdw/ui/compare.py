@@ -28,7 +28,7 @@ from tdw.explore.viewpane import ViewPane, frame_swap_args, frame_swap_code
 from tdw.family import plot as _plot
 from tdw.family.views import View
 from tdw.store.store import Store
-from tdw.ui.explorer import DEFAULT_CLIENT_BUDGET
+from tdw.ui.explorer import DEFAULT_CLIENT_BUDGET, draw_view
 from tdw.ui.overlays import Overlay
 from tdw.ui.player import CheckpointPlayer
 from tdw.ui.timeline import scale_for
@@ -166,13 +166,11 @@ class Compare(pn.viewable.Viewer):
                            "give yours another name")
         panes, problems = [], []
         for v, epoch in zip(self.variants, self.epochs_at(self.position), strict=True):
-            if needs := v.needs(view):
-                problems.append(f"{_short(v)} needs {'; '.join(needs)}")
-                continue
-            try:
-                panes.append(ViewPane(v, view, epoch, client_budget=self._budget))
-            except Exception as exc:  # a notebook's view: show whatever it raised
-                problems.append(f"for {_short(v)} it raised {type(exc).__name__}: {exc}")
+            pane, problem = draw_view(v, view, epoch, client_budget=self._budget)
+            if pane is None:
+                problems.append(f"{_short(v)} {problem}")
+            else:
+                panes.append(pane)
         if problems:
             self.errors.append(pn.pane.Alert(
                 f"**{view.name}** {html.escape('; '.join(problems))}", alert_type="danger",

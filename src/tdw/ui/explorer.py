@@ -32,7 +32,7 @@ from tdw.ui.player import CheckpointPlayer
 from tdw.ui.timeline import scale_for
 from tdw.ui.timeline_pane import TimelinePane
 
-__all__ = ["Explorer", "DEFAULT_CLIENT_BUDGET"]
+__all__ = ["Explorer", "DEFAULT_CLIENT_BUDGET", "draw_view"]
 
 DEFAULT_CLIENT_BUDGET = 8_000_000
 """Bytes of per-checkpoint data (all checkpoints together) a view may ship to the browser.
@@ -42,6 +42,19 @@ the neuron frequency clusters (6 MB) answered from Python and every slider move 
 for that round trip through the kernel (about 1.2 s under load 9, against under 30 ms for
 the views swapped in the browser); at 8 MB every view of that variant swaps in the
 browser and what is left of a move is the browser repainting the figures."""
+
+
+def draw_view(variant: Variant, view: View, epoch: int, *,
+              client_budget: int) -> tuple[ViewPane | None, str]:
+    """A pane of a notebook's ``view`` of ``variant`` at ``epoch``, or None and why it
+    cannot be drawn: the analyzers it needs that the variant lacks, or what its code
+    raised (a notebook's view may raise anything; the page shows it)."""
+    if needs := variant.needs(view):
+        return None, f"needs {'; '.join(needs)}"
+    try:
+        return ViewPane(variant, view, epoch, client_budget=client_budget), ""
+    except Exception as exc:  # a notebook's view: show whatever it raised
+        return None, f"raised {type(exc).__name__}: {exc}"
 
 
 class Explorer(pn.viewable.Viewer):
@@ -113,15 +126,8 @@ class Explorer(pn.viewable.Viewer):
         if any(p.name == view.name for p in self.panes):
             raise TdwError(f"{self.variant.id} already shows a view named {view.name!r}; "
                            "give yours another name")
-        pane, problem = None, ""
-        if needs := self.variant.needs(view):
-            problem = f"needs {'; '.join(needs)}"
-        else:
-            try:
-                pane = ViewPane(self.variant, view, self.epoch,
-                                client_budget=self._client_budget)
-            except Exception as exc:  # a notebook's view: show whatever it raised
-                problem = f"raised {type(exc).__name__}: {exc}"
+        pane, problem = draw_view(self.variant, view, self.epoch,
+                                  client_budget=self._client_budget)
         if pane is None:
             card = pn.Column(pn.pane.Alert(f"**{view.name}** {html.escape(problem)}",
                                            alert_type="danger", width=460),
