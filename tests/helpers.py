@@ -56,3 +56,28 @@ def wait_for(predicate, timeout: float = 180, what: str = "condition"):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def neuron_variant(store, maps) -> str:
+    """A Modulo Addition variant (p = 7, 10 epochs) built directly in ``store``, no
+    training: a probe, checkpoints at epochs 0 and 10, and at each a hand-made
+    ``neuron_activations`` artifact whose ``(neuron, a, b)`` float16 maps are
+    ``maps(epoch)`` (its stored neurons are numbered 0, 1, ...); the variant's id."""
+    import numpy as np
+    import torch
+
+    from tdw.family.artifacts import Artifact
+    from tdw.family.registry import get_family
+
+    fam = get_family("modulo_addition_1l")
+    vid = store.ensure_variant(fam, fam.resolve({"p": 7, "n_epochs": 10}), "0-10/10", 10).id
+    store.ensure_probe(vid, {"tokens": torch.zeros(3, 3, dtype=torch.long)})
+    analyzer = next(a for a in fam.analyzers if a.name == "neuron_activations")
+    for epoch in (0, 10):
+        store.write_checkpoint(vid, epoch, {"embed.W_E": torch.full((2, 2), epoch)})
+        grids = maps(epoch)
+        store.write_artifact(vid, Artifact(
+            analyzer.schema, epoch,
+            {"maps": grids, "neurons": np.arange(len(grids), dtype=np.int32)},
+            {"n_neurons_total": 512}))
+    return vid

@@ -17,6 +17,7 @@ from typing import Any
 from tdw.errors import ParameterError
 from tdw.family.family import Family, TrainConfig
 from tdw.family.params import Param
+from tdw.library.blocks import block_snapshot, block_trajectory
 from tdw.library.hessian import make_hessian_spectrum
 from tdw.library.phase import Signal, make_phase_change
 from tdw.library.trajectory import parameter_trajectory
@@ -128,8 +129,9 @@ FAMILY = Family(
     check=check,
     readout=sequence_logits,
     analyzers=(*ANALYZERS, make_hessian_spectrum(probe_loss_float32, k=3, iterations=50),
-               parameter_snapshot, effective_dimensionality, make_flatness(probe_loss)),
-    cross_epoch=(parameter_trajectory, phase_change),
+               parameter_snapshot, block_snapshot, effective_dimensionality,
+               make_flatness(probe_loss)),
+    cross_epoch=(parameter_trajectory, block_trajectory, phase_change),
     views=VIEWS,
     transition="phase_change",
     summaries=(("best induction head", "head_scores", "best_induction_head"),

@@ -6,6 +6,7 @@ import numpy as np
 
 from tdw.family import plot
 from tdw.family.views import Trace, View, ViewContext
+from tdw.library.block_views import BLOCK_VIEWS
 from tdw.library.views import GENERIC_VIEWS, phase_change_view
 
 __all__ = ["VIEWS"]
@@ -200,6 +201,7 @@ K_COMPOSITION = View(
     ("circuits",), "checkpoint", build=_build_composition, epoch_data=_composition_data,
     group="Circuits")
 
-VIEWS = (*GENERIC_VIEWS, PHASE_CHANGE, INDUCTION_SCORES, IN_CONTEXT_LEARNING, PREFIX_MATCHING,
+VIEWS = (*GENERIC_VIEWS, *BLOCK_VIEWS,
+         PHASE_CHANGE, INDUCTION_SCORES, IN_CONTEXT_LEARNING, PREFIX_MATCHING,
          PREVIOUS_TOKEN, HEAD_SCORES, ATTENTION_PATTERN, LOSS_BY_POSITION, OV_COPYING,
          K_COMPOSITION, HESSIAN_SPECTRUM, GRADIENT_NORM)

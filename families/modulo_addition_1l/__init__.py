@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from tdw.family.family import Family, TrainConfig
 from tdw.family.params import Param, is_prime
+from tdw.library.blocks import block_snapshot, block_trajectory
 from tdw.library.llc import SGLDConfig, make_llc
 from tdw.library.phase import Signal, make_phase_change
 from tdw.library.progress import graduation, neuron_specialisation
+from tdw.library.spectrum import singular_values
 from tdw.library.trajectory import parameter_trajectory
 from tdw.library.turn import grokking_turn
 from tdw.library.weights import effective_dimensionality, make_flatness, parameter_snapshot
@@ -22,6 +24,7 @@ from tdw.library.weights import effective_dimensionality, make_flatness, paramet
 from . import data
 from .grid import D_HEAD, D_MLP, D_MODEL, N_HEADS
 from .init_sweep import COMMAND as INIT_GRADIENTS
+from .pages import PAGES
 from .readout import answer_logits
 
 __all__ = ["FAMILY"]
@@ -116,6 +119,7 @@ from .analyzers import ANALYZERS  # noqa: E402  (after the constants the analyze
 from .centroid_trajectory import CROSS_EPOCH as TRAJECTORY  # noqa: E402
 from .classes import CROSS_EPOCH as CLASSES  # noqa: E402
 from .dynamics import CROSS_EPOCH as DYNAMICS  # noqa: E402
+from .story import CROSS_EPOCH as STORY  # noqa: E402
 from .viability import CROSS_EPOCH as VIABILITY  # noqa: E402
 from .views import VIEWS  # noqa: E402
 
@@ -137,13 +141,17 @@ FAMILY = Family(
     train_config=train_config,
     default_schedule=default_schedule,
     readout=answer_logits,
-    analyzers=(*ANALYZERS, parameter_snapshot, effective_dimensionality,
+    analyzers=(*ANALYZERS, parameter_snapshot, block_snapshot,
+               effective_dimensionality, singular_values,
                make_flatness(probe_loss), make_llc(answer_logits, data.dataset, LLC_CONFIG)),
-    cross_epoch=(parameter_trajectory, grokking_turn, graduation, neuron_specialisation,
-                 make_phase_change(SIGNALS), *DYNAMICS, *TRAJECTORY, *CLASSES, *VIABILITY),
+    cross_epoch=(parameter_trajectory, block_trajectory,
+                 grokking_turn, graduation, neuron_specialisation,
+                 make_phase_change(SIGNALS), *DYNAMICS, *TRAJECTORY, *CLASSES, *VIABILITY, *STORY),
     views=VIEWS,
     transition="grokking_turn",
+    story="variant_story",
     commands=(INIT_GRADIENTS,),
+    pages=PAGES,
     summaries=(("key frequencies", "dominant_frequencies", "key_frequencies"),),
     presets={
         # A CPU-sized run that still groks; see the family README for the measurements.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from tdw.family import plot
-from tdw.family.views import Columns, View, ViewContext
+from tdw.family.views import Columns, Labels, View, ViewContext
 
 from .centroid_trajectory import CEILING, RANK, WINDOW
 from .geometry_views import CYCLIC, class_points
@@ -87,7 +87,7 @@ CENTROID_PATHS = View(
     "and gives the checkpoint's DMD residual. Selectors: site (0 "
     "resid_post, 1 attn_out, 2 mlp_out) and plane (0 PC1-PC2, 1 PC1-PC3, 2 PC2-PC3).",
     (ANALYZER,), "summary", build=_build_paths, data=_paths_data, epoch_data=_paths_now,
-    selectors=SELECTORS, group=GROUP)
+    selectors=SELECTORS, labels={"site": Labels("sites", "{value}")}, group=GROUP)
 
 
 # --- centroid_dmd_residual --------------------------------------------------------------

@@ -12,7 +12,7 @@ import colorsys
 import numpy as np
 
 from tdw.family import plot
-from tdw.family.views import Columns, View, ViewContext
+from tdw.family.views import Columns, Labels, View, ViewContext
 
 from .geometry import fisher_matrix
 
@@ -22,6 +22,7 @@ ANALYZER = "repr_geometry"
 GROUP = "Geometry"
 SITE = {"site": (ANALYZER, "centroids", 0)}
 MATRIX_SITE = {"site": (ANALYZER, "distances", 0)}
+SITE_NAMES = {"site": Labels("sites", "{value}")}
 _SITES = "site 0 is resid_post, 1 attn_out, 2 mlp_out, 3 resid_pre"
 
 
@@ -99,7 +100,8 @@ CLASS_RING = View(
     "frequency k class c sits at angle 2 pi k c / p, so ring neighbours are k^-1 mod p "
     f"classes apart (hover for the class). The caption gives the site's circularity, best "
     f"frequency, its alignment R² and the participation ratio; {_SITES}.", (ANALYZER,),
-    "checkpoint", build=_build_ring, epoch_data=_ring_data, selectors=SITE, group=GROUP)
+    "checkpoint", build=_build_ring, epoch_data=_ring_data, selectors=SITE, labels=SITE_NAMES,
+    group=GROUP)
 
 
 # --- class_distances and class_fisher -------------------------------------------------
@@ -119,8 +121,8 @@ def _log_fisher(ctx: ViewContext) -> np.ndarray:
     return log
 
 
-_MATRIX = dict(x_label="class s", y_label="class r", selectors=MATRIX_SITE, group=GROUP,
-               width=420, height=380, match_aspect=True)
+_MATRIX = dict(x_label="class s", y_label="class r", selectors=MATRIX_SITE, labels=SITE_NAMES,
+               group=GROUP, width=420, height=380, match_aspect=True)
 
 CLASS_DISTANCES = plot.heatmap_view(
     "class_distances", "Class centroid distances", "Distance |mu_r - mu_s| between the "
@@ -169,7 +171,7 @@ REPR_GEOMETRY_SERIES = plot.lines_view(
     "wide), and 2 / participation ratio of the centroids (1 for one plane, 1/n for n "
     "equal rings; capped at 1). The mean Fisher J is left out: it follows snr. "
     f"{_SITES[0].upper()}{_SITES[1:]}.", (ANALYZER,), _series,
-    heading="Class geometry", y_label="0 to 1", selectors=SITE, group=GROUP,
+    heading="Class geometry", y_label="0 to 1", selectors=SITE, labels=SITE_NAMES, group=GROUP,
     y_range=(-0.02, 1.02), trace=plot.line_trace("circularity", _series))
 
 VIEWS = (CLASS_RING, CLASS_DISTANCES, CLASS_FISHER, REPR_GEOMETRY_SERIES)

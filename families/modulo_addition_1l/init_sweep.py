@@ -40,7 +40,8 @@ from .grid import to_numpy
 from .readout import answer_logits
 
 __all__ = ["InitSweep", "init_gradient_sweep", "seed_energies", "summarise", "percentiles",
-           "set_p_value", "parse_seeds", "COMMAND"]
+           "set_p_value", "parse_seeds", "Trained", "trained_variant", "sweep_values",
+           "COMMAND"]
 
 FAMILY = "modulo_addition_1l"  # looked up when used: the family's package imports this module
 
@@ -196,9 +197,10 @@ MAX_SEEDS = 10_000  # about an hour at p = 113 on one core
 _SEED_PART = re.compile(r"(\d+)(?:-(\d+))?")
 
 
-def parse_seeds(text: str, maximum: int = 2**32 - 1) -> tuple[int, ...]:
+def parse_seeds(text: str, maximum: int = 2**32 - 1, name: str = "--seeds"
+                ) -> tuple[int, ...]:
     """``0-63`` or ``0-9,20,100-109``: seeds and inclusive ranges up to ``maximum``,
-    unioned and sorted.
+    unioned and sorted; errors name the input ``name``.
 
     >>> parse_seeds("5,0-2,2")
     (0, 1, 2, 5)
@@ -206,19 +208,19 @@ def parse_seeds(text: str, maximum: int = 2**32 - 1) -> tuple[int, ...]:
     seeds: set[int] = set()
     for part in (p.strip() for p in text.split(",")):
         if not (match := _SEED_PART.fullmatch(part)):
-            raise ParameterError(f"--seeds {text!r}: {part!r} is not a seed or a range; write "
+            raise ParameterError(f"{name} {text!r}: {part!r} is not a seed or a range; write "
                                  "comma-separated seeds and ranges (both ends included), "
-                                 "e.g. --seeds 0-63 or --seeds 0-9,20,100-109")
+                                 f"e.g. {name} 0-63 or {name} 0-9,20,100-109")
         lo, hi = int(match[1]), int(match[2] or match[1])
         if hi < lo:
-            raise ParameterError(f"--seeds {text!r}: the range {part} runs downward; "
+            raise ParameterError(f"{name} {text!r}: the range {part} runs downward; "
                                  f"write it upward, e.g. {hi}-{lo}")
         if hi > maximum:
-            raise ParameterError(f"--seeds {text!r}: {hi} is above {maximum}, the largest "
+            raise ParameterError(f"{name} {text!r}: {hi} is above {maximum}, the largest "
                                  f"model_seed; choose seeds in 0-{maximum}")
         if len(seeds) + hi - lo + 1 > MAX_SEEDS:
-            raise ParameterError(f"--seeds {text!r} is more than {MAX_SEEDS:,} seeds; "
-                                 f"sweep fewer, e.g. --seeds 0-63")
+            raise ParameterError(f"{name} {text!r} is more than {MAX_SEEDS:,} seeds; "
+                                 f"sweep fewer, e.g. {name} 0-63")
         seeds.update(range(lo, hi + 1))
     return tuple(sorted(seeds))
 
@@ -241,7 +243,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 @dataclass(frozen=True)
-class _Trained:
+class Trained:
     """The variant whose key frequencies are ranked, read at its last checkpoint."""
 
     id: str
@@ -251,7 +253,9 @@ class _Trained:
     keys: tuple[int, ...]
 
 
-def _trained(store: Store, vid: str) -> _Trained:
+def trained_variant(store: Store, vid: str) -> Trained:
+    """Variant ``vid`` (an id or unique prefix) and its key frequencies at its last
+    checkpoint; :class:`StoreError` if it has no checkpoint or no key frequencies."""
     record = store.variant(vid)
     checkpoints = store.checkpoints(record.id)
     if not checkpoints:
@@ -259,29 +263,30 @@ def _trained(store: Store, vid: str) -> _Trained:
                          f"name a trained variant with --against")
     epoch = checkpoints[-1].epoch
     artifact = store.load_artifact(record.id, EMBEDDING[0].schema, epoch)
-    return _Trained(record.id, record.params["model_seed"], record.state, epoch,
-                    tuple(artifact.attrs["key_frequencies"]))
+    return Trained(record.id, record.params["model_seed"], record.state, epoch,
+                   tuple(artifact.attrs["key_frequencies"]))
 
 
-def _values_and_variant(args: argparse.Namespace, store: Store
-                        ) -> tuple[dict[str, Any], _Trained | None, str]:
-    """The swept parameters, the variant to compare with (or None) and a note for none."""
+def sweep_values(store: Store, given: Mapping[str, Any], preset: str | None = None,
+                 against: str | None = None) -> tuple[dict[str, Any], Trained | None, str]:
+    """The swept parameters (``given`` over ``against``'s or the ``preset``'s), the variant
+    to compare with (``against``; default: the variant of the values, if stored) or None,
+    and a note saying why there is none."""
     family = get_family(FAMILY)
-    given = parse_assignments(args.set or ())
-    if args.against is None:
-        values = family.resolve(given, preset=args.preset)
+    if against is None:
+        values = family.resolve(given, preset=preset)
         vid = variant_id(family, values)
         if vid not in {r.id for r in store.variants(FAMILY)}:
             return values, None, ("No trained variant to compare with: name one with "
                                   "--against VARIANT (tdw variants lists them).")
         try:
-            return values, _trained(store, vid), ""
+            return values, trained_variant(store, vid), ""
         except StoreError as exc:  # found but not analysed: the sweep still stands
             return values, None, f"Not compared with {vid}: {exc}."
-    if args.preset is not None:
+    if preset is not None:
         raise ParameterError("--against takes the variant's parameters, --preset others; "
                              "give one of them")
-    record = store.variant(args.against)
+    record = store.variant(against)
     if record.family != FAMILY:
         known = [r.id for r in store.variants(FAMILY)] or ["(none yet)"]
         raise ParameterError(f"variant {record.id} is of family {record.family}, not "
@@ -290,10 +295,10 @@ def _values_and_variant(args: argparse.Namespace, store: Store
     if values["p"] != record.params["p"]:
         raise ParameterError(f"--set p={values['p']}: the key frequencies of {record.id} "
                              f"are of p = {record.params['p']}; drop --set p")
-    return values, _trained(store, record.id), ""
+    return values, trained_variant(store, record.id), ""
 
 
-def report(result: InitSweep, trained: _Trained | None = None, note: str = "") -> str:
+def report(result: InitSweep, trained: Trained | None = None, note: str = "") -> str:
     """The sweep as ``tdw init-gradients`` prints it."""
     v, n_freq = result.values, result.rms.shape[-1]
     n_train = int(data.train_mask(v["p"], v["data_seed"], v["train_fraction"]).sum())
@@ -361,7 +366,8 @@ def run(args: argparse.Namespace, store: Store) -> CommandResult:
     if target is not None and not os.access(target.parent, os.W_OK):
         raise TdwError(f"--json {args.json}: cannot write in {target.parent}; name a file "
                        f"in a folder you can write")
-    values, trained, note = _values_and_variant(args, store)
+    values, trained, note = sweep_values(store, parse_assignments(args.set or ()),
+                                         args.preset, args.against)
     with tqdm(total=len(seeds), unit="seed", dynamic_ncols=True, leave=False) as bar:
         result = init_gradient_sweep(values, seeds, keys=trained.keys if trained else (),
                                      progress=lambda done, _: bar.update(done - bar.n))

@@ -5,14 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from tdw.family import plot
-from tdw.family.views import Trace, View, ViewContext
+from tdw.family.views import Labels, View, ViewContext
+from tdw.library.block_views import BLOCK_VIEWS
+from tdw.library.spectrum_views import SPECTRUM_VIEWS
+from tdw.library.story_views import STORY
 from tdw.library.views import GENERIC_VIEWS, LLC, phase_change_view
 
 from .centroid_trajectory_views import VIEWS as TRAJECTORY_VIEWS
+from .cluster_views import NEURON_FREQ_CLUSTERS, NEURON_SPECIALISATION
 from .dynamics_views import VIEWS as DYNAMICS_VIEWS
 from .extras_views import VIEWS as EXTRAS_VIEWS
 from .geometry_views import VIEWS as GEOMETRY_VIEWS
 from .gradient_views import VIEWS as GRADIENT_VIEWS
+from .multistream_views import VIEWS as MULTISTREAM_VIEWS
 from .weight_groups_views import VIEWS as WEIGHT_GROUP_VIEWS
 from .weight_views import VIEWS as WEIGHT_FOURIER_VIEWS
 
@@ -47,14 +52,17 @@ def _grid(analyzer: str, array: str, selector: str | None):
 
 def _grid_view(name: str, title: str, description: str, analyzer: str, array: str,
                selector: str | None, label: str, palette: str = "Viridis256",
-               low: float | None = None, high: float | None = None) -> View:
-    """A per-checkpoint heatmap over every input pair (a, b)."""
+               low: float | None = None, high: float | None = None,
+               labels: Labels | None = None) -> View:
+    """A per-checkpoint heatmap over every input pair (a, b); ``labels`` name the
+    selector's entries on the page."""
     selectors = {selector: (analyzer, array, 0)} if selector else {}
     return plot.heatmap_view(name, title, description, (analyzer,),
                              _grid(analyzer, array, selector), x_label="b", y_label="a",
                              label=label, palette=palette, low=low, high=high,
-                             selectors=selectors, group="Grids", width=380, height=340,
-                             match_aspect=True)
+                             selectors=selectors,
+                             labels={selector: labels} if selector and labels else {},
+                             group="Grids", width=380, height=340, match_aspect=True)
 
 
 NEURON_ACTIVATIONS = _grid_view(
@@ -62,8 +70,10 @@ NEURON_ACTIVATIONS = _grid_view(
     "stored neurons over every input pair; grokked neurons show periodic stripes. Only the 16 "
     "neurons that vary most at the final checkpoint are stored, most variable first, and the "
     "neuron selector indexes them: neuron=3 (tdw export --select neuron=3) is the 4th stored "
-    "neuron, not MLP neuron 3; the artifact's `neurons` array holds their MLP indices.",
-    "neuron_activations", "maps", "neuron", "activation")
+    "neuron, not MLP neuron 3; the artifact's `neurons` array holds their MLP indices, and "
+    "the dashboard names each by it (neuron 312). Clicking a row of the neuron frequency "
+    "clusters opens that neuron here.", "neuron_activations", "maps", "neuron", "activation",
+    labels=Labels("neurons", "neuron {value}"))
 ATTENTION_PATTERNS = _grid_view(
     "attention_patterns", "Attention from '=' to a", "Attention weight from the answer position "
     "to the first operand, per head, over every input pair.", "attention_patterns", "to_a",
@@ -84,12 +94,6 @@ def _shares(analyzer: str, array: str, order_by: str | None = None):
     return grid
 
 
-NEURON_FREQ_CLUSTERS = plot.heatmap_view(
-    "neuron_freq_clusters", "Neuron frequency clusters", "Share of each neuron's variance "
-    "explained by each frequency, neurons sorted by their dominant frequency.",
-    ("neuron_freq_clusters",), _shares("neuron_freq_clusters", "fraction", order_by="dominant"),
-    x_label="frequency index (k - 1)", y_label="neuron (sorted)", label="variance share",
-    low=0.0, high=1.0, group="Fourier", width=560, height=340)
 ATTENTION_FREQUENCIES = plot.heatmap_view(
     "attention_frequencies", "Attention frequency specialisation", "Share of the variance of "
     "each head's attention-to-a explained by each frequency.", ("attention_patterns",),
@@ -147,30 +151,12 @@ GRADUATION = plot.heatmap_view(
     width=380, height=340, match_aspect=True)
 
 
-def _specialisation_lines(ctx: ViewContext):
-    art = ctx.load("neuron_specialisation", ctx.epoch)
-    counts = art["specialised_count"]  # (checkpoint, freq)
-    keys = [int(k) for k in art.attrs["key_frequencies"]] or [
-        int(np.argmax(counts[-1])) + 1]
-    return art["epochs"], [counts[:, k - 1] for k in keys], [f"k = {k}" for k in keys]
-
-
-def _specialised_total(ctx: ViewContext):
-    epochs, counts, _ = _specialisation_lines(ctx)
-    return epochs.tolist(), np.sum(counts, axis=0)
-
-
-NEURON_SPECIALISATION = plot.lines_view(
-    "neuron_specialisation", "Neuron specialisation", "How many neurons specialise in each key "
-    "frequency, across training.", ("neuron_specialisation",), _specialisation_lines,
-    heading="Neurons specialised per key frequency", y_label="neurons", turn=False,
-    group="Fourier", trace=Trace("neurons specialised in a key frequency", _specialised_total))
-
 PHASE_CHANGE = phase_change_view("restricted loss, test loss and local learning coefficient, "
                                  "each falling")
 
-VIEWS = (*GENERIC_VIEWS, PROGRESS_MEASURES, LLC, PHASE_CHANGE, DOMINANT_FREQUENCIES,
-         NEURON_FREQ_CLUSTERS, ATTENTION_FREQUENCIES, *WEIGHT_FOURIER_VIEWS, COARSENESS,
-         NEURON_SPECIALISATION, *DYNAMICS_VIEWS, NEURON_ACTIVATIONS, ATTENTION_PATTERNS,
-         PREDICTION_TRACE, GRADUATION, *GEOMETRY_VIEWS, *TRAJECTORY_VIEWS, *WEIGHT_GROUP_VIEWS,
-         *GRADIENT_VIEWS, *EXTRAS_VIEWS)
+VIEWS = (*GENERIC_VIEWS, STORY, *BLOCK_VIEWS, PROGRESS_MEASURES, LLC, PHASE_CHANGE,
+         DOMINANT_FREQUENCIES, NEURON_FREQ_CLUSTERS, ATTENTION_FREQUENCIES,
+         *WEIGHT_FOURIER_VIEWS, COARSENESS, NEURON_SPECIALISATION, *DYNAMICS_VIEWS,
+         NEURON_ACTIVATIONS, ATTENTION_PATTERNS, PREDICTION_TRACE, GRADUATION,
+         *GEOMETRY_VIEWS, *TRAJECTORY_VIEWS, *WEIGHT_GROUP_VIEWS, *GRADIENT_VIEWS,
+         *EXTRAS_VIEWS, *SPECTRUM_VIEWS, *MULTISTREAM_VIEWS)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tdw.family import plot
-from tdw.family.views import Columns, View, ViewContext
+from tdw.family.views import Columns, Labels, View, ViewContext
 
 from .geometry_views import CYCLIC
 from .weight_groups import MAX_GROUPS
@@ -28,6 +28,7 @@ SIDE_NAMES = ("input W_E W_in", "output W_U W_out")
 SIDE_PLANES = ((0, 2), (1, 2), (0, 1))
 """The side view's planes, as pairs of final PCs: the two side views first, then the top."""
 GROUP_SIDE = {"group": (ANALYZER, "frequency", 0), "side": (ANALYZER, "circularity", 0)}
+NAMES = {"group": Labels("frequency", "k = {value}"), "side": Labels("sides", "{value}")}
 _SELECTION = (f"Selectors: group (0 to {MAX_GROUPS - 1}, largest first) and side (0 input "
               "W_E W_in over tokens, 1 output W_U W_out over answers).")
 
@@ -131,7 +132,8 @@ WEIGHT_GROUP_RING = View(
     "group's variance in this plane), the SNR (in-plane over off-plane variance) and "
     "Fisher's J of the group against the other neurons in this plane. " + _SELECTION,
     (ANALYZER,), "checkpoint",
-    build=_build_ring, epoch_data=_ring_data, selectors=GROUP_SIDE, group=GROUP)
+    build=_build_ring, epoch_data=_ring_data, selectors=GROUP_SIDE, labels=NAMES,
+    group=GROUP)
 
 
 # --- weight_group_depth -----------------------------------------------------------------
@@ -185,7 +187,7 @@ WEIGHT_GROUP_DEPTH = View(
     "a group still spread over many directions is a cloud. " +
     _SELECTION + " Plane: 0 PC 1-PC 3, 1 PC 2-PC 3, 2 PC 1-PC 2 (the ring's own plane).",
     (ANALYZER,), "checkpoint", build=_build_depth, epoch_data=_depth_data,
-    selectors={**GROUP_SIDE, "plane": (ANALYZER, "pc_share", 2)}, group=GROUP)
+    selectors={**GROUP_SIDE, "plane": (ANALYZER, "pc_share", 2)}, labels=NAMES, group=GROUP)
 
 
 # --- weight_group_circularity -----------------------------------------------------------
@@ -210,7 +212,8 @@ WEIGHT_GROUP_CIRCULARITY = plot.lines_view(
     "waves of one amplitude with spread phases; unequal amplitudes fill a disc and score "
     "less. Selector side: 0 input W_E W_in over tokens, 1 output W_U W_out over answers.",
     (ANALYZER,), _circularity_lines, heading="Frequency groups closing into rings",
-    y_label="circularity", selectors={"side": GROUP_SIDE["side"]}, group=GROUP,
+    y_label="circularity", selectors={"side": GROUP_SIDE["side"]},
+    labels={"side": NAMES["side"]}, group=GROUP,
     y_range=(-0.02, 1.02),
     trace=plot.line_trace("circularity of the largest weight group", _circularity_lines))
 

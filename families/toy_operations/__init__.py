@@ -14,6 +14,7 @@ from typing import Any
 
 from tdw.family.family import Family, TrainConfig
 from tdw.family.params import Param
+from tdw.library.blocks import block_snapshot, block_trajectory
 from tdw.library.trajectory import parameter_trajectory
 from tdw.library.weights import (
     effective_dimensionality,
@@ -88,11 +89,11 @@ FAMILY = Family(
     train_config=train_config,
     default_schedule=default_schedule,
     readout=answer_logits,
-    analyzers=(*ANALYZERS, parameter_snapshot, effective_dimensionality,
+    analyzers=(*ANALYZERS, parameter_snapshot, block_snapshot, effective_dimensionality,
                # Every 5th input (200 per operation): 9 forward passes of 1000 inputs per
                # checkpoint instead of 5000.
                make_flatness(readout_cross_entropy(answer_logits, every=5))),
-    cross_epoch=(parameter_trajectory, *CROSS_EPOCH),
+    cross_epoch=(parameter_trajectory, block_trajectory, *CROSS_EPOCH),
     # No turn: the held-out loss falls from the first epoch on (no plateau, no grokking), so
     # grokking_turn finds none; the learning order is in operation_learning instead.
     transition=None,

@@ -12,6 +12,7 @@ import numpy as np
 
 from tdw.family import plot
 from tdw.family.views import Trace, View, ViewContext
+from tdw.library.block_views import BLOCK_VIEWS
 from tdw.library.views import GENERIC_VIEWS
 
 from . import data
@@ -304,7 +305,7 @@ NEURON_SELECTIVITY = View(
     "digit (y), correlation ratios eta^2.", ("neuron_selectivity",), "checkpoint",
     build=_build_selectivity, epoch_data=_selectivity_data, group="Neurons")
 
-VIEWS = (*GENERIC_VIEWS, OPERATION_LEARNING, OPERATION_ACCURACY, ANSWER_ENTROPY,
+VIEWS = (*GENERIC_VIEWS, *BLOCK_VIEWS, OPERATION_LEARNING, OPERATION_ACCURACY, ANSWER_ENTROPY,
          ATTENTION_ENTROPY, ATTENTION_PATTERN, ANSWER_ATTENTION, ARGUMENT_ATTENTION,
          DIGIT_ORDER, EMBEDDING_PCA, DIGIT_LINE, OPERATION_SIMILARITY, SELECTIVE_NEURONS,
          NEURON_SELECTIVITY)

@@ -125,6 +125,12 @@ def test_scrubbing_updates_every_view_that_depends_on_the_checkpoint(server, bro
     poll(lambda: current.get_attribute("data-epoch") == str(epochs[2]))
     assert current.get_attribute("data-epoch") == str(epochs[2])
     assert f"epoch {epochs[2]}" in page.evaluate("tdwProbe.text()")
+    # the story bar above the player tells the story of the variant shown (the latest)
+    from tdw.store.store import Store
+    from tdw.ui.apps import explorable_variants
+    story = Variant(explorable_variants(Store(root))[0], root).story()
+    assert page.locator(".tdw-story").get_attribute("data-label") == story["label"]
+    assert story["reasons"][0] in page.locator(".tdw-story-reasons").inner_text()
     screenshot(page, "explore-after-scrub")
     ms = [r["ms"] for r in results]
     _record("scrub-latency-tiny", {"variant": ids[0], "checkpoints": len(epochs),

@@ -407,6 +407,34 @@ def test_tdw_variants_id_shows_the_transition_and_how_much_is_analysed(ui_store,
             else "transition   none detected (grokking_turn)" in shown), shown
 
 
+def test_the_story_is_told_above_explore_in_the_table_and_by_the_cli(ui_store, capsys):
+    from tdw.cli.main import main
+    from tdw.library.story import PHASES, story_lines, tell
+    from tdw.ui import Explorer
+    from tdw.ui.variants import variant_rows
+
+    root, ids = ui_store
+    variant = Variant(ids[0], root)
+    story = variant.story()
+    told = tell(variant.metrics(), variant.record.n_epochs)
+    assert story["label"] == told.label and story["reasons"] == list(told.reasons)
+    assert story["windows"] == {p: told.windows[p] for p in PHASES}
+    assert "first_mover" in story  # Modulo Addition adds its first mover
+
+    bar = Explorer(variant).story_bar
+    assert bar.pane.visible and f'data-label="{told.label}"' in bar.pane.object
+    for reason in told.reasons:
+        assert reason.replace("'", "&#x27;") in bar.pane.object
+
+    row = next(r for r in variant_rows(Store(root)) if r["variant"] == ids[0])
+    assert row["story"] == told.label and row["first mover"] == story["first_mover"]
+    assert all(f"{p} epochs" in row for p in PHASES)
+
+    assert main(["--store", str(root), "variants", ids[0]]) == 0
+    shown = capsys.readouterr().out
+    assert "  story        " + "\n               ".join(story_lines(story)) in shown, shown
+
+
 # ------------------------------------------------------------------ links
 def test_a_page_opens_the_variant_and_checkpoint_its_link_names(ui_store):
     from tdw.ui import ExplorePage, Workbench

@@ -18,7 +18,8 @@ The rule for what is checked, and how strictly:
   showing alternatives or repetition (``|``, ``...``) is skipped. So that skipping cannot
   hide a broken extraction, the test also requires at least 120 quotes to be checked.
 - **Refused** means the parser rejects what is written: an unknown command or option,
-  an option of ``tdw`` placed after the command (``tdw serve --store DIR``), a bad
+  an option of ``tdw`` placed after the command (``tdw serve --version``; ``--store``
+  alone may follow the command too), a bad
   choice or a value of the wrong type.
 - **Mentions.** Prose names commands and options in inline code (``tdw train``,
   ``tdw export --view``) without writing out every required argument; an inline quote
@@ -225,7 +226,7 @@ def test_a_stale_reference_fails_and_names_the_fix(tmp_path):
 def test_a_refused_command_in_a_doc_fails(tmp_path):
     doc = tmp_path / "README.md"
     doc.write_text(
-        "Serve another store with `tdw serve --store DIR`; list jobs with `tdw jobs show ID`.\n"
+        "Print the version with `tdw serve --version`; list jobs with `tdw jobs show ID`.\n"
         "Name commands in prose: `tdw train`, `tdw export --view`, `tdw jobs show`.\n"
         "Syntax is skipped: `tdw train FAMILY [--preset NAME]`, `tdw train ... --force`.\n"
         "\n"
@@ -244,14 +245,14 @@ def test_a_refused_command_in_a_doc_fails(tmp_path):
     assert "tdw import ckpts/step* --probe FILE.json --analyze" in found  # continued line
     refused = {q.text: why for q in listed if (why := refusal(q))}
     assert set(refused) == {
-        "tdw serve --store DIR",  # dashboards/README.md once said this
+        "tdw serve --version",  # an option of tdw after the command
         "tdw train modulo_addition_1l --preset quick --bogus",
         "tdw jobs show",  # a full line in a code block must be complete
         "tdw analyze VARIANT --workers two",
         "tdw my-other x",  # declared nowhere: an unknown command
     }, refused
     assert "tdw my-command x" not in found
-    assert "unrecognized arguments: --store" in refused["tdw serve --store DIR"]
+    assert "unrecognized arguments: --version" in refused["tdw serve --version"]
     assert "invalid int value: 'two'" in refused["tdw analyze VARIANT --workers two"]
     assert forms(found["tdw train FAMILY [--preset NAME]"]) == [
         ["train", "modulo_addition_1l"], ["train", "modulo_addition_1l", "--preset", "quick"]]

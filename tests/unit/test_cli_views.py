@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+from helpers import neuron_variant
 
 from tdw.cli.main import main
-from tdw.family.analyzer import Analyzer
-from tdw.family.artifacts import Artifact
-from tdw.family.registry import families, get_family
+from tdw.family.registry import families
 from tdw.store.store import Store
 
 FAMILY = "modulo_addition_1l"
@@ -56,18 +54,7 @@ def test_the_neuron_selector_is_explained_as_a_stored_neuron(capsys, monkeypatch
 def variant(store: Store) -> str:
     """A modulo addition variant with ``neuron_activations`` at both of its checkpoints,
     storing 5 neurons (the real analyzer stores 16) so the range is visibly the artifact's."""
-    fam = get_family(FAMILY)
-    values = fam.resolve({"p": 7, "n_epochs": 10})
-    vid = store.ensure_variant(fam, values, "0-10/10", 10).id
-    store.ensure_probe(vid, {"tokens": torch.zeros(3, 3, dtype=torch.long)})
-    analyzer: Analyzer = next(a for a in fam.analyzers if a.name == "neuron_activations")
-    for epoch in (0, 10):
-        store.write_checkpoint(vid, epoch, {"embed.W_E": torch.full((2, 2), epoch)})
-        store.write_artifact(vid, Artifact(
-            analyzer.schema, epoch,
-            {"maps": np.zeros((5, 7, 7), np.float16), "neurons": np.arange(5, dtype=np.int32)},
-            {"n_neurons_total": 512}))
-    return vid
+    return neuron_variant(store, lambda epoch: np.zeros((5, 7, 7), np.float16))
 
 
 def test_a_variant_gives_each_selector_its_range(store, variant, capsys, monkeypatch):

@@ -9,7 +9,8 @@ import pytest
 
 MODULES = ["tdw", "tdw.family.schedule", "tdw.family.params", "tdw.family.artifacts",
            "tdw.family.registry", "tdw.family.family", "tdw.families.modulo_addition_1l.fourier",
-           "tdw.sweeps.sweep", "tdw.jobs.executors", "tdw.training.adaptive", "tdw.library.turn"]
+           "tdw.sweeps.sweep", "tdw.jobs.executors", "tdw.training.adaptive", "tdw.library.turn",
+           "tdw.library.story"]
 
 
 @pytest.mark.parametrize("name", MODULES)

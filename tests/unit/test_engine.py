@@ -71,7 +71,7 @@ NAME = "engine_test_family"
 def _family(version: int = 1):
     base = get_family("modulo_addition_1l")
     return replace(base, name=NAME, title="Engine test", analyzers=make_analyzers(version),
-                   cross_epoch=(CROSS,), transition=None)
+                   cross_epoch=(CROSS,), transition=None, story=None)
 
 
 @pytest.fixture(scope="module")

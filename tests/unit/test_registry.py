@@ -97,6 +97,10 @@ def test_the_transition_must_be_a_cross_epoch_analyzer_of_the_family():
     with pytest.raises(ValueError, match="transition=None"):
         replace(fam, transition="progress_measures")
     assert replace(fam, transition=None).transition is None
+    # so must the analyzer that tells a variant's story
+    with pytest.raises(ValueError, match=r"story 'variant_storey' is not one of its "
+                                         r"cross_epoch analyzers .*or pass story=None"):
+        replace(fam, story="variant_storey")
 
 
 def test_the_core_has_no_family_defaults():

@@ -1,10 +1,16 @@
-"""How the ``tdw`` commands print values: plain-text tables, durations and percentages."""
+"""How the ``tdw`` commands print values: plain-text tables, durations and percentages,
+and the JSON their ``--json`` option prints."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["table", "duration", "pct"]
+import numpy as np
+
+__all__ = ["table", "duration", "pct", "jsonable", "print_json"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -30,3 +36,30 @@ def duration(seconds: float | None) -> str:
 def pct(value: float | None) -> str:
     """A fraction as ``97.3%``; ``-`` when unknown."""
     return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` in JSON's types: numpy numbers as numbers, arrays and tuples as lists, NaN
+    and infinities as None (JSON has no NaN), anything else unknown (a path) as its text.
+
+    >>> jsonable({"acc": np.float32(0.5), "loss": float("nan"), "epochs": (0, np.int64(10))})
+    {'acc': 0.5, 'loss': None, 'epochs': [0, 10]}
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` (see :func:`jsonable`) as indented, strictly valid JSON."""
+    print(json.dumps(jsonable(value), indent=2, allow_nan=False))

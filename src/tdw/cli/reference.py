@@ -149,8 +149,9 @@ def reference() -> str:
             "hand. tests/unit/test_cli_reference.py fails when it is stale. -->", "",
             "# Command-line reference", "",
             "Every `tdw` command, its arguments and options, as `tdw COMMAND --help` prints "
-            "them. Options of `tdw` itself (such as `--store`) come before the command, as in "
-            "`tdw --store /data/tdw serve`.", ""]
+            "them. Options of `tdw` itself come before the command, as in "
+            "`tdw --store /data/tdw serve`; `--store` may also follow it "
+            "(`tdw serve --store /data/tdw`).", ""]
     contents = [f"- [{path}](#{_anchor(path)})" for path, _ in sections[1:]]
     body = [line for _, lines in sections for line in lines]
     return _portable("\n".join([*head, *contents, "", *body]).rstrip("\n") + "\n")

@@ -1,4 +1,14 @@
-"""``tdw sweep``: train (and analyse) every variant of a parameter grid; its status and cancel."""
+"""``tdw sweep``: train (and analyse) every variant of a parameter grid; its status and cancel.
+
+``tdw sweep status [ID] --json`` prints a list of sweep objects (``cancel ID --json``: the
+one cancelled): ``id``, ``family``, ``state``, ``executor``, ``grid`` (parameter -> its
+values), ``fixed`` (the ``--set`` values as given, text), ``preset``, ``schedule``,
+``analyze``, ``analyzers``, ``done`` and
+``total`` (variants), the times ``created``, ``started``, ``finished``, ``updated``, and
+``members``: per variant ``position``, ``variant``, ``params``, ``state``, ``fraction``,
+``error``, ``train_job``, ``analyze_job`` (ids) and ``job``, its current job as
+``tdw jobs --json`` gives it, or null.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from tdw.cli.format import duration, pct, table
+from tdw.cli.format import duration, pct, print_json, table
+from tdw.cli.jobs import job_json
 from tdw.errors import TdwError
 from tdw.store.store import Store
 
@@ -22,6 +33,22 @@ def _sweep_table(members: Sequence[Any]) -> str:
                  rows)
 
 
+def _sweep_json(store: Store, rec: Any, members: Sequence[Any]) -> dict[str, Any]:
+    """A sweep record and its members as a ``--json`` object (see the module)."""
+    spec = rec.spec
+    return {"id": rec.id, "family": rec.family, "state": rec.state, "executor": rec.executor,
+            "grid": dict(spec.grid.axes), "fixed": dict(spec.fixed), "preset": spec.preset,
+            "schedule": spec.schedule, "analyze": spec.analyze,
+            "analyzers": list(spec.analyzers), "done": sum(m.state == "done" for m in members),
+            "total": len(members), "created": rec.created, "started": rec.started,
+            "finished": rec.finished, "updated": rec.updated,
+            "members": [{"position": m.position, "variant": m.variant, "params": m.params,
+                         "state": m.state, "fraction": m.fraction, "error": m.error,
+                         "train_job": m.train_job, "analyze_job": m.analyze_job,
+                         "job": None if m.job is None else job_json(store, m.job)}
+                        for m in members]}
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from tdw.jobs.executors import open_executor, parse_executor
     from tdw.sweeps import coordinator
@@ -33,11 +60,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if args.id is None:
                 raise TdwError("tdw sweep cancel needs a sweep id (see tdw sweep status)")
             rec = sweep_mod.cancel(store, _sweep_id(args.id))
-            print(f"sweep {rec.id} {rec.state}")
+            if args.json:
+                print_json(_sweep_json(store, rec, sweep_mod.members(store, rec.id)))
+            else:
+                print(f"sweep {rec.id} {rec.state}")
             return 0
         records = ([sweep_mod.sweep(store, _sweep_id(args.id))] if args.id is not None
                    else sweep_mod.sweeps(store))
         sweep_mod.reconcile(store)
+        if args.json:
+            fresh = [sweep_mod.sweep(store, r.id) for r in records]  # as reconciled
+            print_json([_sweep_json(store, r, sweep_mod.members(store, r.id)) for r in fresh])
+            return 0
         if not records:
             print("no sweeps yet; start one with: tdw sweep FAMILY --grid NAME=V1,V2")
         for rec in records:
@@ -49,6 +83,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                   f" on {rec.executor}: {rec.state}, {done}/{len(members)} done")
             print("  " + _sweep_table(members).replace("\n", "\n  ") + "\n")
         return 0
+    if args.json:
+        raise TdwError("--json prints the state of sweeps: tdw sweep status [ID] --json")
     if args.id is not None:
         raise TdwError(f"unexpected {args.id!r}: write tdw sweep FAMILY --grid NAME=V1,V2, "
                        "tdw sweep status [ID] or tdw sweep cancel ID")
@@ -134,4 +170,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--background", action="store_true", help="coordinate the sweep in a "
                    "process of its own and return at once; see tdw sweep status")
     p.add_argument("--dry-run", action="store_true", help="list the variants and stop")
+    p.add_argument("--json", action="store_true", help="with status (or cancel): print JSON, "
+                   "a list of sweep objects with their members")
     p.set_defaults(func=cmd_sweep)

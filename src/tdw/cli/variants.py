@@ -1,13 +1,27 @@
-"""``tdw variants`` and ``tdw verify``: what the store holds, and whether it is intact."""
+"""``tdw variants`` and ``tdw verify``: what the store holds, and whether it is intact.
+
+``tdw variants --json`` prints a list of objects, each a variant's catalog record (``id``,
+``family``, ``params``, ``schedule``, ``n_epochs``, ``state``, ``epochs_done``,
+``final_train_acc``, ``final_test_acc``, ``final_train_loss``, ``final_test_loss``,
+``created``, ``updated``: times in seconds since the epoch) and its number of
+``checkpoints``. ``tdw variants ID --json`` prints one such object with, besides,
+``checkpoint_epochs``, ``adaptive_epochs`` (those the adaptive schedule added),
+``folder``, ``analysed`` (``{"artifacts": stored, "expected": made by the family's
+analyzers}``), ``waiting`` (view -> what it still needs) and ``transition``
+(``{"epoch", "confidence"}`` of the detected one, or null).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from typing import Any
 
-from tdw.cli.format import pct, table
+from tdw.cli.format import pct, print_json, table
 from tdw.family.registry import get_family
 from tdw.jobs import jobs as jobs_mod
+from tdw.store.records import VariantRecord
 from tdw.store.store import Store
 
 __all__ = ["add_parser"]
@@ -22,6 +36,11 @@ def cmd_variants(args: argparse.Namespace) -> int:
         plan = store.load_schedule_record(rec.id)
         adaptive = [e for e, r in zip(plan.epochs, plan.reasons, strict=True)
                     if r == "adaptive"] if plan else []
+        if args.json:
+            print_json({**_record(rec, len(cks)), "checkpoint_epochs": [c.epoch for c in cks],
+                        "adaptive_epochs": adaptive, "folder": str(store.path(rec.folder)),
+                        **_analysis(store, rec.id, rec.family, len(cks))})
+            return 0
         why = f" ({len(adaptive)} adaptive: {', '.join(map(str, adaptive))})" if adaptive else ""
         print(f"{rec.id}\n  state        {rec.state}\n  parameters   "
               + ", ".join(f"{k}={v}" for k, v in rec.params.items())
@@ -36,6 +55,9 @@ def cmd_variants(args: argparse.Namespace) -> int:
     variants = store.variants(args.family)
     if args.family and not variants:
         get_family(args.family)  # a typo'd name is named, not shown as an empty store
+    if args.json:
+        print_json([_record(v, counts.get(v.id, 0)) for v in variants])
+        return 0
     rows = [(v.id, v.state, f"{v.epochs_done}/{v.n_epochs}", counts.get(v.id, 0),
              pct(v.final_train_acc), pct(v.final_test_acc)) for v in variants]
     print(table(("variant", "state", "epochs", "checkpoints", "train acc", "test acc"), rows)
@@ -43,10 +65,32 @@ def cmd_variants(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record(rec: VariantRecord, checkpoints: int) -> dict[str, Any]:
+    """A variant's catalog record and its number of checkpoints, for ``--json``."""
+    return {**dataclasses.asdict(rec), "checkpoints": checkpoints}
+
+
+def _analysis(store: Store, vid: str, family: str, checkpoints: int) -> dict[str, Any]:
+    """The ``analysed``, ``waiting`` and ``transition`` keys of ``tdw variants ID --json``;
+    null where the family is not registered or there is no checkpoint to analyse."""
+    from tdw.explore.variant import Variant
+    from tdw.family.registry import families
+
+    if families().get(family) is None or not checkpoints:
+        return {"analysed": None, "waiting": None, "transition": None}
+    variant = Variant(vid, store)
+    have, expected = variant.analysed()
+    turn = variant.turn()
+    return {"analysed": {"artifacts": have, "expected": expected},
+            "waiting": variant.waiting(),
+            "transition": None if turn is None else {"epoch": turn[0], "confidence": turn[1]}}
+
+
 def _analysis_lines(store: Store, vid: str, family: str, checkpoints: int) -> str:
     """The ``transition`` and ``analysed`` lines of ``tdw variants ID``."""
     from tdw.explore.variant import Variant
     from tdw.family.registry import families
+    from tdw.library.story import story_lines
 
     fam = families().get(family)
     if fam is None or not checkpoints:
@@ -67,7 +111,12 @@ def _analysis_lines(store: Store, vid: str, family: str, checkpoints: int) -> st
         transition = f"none detected ({fam.transition})"
     else:
         transition = f"epoch {turn[0]} (confidence {turn[1]:.2f}, {fam.transition})"
-    return f"\n  transition   {transition}\n  analysed     {analysed}"
+    story = ""
+    if fam.story is not None:
+        told = variant.story()
+        lines = story_lines(told) if told else [f"not analysed yet ({fam.story})"]
+        story = "\n  story        " + "\n               ".join(lines)
+    return f"\n  transition   {transition}{story}\n  analysed     {analysed}"
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -83,6 +132,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("variants", help="list variants, or show one")
     p.add_argument("id", nargs="?", help="variant id (a unique prefix of its name is enough)")
     p.add_argument("--family", help="list only this family's variants")
+    p.add_argument("--json", action="store_true", help="print JSON: a list of objects, one "
+                   "per variant (with ID, one object with its checkpoints and analysis)")
     p.set_defaults(func=cmd_variants)
 
     p = sub.add_parser("verify", help="re-hash checkpoints, probes and artifacts against the "

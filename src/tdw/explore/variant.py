@@ -85,6 +85,23 @@ class Variant:
             return None
         return int(attrs["turn_epoch"]), float(attrs["confidence"])
 
+    def story(self) -> dict[str, Any] | None:
+        """The attributes of the family's ``story`` analyzer (:mod:`tdw.library.story`:
+        ``label``, ``reasons``, ``phases``, ...) with ``windows``, phase name -> inclusive
+        ``(first, last)`` epochs or None; None when the family tells no story or the
+        variant's is not analysed yet."""
+        name = self.family.story
+        if name is None or not isinstance(self._analyzers.get(name), CrossEpochAnalyzer):
+            return None
+        try:
+            artifact = self.artifact(name)
+        except TdwError:
+            return None
+        windows = {phase: None if first < 0 else (int(first), int(last))
+                   for phase, (first, last) in zip(artifact.attrs["phases"],
+                                                   artifact["bounds"], strict=True)}
+        return {**artifact.attrs, "windows": windows}
+
     # ----------------------------------------------------------------- views
     def views(self) -> list[str]:
         return [v.name for v in self.family.views]
@@ -149,26 +166,39 @@ class Variant:
                 raise ParameterError(f"{name}={index!r} is out of range for view {view.name}"
                                      f": choose a whole number from 0 to {n - 1}")
 
-    def context(self, epoch: int, **selection: int) -> ViewContext:
+    def context(self, epoch: int, *, controls: Mapping[str, float] | None = None,
+                **selection: int) -> ViewContext:
+        """What a view reads at checkpoint ``epoch``, with its selectors and its decimal
+        ``controls`` (e.g. ``{"min_share": 0.5}``; unchecked here: see :meth:`controls_of`)."""
         if epoch not in self.epochs:
             raise UnknownNameError(f"checkpoint epoch of {self.id}", str(epoch),
                                    [str(e) for e in self.epochs])
         return ViewContext(self.id, self.params, epoch, self.epochs,
                            lambda a, e: self._load(a, e), self._metrics, dict(selection),
-                           self.turn(), self._schedule)
+                           self.turn(), self._schedule, dict(controls or {}))
+
+    @staticmethod
+    def controls_of(view: View, controls: Mapping[str, float] | None) -> dict[str, float]:
+        """``controls`` checked against ``view``'s: an unknown name or a value outside its
+        range raises an error naming the range."""
+        return {name: view.control(name).check(value)
+                for name, value in (controls or {}).items()}
 
     def at(self, epoch: int) -> Checkpoint:
         """The variant at one checkpoint, for per-checkpoint views."""
         self.context(epoch)
         return Checkpoint(self, epoch)
 
-    def view(self, name: str, **selection: int) -> ViewResult:
-        """Show a summary view (across training); the marker sits at the last checkpoint."""
+    def view(self, name: str, *, controls: Mapping[str, float] | None = None,
+             **selection: int) -> ViewResult:
+        """Show a summary view (across training); the marker sits at the last checkpoint.
+        ``controls`` sets its decimal controls, e.g. ``controls={"min_share": 0.5}``."""
         view = self._view(name)
         if view.scope != "summary":
             raise TdwError(f"{name} is drawn per checkpoint: use variant.at(epoch).view({name!r})")
         self.check_selection(view, self.last, selection)
-        return render(view, self.context(self.last, **selection))
+        return render(view, self.context(self.last, controls=self.controls_of(view, controls),
+                                         **selection))
 
     @property
     def last(self) -> int:
@@ -181,14 +211,17 @@ class Variant:
 
     # ---------------------------------------------------------------- export
     def animate(self, name: str, path: str | Path, *, fps: float = 4,
-                epochs: Sequence[int] | None = None, **selection: int) -> Path:
+                epochs: Sequence[int] | None = None,
+                controls: Mapping[str, float] | None = None, **selection: int) -> Path:
         """Write a GIF of view ``name`` stepping through ``epochs`` (default: every
         checkpoint), e.g. ``v.animate("dominant_frequencies", "freqs.gif")``."""
         from tdw.explore.export import export_gif
 
         view = self._view(name)
         epochs = list(self.epochs if epochs is None else epochs) or [self.last]
-        contexts = [self.context(e, **selection) for e in epochs]  # bad epochs raise first
+        chosen = self.controls_of(view, controls)
+        contexts = [self.context(e, controls=chosen, **selection)  # bad epochs raise first
+                    for e in epochs]
         self.check_selection(view, epochs[0], selection)
         return export_gif(lambda i: bare(view.figure(contexts[i])), len(contexts), path, fps=fps)
 
@@ -208,8 +241,11 @@ class Checkpoint:
     def __repr__(self) -> str:
         return f"Checkpoint({self.variant.id!r}, epoch={self.epoch})"
 
-    def view(self, name: str, **selection: Any) -> ViewResult:
-        """Show any view at this checkpoint (summary views mark it)."""
+    def view(self, name: str, *, controls: Mapping[str, float] | None = None,
+             **selection: Any) -> ViewResult:
+        """Show any view at this checkpoint (summary views mark it), with its decimal
+        ``controls`` if given."""
         view = self.variant._view(name)
         self.variant.check_selection(view, self.epoch, selection)
-        return render(view, self.variant.context(self.epoch, **selection))
+        return render(view, self.variant.context(
+            self.epoch, controls=self.variant.controls_of(view, controls), **selection))

@@ -220,7 +220,7 @@ def frame_swap_args(lanes: list[list[ViewPane]], index_table: Any = None,
 
 
 class ViewPane:
-    """A view of ``variant`` with its sources, figure, selectors and frame cache.
+    """A view of ``variant`` with its sources, figure, selectors, controls and frame cache.
 
     Args:
         variant: the variant to draw.
@@ -236,6 +236,8 @@ class ViewPane:
         self.variant, self.view = variant, view
         self.epoch = epoch
         self.selection: dict[str, int] = {name: 0 for name in view.selectors}
+        self.controls: dict[str, float] = {c.name: c.default for c in view.controls}
+        """The view's decimal controls (thresholds) as chosen: see :meth:`set_controls`."""
         self._cache: OrderedDict[tuple, Columns] = OrderedDict()
         self._cache_size = cache_size
         ctx = self.context(epoch)
@@ -249,6 +251,8 @@ class ViewPane:
         if self.moves:
             self.figure.tags = [*self.figure.tags, MOVES_TAG]
         self.selector_ranges = {name: view.selector_range(ctx, name) for name in view.selectors}
+        self.selector_labels = {name: view.selector_labels(ctx, name) for name in view.selectors}
+        """Selector name -> the page's name of each of its values (``"neuron 312"``)."""
         self.frames: dict[str, Any] = {}
         self._held: list[Any] = []
         self.client_side = False
@@ -266,11 +270,11 @@ class ViewPane:
         return self.view.name
 
     def context(self, epoch: int) -> ViewContext:
-        return self.variant.context(epoch, **self.selection)
+        return self.variant.context(epoch, controls=self.controls, **self.selection)
 
     def epoch_columns(self, epoch: int) -> Columns:
-        """The view's per-epoch columns at ``epoch`` for the current selection (cached)."""
-        key = (epoch, tuple(sorted(self.selection.items())))
+        """The view's per-epoch columns at ``epoch`` for the selection and controls (cached)."""
+        key = (epoch, tuple(sorted(self.selection.items())), tuple(sorted(self.controls.items())))
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
@@ -288,14 +292,38 @@ class ViewPane:
             self.sources[name].data = dict(cols)
 
     def select(self, **selection: int) -> None:
-        """Change selectors (e.g. ``neuron=3``): redraw static and per-epoch data."""
-        for name, value in selection.items():
+        """Change selectors (e.g. ``neuron=3``): redraw static and per-epoch data (all or
+        nothing: if the view's code raises, the former selection and drawing stay)."""
+        for name in selection:
             if name not in self.selection:
                 raise KeyError(f"view {self.name} has no selector {name!r}")
-            top = self.selector_ranges[name] - 1
-            self.selection[name] = int(min(max(value, 0), top))
+        self._redraw_with(self.selection, {
+            name: int(min(max(value, 0), self.selector_ranges[name] - 1))
+            for name, value in selection.items()})
+
+    def set_controls(self, **values: float) -> None:
+        """Change decimal controls (e.g. ``min_share=0.35``), redrawn like :meth:`select`;
+        an unknown name or a value out of range raises a TdwError and changes nothing."""
+        checked = {name: self.view.control(name).check(value) for name, value in values.items()}
+        self._redraw_with(self.controls, checked)
+
+    def _redraw_with(self, state: dict, changes: dict) -> None:
+        """``changes`` to the selection or the controls, redrawn; undone if that raises."""
+        before = dict(state)
+        state.update(changes)
+        try:
+            self._redraw()
+        except Exception:
+            state.clear()
+            state.update(before)
+            self._redraw()
+            raise
+
+    def _redraw(self) -> None:
+        """Static and per-epoch data for the current selection and controls; with frames,
+        every checkpoint's again (a move still swaps them in the browser)."""
         ctx = self.context(self.epoch)
-        for name, cols in {**self.view.data(ctx), **self.view.epoch_data(ctx)}.items():
+        for name, cols in {**self.view.data(ctx), **self.epoch_columns(self.epoch)}.items():
             self.sources[name].data = dict(cols)
         if self.client_side:
             self._fill_frames()

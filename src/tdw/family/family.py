@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tdw.errors import ParameterError, UnknownNameError
 from tdw.family.commands import Command
+from tdw.family.pages import Page
 from tdw.family.params import Param, resolve
 
 if TYPE_CHECKING:
@@ -110,6 +111,10 @@ class Family:
             attributes ``turn_epoch`` (int, or None when none was found) and ``confidence``
             (0..1). Every view draws that epoch, and Compare can align variants by it.
             None: the family marks none. A name not among ``cross_epoch`` is refused.
+        story: name of the cross-epoch analyzer that tells a variant's story
+            (:func:`tdw.library.story.make_story`: phase windows, a failure-mode label and
+            its reasons), shown above Explore and as columns of the Variants table. None:
+            the family tells none. A name not among ``cross_epoch`` is refused.
         boot: ``(values, folder, device) -> model`` for a family whose models are not
             built by ``boot_native(model_config(values))``, e.g. an imported checkpoint
             series booted with ``TransformerBridge.boot_transformers`` from the Hugging
@@ -125,6 +130,9 @@ class Family:
         commands: the family's own ``tdw`` subcommands
             (:class:`~tdw.family.commands.Command`), e.g. ``tdw import`` of the
             checkpoint_series family; the CLI adds them beside the core commands.
+        pages: the family's own workbench pages (:class:`~tdw.family.pages.Page`), e.g.
+            Modulo Addition's initialisation sweep; the workbench adds one tab per page of
+            every registered family after its own tabs.
         summaries: ``(label, analyzer, attr)`` triples: an attribute of the analyzer's
             artifact at the last checkpoint (or its cross-epoch artifact) that the variant
             table shows as a column, e.g. ``("key frequencies", "dominant_frequencies",
@@ -149,11 +157,13 @@ class Family:
     cross_epoch: tuple[Any, ...] = ()
     views: tuple[Any, ...] = ()
     transition: str | None = None
+    story: str | None = None
     boot: Callable[[Values, Path, torch.device], Any] | None = None
     imported_by: str = ""
     check: Callable[[Values], None] | None = None
     tiny_variant: Callable[[Any], str] | None = None
     commands: tuple[Command, ...] = ()
+    pages: tuple[Page, ...] = ()
     summaries: tuple[tuple[str, str, str], ...] = ()
     version: int = 1
 
@@ -167,6 +177,10 @@ class Family:
                 f"family {self.name}: transition {self.transition!r} is not one of its "
                 f"cross_epoch analyzers {cross_epoch}; name one of them, or pass "
                 "transition=None for a family that marks no transition")
+        if self.story is not None and self.story not in cross_epoch:
+            raise ValueError(
+                f"family {self.name}: story {self.story!r} is not one of its cross_epoch "
+                f"analyzers {cross_epoch}; name one of them, or pass story=None")
         object.__setattr__(self, "presets", MappingProxyType(dict(self.presets)))
         # Defaults and presets that break the family's own constraints are bugs of the
         # family: refuse them when it is built, not when a user first picks them.

@@ -83,18 +83,24 @@ def _trajectory_marker(ctx: ViewContext) -> dict:
 
 
 def _build_trajectory(sources, ctx: ViewContext):
-    from bokeh.models import LinearColorMapper
-
     ratio = ctx.load("parameter_trajectory", ctx.epoch)["explained_variance_ratio"]
     label = [f"PC{i + 1} ({100 * r:.0f}%)" for i, r in enumerate(ratio[:2])] + ["PC2"]
     fig = plot.figure("Parameter trajectory", x_label=label[0], y_label=label[1])
+    draw_path(fig, sources)
+    return fig
+
+
+def draw_path(fig, sources) -> None:
+    """A trajectory on two PCs: the ``path`` source's ``pc1``/``pc2`` as a grey line and
+    points coloured by ``epoch``, and a ring at the ``current`` source's ``x``/``y``."""
+    from bokeh.models import LinearColorMapper
+
     fig.line("pc1", "pc2", source=sources["path"], color="#999999")
     mapper = LinearColorMapper(palette="Viridis256")
     fig.scatter("pc1", "pc2", source=sources["path"], size=6,
                 color={"field": "epoch", "transform": mapper})
     fig.scatter("x", "y", source=sources["current"], size=14, marker="circle",
                 fill_alpha=0, line_color=plot.TURN, line_width=3)
-    return fig
 
 
 PARAMETER_TRAJECTORY = View(

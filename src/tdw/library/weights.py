@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SKETCH_DIM", "SKETCH_SEED",
-    "flatten", "random_projection", "participation_ratio", "trainable_parameters",
+    "flatten", "random_projection", "participation_ratio", "weight_matrices",
+    "trainable_parameters",
     "direction", "parameter_snapshot", "effective_dimensionality", "make_flatness",
     "readout_cross_entropy",
 ]
@@ -126,8 +127,14 @@ def participation_ratio(matrix: torch.Tensor) -> float:
     return float(energy.sum() ** 2 / (energy ** 2).sum())
 
 
+def weight_matrices(weights: Mapping[str, torch.Tensor]) -> list[str]:
+    """The names of the 2-D tensors of ``weights``, sorted: the matrices whose spectra
+    ``effective_dimensionality`` (and :mod:`tdw.library.spectrum`) measure, in their order."""
+    return sorted(name for name, tensor in weights.items() if tensor.ndim == 2)
+
+
 def _effective_dimensionality(inputs: CheckpointInputs) -> Output:
-    names = sorted(name for name, tensor in inputs.weights.items() if tensor.ndim == 2)
+    names = weight_matrices(inputs.weights)
     ratios = [participation_ratio(inputs.weights[name]) for name in names]
     return {"participation_ratio": np.array(ratios, dtype=np.float32)}, {"matrices": names}
 

@@ -29,8 +29,10 @@ from tdw.family.views import View
 from tdw.store.store import Store
 from tdw.ui.export_bar import ExportBar
 from tdw.ui.player import CheckpointPlayer
+from tdw.ui.story import StoryBar
 from tdw.ui.timeline import scale_for
 from tdw.ui.timeline_pane import TimelinePane
+from tdw.ui.view_controls import ViewControls, link_taps
 
 __all__ = ["Explorer", "DEFAULT_CLIENT_BUDGET", "draw_view"]
 
@@ -98,8 +100,11 @@ class Explorer(pn.viewable.Viewer):
         for pane in self.panes:
             self._link_marker_clicks(pane)
         self.export = ExportBar(self)
+        self.story_bar = StoryBar(self.variant)
         self._sections: dict[str, pn.FlexBox] = {}
+        self.controls: dict[str, ViewControls] = {}  # each card's selectors and controls
         self._layout = self._build_layout()
+        self.taps = link_taps(self.controls)  # clicks on one view that select in another
 
     def _make_player(self) -> CheckpointPlayer:
         # On a move the browser swaps the frames of the client-side views and moves the
@@ -136,6 +141,7 @@ class Explorer(pn.viewable.Viewer):
             self.panes.append(pane)
             self._link_marker_clicks(pane)
             card = self._pane_card(pane)
+            self.taps += link_taps(self.controls, names={pane.name})
             if pane.client_side:  # the page's move code must swap its frames too
                 old, self.player = self.player, self._make_player()
                 self._header.objects = [self.player if o is old else o
@@ -203,14 +209,9 @@ class Explorer(pn.viewable.Viewer):
         return self.timeline.caption_text()
 
     def _pane_card(self, pane: ViewPane):
-        widgets = []
-        for name, size in pane.selector_ranges.items():
-            slider = pn.widgets.IntSlider(label=name, start=0, end=max(size - 1, 0), value=0,
-                                          width=240)
-            slider.param.watch(lambda e, n=name, p=pane: p.select(**{n: e.new}), "value")
-            widgets.append(slider)
+        controls = self.controls[pane.name] = ViewControls(pane)
         figure = pn.pane.Bokeh(pane.figure)
-        return pn.Column(*widgets, figure, name=pane.name,
+        return pn.Column(controls, figure, name=pane.name,
                          css_classes=["tdw-view", "tdw-client" if pane.client_side else
                                       "tdw-server"])
 
@@ -237,6 +238,7 @@ class Explorer(pn.viewable.Viewer):
                 collapsed=True, sizing_mode="stretch_width"))
         header = self._header = pn.Column(
             pn.pane.Markdown(f"### {self.variant.id}", margin=(0, 10)),
+            self.story_bar,
             self.player,
             self.timeline, sizing_mode="stretch_width", css_classes=["tdw-explorer-header"])
         export = pn.Card(self.export, title="Export", collapsed=True,

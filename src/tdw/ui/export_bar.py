@@ -70,7 +70,8 @@ class ExportBar(pn.viewable.Viewer):
     def filename(self) -> str:
         suffix = FORMATS[self.format.value]
         pane = self.explorer.pane(self.view.value)
-        chosen = "".join(f"-{k}{v}" for k, v in pane.selection.items())
+        chosen = "".join(f"-{k}{v}" for k, v in {**pane.selection, **pane.controls}.items()
+                         if k in pane.selection or v != pane.view.control(k).default)
         at = "" if suffix == ".gif" else f"-epoch{self.explorer.epoch}"
         return _slug(f"{self.explorer.variant.id.split('/')[-1]}-{pane.name}{chosen}{at}") \
             + suffix
@@ -89,9 +90,10 @@ class ExportBar(pn.viewable.Viewer):
                 out = Path(tmp) / name
                 variant = self.explorer.variant
                 if out.suffix == ".gif":
-                    variant.animate(pane.name, out, **pane.selection)
+                    variant.animate(pane.name, out, controls=pane.controls, **pane.selection)
                 else:
-                    variant.at(self.explorer.epoch).view(pane.name, **pane.selection).export(out)
+                    variant.at(self.explorer.epoch).view(pane.name, controls=pane.controls,
+                                                         **pane.selection).export(out)
                 data = out.read_bytes()
         except TdwError as exc:
             self.status.object = f"Export failed: {exc}"

@@ -38,7 +38,8 @@ class Link:
     """What a dashboard URL asks the page to open; every field is optional.
 
     Attributes:
-        tab: the workbench tab (Explore, Compare, Variants, Train, Analyze or Sweeps).
+        tab: the workbench tab (Explore, Compare, Variants, Train, Analyze, Sweeps, or a
+            family page's name such as init-gradients).
         variant: the variant Explore opens (an id or a unique prefix).
         variants: the variants Compare opens (ids or prefixes).
         epoch: the checkpoint Explore opens, or Compare's first variant.

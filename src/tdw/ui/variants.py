@@ -79,6 +79,12 @@ def variant_rows(store: Store) -> list[Row]:
                 row["transition epoch"], row["transition confidence"] = turn[0], round(turn[1], 2)
             have, expected = variant.analysed()
             row["analysed %"] = _percent(min(have / expected, 1.0) if expected else 1.0)
+            if (story := variant.story()) is not None:
+                row["story"] = story["label"]
+                for phase, window in story["windows"].items():
+                    row[f"{phase} epochs"] = f"{window[0]}-{window[1]}" if window else None
+                if "first_mover" in story:
+                    row["first mover"] = story["first_mover"]
             for label, analyzer, attr in fam.summaries:
                 row[label] = _summary(variant, analyzer, attr)
         rows.append(row)

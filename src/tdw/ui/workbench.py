@@ -1,8 +1,9 @@
-"""The workbench: Train, Analyze, Explore, Compare, Variants and Sweeps as tabs of one app.
+"""The workbench: Train, Analyze, Explore, Compare, Variants and Sweeps as tabs of one app,
+then one tab per page a family adds (``Family.pages``, e.g. Modulo Addition's Init gradients).
 
-Everything on it is generated from the family registry and the store; no page knows any
-particular family. Selecting a row of the variant table opens it in Explore; a job that
-finishes refreshes the variant lists.
+Everything on it is generated from the family registry and the store; no page of its own
+knows any particular family. Selecting a row of the variant table opens it in Explore; a job
+that finishes refreshes the variant lists.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tdw.store.store import Store
 from tdw.ui.apps import explorable_variants
 from tdw.ui.compare import MAX_VARIANTS, Compare, alignment
 from tdw.ui.explorer import Explorer
+from tdw.ui.family_pages import family_pages
 from tdw.ui.jobs import JobList
 from tdw.ui.links import Address, Link
 from tdw.ui.pages import AnalyzePage, TrainPage
@@ -30,6 +32,7 @@ from tdw.ui.variants import VariantTable
 __all__ = ["Workbench", "ExplorePage", "ComparePage"]
 
 TABS = ("Explore", "Compare", "Variants", "Train", "Analyze", "Sweeps")
+"""The workbench's own tabs, in order; the families' pages follow (``Workbench.tab_names``)."""
 
 
 def _open_store(store: Store | str | None) -> Store:
@@ -276,6 +279,9 @@ class ComparePage(_FollowsVariants, pn.viewable.Viewer):
 class Workbench(pn.viewable.Viewer):
     """The whole workbench on one store (default: ``$TDW_HOME``).
 
+    ``tab`` is the tab shown first: one of :data:`TABS` or a family page's name (e.g.
+    ``init-gradients``); ``link`` (a page's URL) may name it instead.
+
     >>> Workbench()                    # doctest: +SKIP   (in a notebook cell)
     """
 
@@ -285,16 +291,21 @@ class Workbench(pn.viewable.Viewer):
         super().__init__(**params)
         link = link or Link()
         problems = list(link.problems)
-        if link.tab is not None and link.tab not in TABS:
-            problems.append(f"unknown tab {link.tab!r}; choose one of: {', '.join(TABS)}")
-        elif link.tab is not None:
-            tab = link.tab
-        if tab not in TABS:
-            raise TdwError(f"unknown tab {tab!r}; choose one of: {', '.join(TABS)}")
         if variant and not link.variant:
             link = link.with_(variant=variant)
-        self.notices = _notices(problems)
         self.store = _open_store(store)
+        self.family_pages = family_pages(self.store, TABS, problems, variant=link.variant or "",
+                                         tab=link.tab if link.tab is not None else tab)
+        # every tab's name in a link (?tab=NAME), in order
+        self.tab_names = (*TABS, *(p.page.name for p in self.family_pages))
+        names = ", ".join(self.tab_names)
+        if link.tab is not None and link.tab not in self.tab_names:
+            problems.append(f"unknown tab {link.tab!r}; choose one of: {names}")
+        elif link.tab is not None:
+            tab = link.tab
+        if tab not in self.tab_names:
+            raise TdwError(f"unknown tab {tab!r}; choose one of: {names}")
+        self.notices = _notices(problems)
         self.jobs = JobList(self.store, on_finished=self._job_finished)
         self.train = TrainPage(self.store, self.jobs)
         self.analyze = AnalyzePage(self.store, self.jobs)
@@ -306,9 +317,10 @@ class Workbench(pn.viewable.Viewer):
         self.sweeps = SweepList(self.store)
         pages = {"Explore": self.explore, "Compare": self.compare, "Variants": self.variants,
                  "Train": self.train, "Analyze": self.analyze, "Sweeps": self.sweeps}
-        self.tabs = pn.Tabs(*[(name, pages[name]) for name in TABS], dynamic=True,
-                            sizing_mode="stretch_width")
-        self.tabs.active = TABS.index(tab)
+        self.tabs = pn.Tabs(*[(name, pages[name]) for name in TABS],
+                            *[(p.page.title, p.panel) for p in self.family_pages],
+                            dynamic=True, sizing_mode="stretch_width")
+        self.tabs.active = self.tab_names.index(tab)
         self.address = Address(query=self.link().query())
         update = lambda *_: setattr(self.address, "query", self.link().query())  # noqa: E731
         self.tabs.param.watch(update, "active")
@@ -317,7 +329,7 @@ class Workbench(pn.viewable.Viewer):
 
     def link(self) -> Link:
         """The link to what the workbench shows: its tab, and that tab's state."""
-        tab = TABS[self.tabs.active]
+        tab = self.tab_names[self.tabs.active]
         page = {"Explore": self.explore, "Compare": self.compare}.get(tab)
         return (page.link() if page is not None else Link()).with_(tab=tab)
 
@@ -331,6 +343,8 @@ class Workbench(pn.viewable.Viewer):
         self.analyze.refresh_variants()
         self.explore.refresh()
         self.compare.refresh()
+        for page in self.family_pages:
+            page.refresh()
 
     def __panel__(self):
         title = pn.pane.Markdown("## tdw · Training Dynamics Workbench", margin=(5, 10))

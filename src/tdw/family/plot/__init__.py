@@ -13,8 +13,9 @@ figures from the pieces here, so every view looks alike and none repeats the oth
   :func:`checkpoint_columns`), and :func:`finish`, which adds the first two where a view
   has their sources and then moves the legend outside;
 * heatmaps (:mod:`.heatmaps`) of a numeric grid: :func:`image_columns`, :func:`image`,
-  :func:`heatmap_figure`, :func:`heatmap_view`; of a matrix with named rows and columns:
-  :func:`cell_columns`, :func:`cells`, :func:`cells_figure`;
+  :func:`heatmap_figure`, :func:`heatmap_view`, :func:`tap_rows` (clickable rows); of a
+  matrix with named rows and columns: :func:`cell_columns`, :func:`cells`,
+  :func:`cells_figure`;
 * lines across checkpoints (:mod:`.lines`): :func:`line_columns`, :func:`lines_figure`,
   :func:`lines_view`;
 * bars (:mod:`.bars`): :func:`bars_figure`, :func:`bars_view`;
@@ -35,6 +36,7 @@ from tdw.family.plot.heatmaps import (
     heatmap_view,
     image,
     image_columns,
+    tap_rows,
 )
 from tdw.family.plot.helpers import (
     attribute_trace,
@@ -69,7 +71,7 @@ __all__ = [
     "colors", "figure", "legend_outside", "finish",
     "turn_band", "turn_columns", "current_epoch_band", "current_columns",
     "checkpoint_columns", "checkpoint_markers",
-    "image_columns", "image", "heatmap_figure", "heatmap_view",
+    "image_columns", "image", "heatmap_figure", "heatmap_view", "tap_rows",
     "cell_columns", "cells", "cells_figure",
     "line_columns", "lines_figure", "lines_view",
     "bars_figure", "bars_view",

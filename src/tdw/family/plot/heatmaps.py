@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tdw.family.controls import TAP_RENDERER, Control, Labels, TapLink
 from tdw.family.plot.style import figure
 from tdw.family.views import Columns, View, ViewContext
 
@@ -51,12 +52,32 @@ def heatmap_figure(title: str, source, *, x_label: str = "", y_label: str = "",
     return fig
 
 
+def tap_rows(fig, rows: int, width: float) -> Any:
+    """Transparent bands over the rows of an :func:`image` ``width`` wide (row ``i`` spans
+    ``i`` to ``i + 1``), one glyph a row in a renderer named
+    :data:`~tdw.family.controls.TAP_RENDERER`: what a page's click on a row hits. Hover
+    tools keep reporting what they reported before (the bands are not data)."""
+    from bokeh.models import ColumnDataSource, HoverTool
+
+    drawn = list(fig.renderers)
+    source = ColumnDataSource({"y": np.arange(rows) + 0.5}, name=f"{TAP_RENDERER}:rows")
+    renderer = fig.rect(x=width / 2, y="y", width=width, height=1, source=source,
+                        fill_alpha=0.0, line_alpha=0.0, name=TAP_RENDERER)
+    renderer.selection_glyph = renderer.nonselection_glyph = None  # a click leaves no mark
+    for hover in fig.select({"type": HoverTool}):
+        if hover.renderers == "auto":
+            hover.renderers = drawn
+    return renderer
+
+
 def heatmap_view(name: str, title: str, description: str, reads: Sequence[str],
                  grid: Callable[[ViewContext], np.ndarray], *, x_label: str = "",
                  y_label: str = "", label: str = "", palette: str = "Viridis256",
                  low: float | None = None, high: float | None = None,
                  heading: str | None = None, scope: str = "checkpoint",
                  selectors: Mapping[str, tuple[str, str, int]] | None = None,
+                 labels: Mapping[str, Labels] | None = None,
+                 controls: Sequence[Control] = (), on_tap: TapLink | None = None,
                  group: str = "Analyses", **figure_kwargs: Any) -> View:
     """A view of one numeric grid as a heatmap (source ``grid``).
 
@@ -76,6 +97,10 @@ def heatmap_view(name: str, title: str, description: str, reads: Sequence[str],
         scope: ``"checkpoint"`` (the grid changes with the checkpoint: ``epoch_data``) or
             ``"summary"`` (one grid for the whole run, e.g. a cross-epoch artifact: ``data``).
         selectors: as :class:`View`, e.g. which neuron's grid to show.
+        labels: as :class:`View`: how the page names each selector's values.
+        controls: as :class:`View`: decimals ``grid`` reads (e.g. a threshold).
+        on_tap: as :class:`View`: what a click on a row selects in another view; the
+            rows are then clickable (:func:`tap_rows`).
         group: the heading dashboards place the view under.
         **figure_kwargs: passed to :func:`figure`.
     """
@@ -84,13 +109,18 @@ def heatmap_view(name: str, title: str, description: str, reads: Sequence[str],
         return {"grid": image_columns(grid(ctx))}
 
     def build(sources, ctx: ViewContext):
-        return heatmap_figure(heading or title, sources["grid"], x_label=x_label,
-                              y_label=y_label, palette=palette, low=low, high=high,
-                              label=label, **figure_kwargs)
+        fig = heatmap_figure(heading or title, sources["grid"], x_label=x_label,
+                             y_label=y_label, palette=palette, low=low, high=high,
+                             label=label, **figure_kwargs)
+        if on_tap is not None:
+            data = sources["grid"].data
+            tap_rows(fig, int(data["dh"][0]), float(data["dw"][0]))
+        return fig
 
     moving = {"epoch_data": columns} if scope == "checkpoint" else {"data": columns}
     return View(name, title, description, tuple(reads), scope, build=build,
-                selectors=selectors or {}, group=group, **moving)
+                selectors=selectors or {}, labels=labels or {}, controls=tuple(controls),
+                on_tap=on_tap, group=group, **moving)
 
 
 def cell_columns(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *,

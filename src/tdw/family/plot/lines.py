@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from tdw.family.controls import Control
 from tdw.family.plot.marks import current_columns, finish, turn_columns
 from tdw.family.plot.style import colors, figure
-from tdw.family.views import Columns, Trace, View, ViewContext
+from tdw.family.views import Columns, Labels, Trace, View, ViewContext
 
 Lines = Callable[[ViewContext], tuple[Sequence[Any], Sequence[Sequence[float]], Sequence[str]]]
 """context -> ``(xs, series, names)``: the x values every line shares, ``(line, x)``
@@ -60,6 +61,7 @@ def lines_view(name: str, title: str, description: str, reads: Sequence[str], li
                turn: bool = True, log: bool = False, line_width: float = 1.5,
                legend: str = "right", group: str = "Analyses", trace: Trace | None = None,
                selectors: Mapping[str, tuple[str, str, int]] | None = None,
+               controls: Sequence[Control] = (), labels: Mapping[str, Labels] | None = None,
                **figure_kwargs: Any) -> View:
     """A summary view of lines across training (source ``lines``), the detected turn
     (source ``turn``, with ``turn``) and the current checkpoint (source ``current``).
@@ -80,6 +82,8 @@ def lines_view(name: str, title: str, description: str, reads: Sequence[str], li
         group: the heading dashboards place the view under.
         trace: the curve Compare overlays across variants, if any.
         selectors: as :class:`View`, e.g. which layer's lines to show.
+        controls: as :class:`View`: decimals ``lines`` reads (e.g. a threshold).
+        labels: as :class:`View`: how the page names each selector's values.
         **figure_kwargs: passed to :func:`figure`, e.g. ``height``, ``y_range``.
     """
 
@@ -96,4 +100,4 @@ def lines_view(name: str, title: str, description: str, reads: Sequence[str], li
 
     return View(name, title, description, tuple(reads), "summary", build=build, data=data,
                 epoch_data=current_columns, selectors=selectors or {}, group=group,
-                trace=trace)
+                trace=trace, controls=tuple(controls), labels=labels or {})
