@@ -69,8 +69,8 @@ def _fails(capsys, *args: str) -> str:
 
 def test_variants_json_is_the_catalog(store, variant, capsys):
     listed = _json(capsys, "--store", str(store.root), "variants", "--json")
-    expected = [{**dataclasses.asdict(v), "checkpoints": len(store.checkpoints(v.id))}
-                for v in store.variants()]
+    expected = [{**dataclasses.asdict(v), "checkpoints": len(store.checkpoints(v.id)),
+                 "tags": [], "note": ""} for v in store.variants()]
     assert listed == json.loads(json.dumps(expected))  # tuples become lists, nothing else
     (one,) = listed
     assert one["id"] == variant and one["checkpoints"] == 2 and one["final_test_acc"] == 0.25

@@ -18,12 +18,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tdw.cli import export, families, family_commands, jobs, serve, sweep, train, variants, views
+from tdw.cli import (
+    annotate,
+    export,
+    families,
+    family_commands,
+    jobs,
+    remove,
+    serve,
+    sweep,
+    train,
+    variants,
+    views,
+)
 from tdw.errors import TdwError
 
 __all__ = ["main", "build_parser"]
 
-_GROUPS = (families, views, train, jobs, sweep, variants, export, serve,
+_GROUPS = (families, views, train, jobs, sweep, variants, annotate, remove, export, serve,
            family_commands)  # last: it refuses family commands named like a core one
 """The command groups, in the order ``tdw --help`` lists their commands."""
 # A subcommand's parser writes its defaults over the namespace of tdw's own options, so

@@ -3,8 +3,9 @@
 ``tdw variants --json`` prints a list of objects, each a variant's catalog record (``id``,
 ``family``, ``params``, ``schedule``, ``n_epochs``, ``state``, ``epochs_done``,
 ``final_train_acc``, ``final_test_acc``, ``final_train_loss``, ``final_test_loss``,
-``created``, ``updated``: times in seconds since the epoch) and its number of
-``checkpoints``. ``tdw variants ID --json`` prints one such object with, besides,
+``created``, ``updated``: times in seconds since the epoch), its number of
+``checkpoints``, its ``tags`` (a sorted list) and its ``note`` ("" if none: see ``tdw
+tag`` and ``tdw note``). ``tdw variants ID --json`` prints one such object with, besides,
 ``checkpoint_epochs``, ``adaptive_epochs`` (those the adaptive schedule added),
 ``folder``, ``analysed`` (``{"artifacts": stored, "expected": made by the family's
 analyzers}``), ``waiting`` (view -> what it still needs) and ``transition``
@@ -21,6 +22,8 @@ from typing import Any
 from tdw.cli.format import pct, print_json, table
 from tdw.family.registry import get_family
 from tdw.jobs import jobs as jobs_mod
+from tdw.store import annotations
+from tdw.store.annotations import Annotation
 from tdw.store.records import VariantRecord
 from tdw.store.store import Store
 
@@ -36,8 +39,10 @@ def cmd_variants(args: argparse.Namespace) -> int:
         plan = store.load_schedule_record(rec.id)
         adaptive = [e for e, r in zip(plan.epochs, plan.reasons, strict=True)
                     if r == "adaptive"] if plan else []
+        notes = annotations.annotation(store.catalog, rec.id)
         if args.json:
-            print_json({**_record(rec, len(cks)), "checkpoint_epochs": [c.epoch for c in cks],
+            print_json({**_record(rec, len(cks), notes),
+                        "checkpoint_epochs": [c.epoch for c in cks],
                         "adaptive_epochs": adaptive, "folder": str(store.path(rec.folder)),
                         **_analysis(store, rec.id, rec.family, len(cks))})
             return 0
@@ -49,25 +54,36 @@ def cmd_variants(args: argparse.Namespace) -> int:
               f"{pct(rec.final_test_acc)}\n  checkpoints  {len(cks)}{why}: "
               + ", ".join(str(c.epoch) for c in cks)
               + _analysis_lines(store, rec.id, rec.family, len(cks))
+              + f"\n  tags         {', '.join(notes.tags) or '-'}"
+              + ("\n  note         " + notes.note.replace("\n", "\n               ")
+                 if notes.note else "")
               + f"\n  folder       {store.path(rec.folder)}")
         return 0
     counts = store.checkpoint_counts()
     variants = store.variants(args.family)
     if args.family and not variants:
         get_family(args.family)  # a typo'd name is named, not shown as an empty store
+    notes = annotations.annotations(store.catalog)
+    if args.tag:
+        variants = [v for v in variants if args.tag in notes.get(v.id, Annotation()).tags]
     if args.json:
-        print_json([_record(v, counts.get(v.id, 0)) for v in variants])
+        print_json([_record(v, counts.get(v.id, 0), notes.get(v.id, Annotation()))
+                    for v in variants])
         return 0
     rows = [(v.id, v.state, f"{v.epochs_done}/{v.n_epochs}", counts.get(v.id, 0),
-             pct(v.final_train_acc), pct(v.final_test_acc)) for v in variants]
-    print(table(("variant", "state", "epochs", "checkpoints", "train acc", "test acc"), rows)
-          if rows else "no variants yet; train one with: tdw train FAMILY")
+             pct(v.final_train_acc), pct(v.final_test_acc),
+             " ".join(notes.get(v.id, Annotation()).tags)) for v in variants]
+    empty = (f"no variant is tagged {args.tag!r}; tag one with: tdw tag VARIANT {args.tag}"
+             if args.tag else "no variants yet; train one with: tdw train FAMILY")
+    print(table(("variant", "state", "epochs", "checkpoints", "train acc", "test acc", "tags"),
+                rows) if rows else empty)
     return 0
 
 
-def _record(rec: VariantRecord, checkpoints: int) -> dict[str, Any]:
-    """A variant's catalog record and its number of checkpoints, for ``--json``."""
-    return {**dataclasses.asdict(rec), "checkpoints": checkpoints}
+def _record(rec: VariantRecord, checkpoints: int, notes: Annotation) -> dict[str, Any]:
+    """A variant's catalog record, its number of checkpoints, tags and note, for ``--json``."""
+    return {**dataclasses.asdict(rec), "checkpoints": checkpoints, "tags": list(notes.tags),
+            "note": notes.note}
 
 
 def _analysis(store: Store, vid: str, family: str, checkpoints: int) -> dict[str, Any]:
@@ -132,6 +148,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("variants", help="list variants, or show one")
     p.add_argument("id", nargs="?", help="variant id (a unique prefix of its name is enough)")
     p.add_argument("--family", help="list only this family's variants")
+    p.add_argument("--tag", help="list only the variants with this tag (see tdw tag)")
     p.add_argument("--json", action="store_true", help="print JSON: a list of objects, one "
                    "per variant (with ID, one object with its checkpoints and analysis)")
     p.set_defaults(func=cmd_variants)

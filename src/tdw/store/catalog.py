@@ -1,5 +1,5 @@
 """The SQLite catalog: the index of a store (families, variants, probes, checkpoints,
-artifacts, jobs, sweeps).
+artifacts, jobs, sweeps, and each variant's tags and note).
 
 The catalog runs in WAL mode so a dashboard can read while a job writes, and every
 write is one short transaction. Files are the truth: a catalog row points at a file
@@ -18,7 +18,7 @@ from tdw.errors import StoreError
 
 __all__ = ["Catalog", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -130,6 +130,20 @@ CREATE TABLE IF NOT EXISTS sweep_variants (
     error TEXT,
     PRIMARY KEY (sweep, position)
 ) WITHOUT ROWID;
+""",
+    3: """
+CREATE TABLE IF NOT EXISTS variant_tags (
+    variant TEXT NOT NULL REFERENCES variants(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (variant, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS variant_tags_tag ON variant_tags(tag);
+CREATE TABLE IF NOT EXISTS variant_notes (
+    variant TEXT PRIMARY KEY REFERENCES variants(id) ON DELETE CASCADE,
+    note TEXT NOT NULL,
+    updated REAL NOT NULL
+);
 """,
 }
 

@@ -17,9 +17,9 @@ changed on disk is an :class:`~tdw.errors.IntegrityError`, never a silent wrong 
 Only safetensors and JSON are read: nothing is unpickled.
 
 :class:`Store` is the way in: variants, probes, checkpoints, metrics and artifacts, as the
-records of :mod:`tdw.store.records`. The catalog's other tables have modules of their own:
-:mod:`tdw.store.jobs`, :mod:`tdw.store.sweeps`, and :mod:`tdw.store.replication` (the rows
-a Dask worker sends back). No module outside this package issues SQL.
+records of :mod:`tdw.store.records`. The rest has modules of its own: ``jobs``, ``sweeps``,
+``annotations`` (tags, notes), ``removal`` (``tdw rm``), ``listing`` and ``replication``
+(the rows a Dask worker sends back). No module outside this package issues SQL.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from tdw.errors import ProbeMismatchError, StoreError, UnknownNameError
 from tdw.family.artifacts import Artifact, ArtifactSchema
 from tdw.family.family import Family, variant_id
 from tdw.family.schedule import ScheduleRecord
-from tdw.store import sealed
+from tdw.store import sealed, trash
 from tdw.store.atomic import sha256_bytes, sha256_file
 from tdw.store.catalog import Catalog, now
 from tdw.store.placement import INDEXED_TABLES, place
@@ -108,11 +108,12 @@ class Store:
             db.execute("INSERT INTO families VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE "
                        "SET title = excluded.title, version = excluded.version",
                        (family.name, family.title, family.version))
-            db.execute(
+            if db.execute(
                 "INSERT OR IGNORE INTO variants (id, family, params, schedule, n_epochs, state, "
                 "created, updated) VALUES (?, ?, ?, ?, ?, 'new', ?, ?)",
                 (vid, family.name, json.dumps(dict(values), sort_keys=True), schedule, n_epochs,
-                 t, t))
+                 t, t)).rowcount:  # new: files a killed `tdw rm` left are not its own
+                trash.discard(self.root / "variants" / vid)
         return self.variant(vid)
 
     def variant(self, ref: str) -> VariantRecord:
@@ -120,8 +121,7 @@ class Store:
         row = self.catalog.one("SELECT * FROM variants WHERE id = ?", (ref,))
         if row is None:
             ids = [r["id"] for r in self.catalog.query("SELECT id FROM variants ORDER BY id")]
-            # An empty reference is a prefix of every id: refuse it rather than pick the
-            # store's only variant.
+            # An empty reference is a prefix of every id: refuse it, not pick the only one.
             hits = [i for i in ids if ref.strip() and (i.split("/", 1)[1].startswith(ref)
                                                        or i.startswith(ref))]
             if len(hits) != 1:

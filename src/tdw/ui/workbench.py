@@ -2,8 +2,8 @@
 then one tab per page a family adds (``Family.pages``, e.g. Modulo Addition's Init gradients).
 
 Everything on it is generated from the family registry and the store; no page of its own
-knows any particular family. Selecting a row of the variant table opens it in Explore; a job
-that finishes refreshes the variant lists.
+knows any particular family. The Variants table opens a variant in Explore and sends the
+variants ticked in it to Compare; a job that finishes refreshes the variant lists.
 """
 
 from __future__ import annotations
@@ -235,6 +235,11 @@ class ComparePage(_FollowsVariants, pn.viewable.Viewer):
     def _signatures(self) -> tuple:
         return tuple(self.store.signature(v) for v in self.picker.value)
 
+    def show(self, variants: Sequence[str]) -> None:
+        """Compare ``variants`` (2 to 4 ids of variants with checkpoints), as if picked."""
+        self.picker.options = explorable_variants(self.store)
+        self.picker.value = list(variants)
+
     def refresh(self) -> None:
         self.picker.options = explorable_variants(self.store)
         if not self.picker.value and len(self.picker.options) >= 2:
@@ -312,7 +317,7 @@ class Workbench(pn.viewable.Viewer):
         page_link = link.with_()  # the problems of the URL itself are shown once, above
         self.explore = ExplorePage(self.store, link=page_link, address=False)
         self.compare = ComparePage(self.store, link=page_link, address=False)
-        self.variants = VariantTable(self.store)
+        self.variants = VariantTable(self.store, on_compare=self._compare_variants)
         self.variants.param.watch(self._open_variant, "selected")
         self.sweeps = SweepList(self.store)
         pages = {"Explore": self.explore, "Compare": self.compare, "Variants": self.variants,
@@ -337,6 +342,10 @@ class Workbench(pn.viewable.Viewer):
         if event.new:
             self.explore.variant = event.new
             self.tabs.active = TABS.index("Explore")
+
+    def _compare_variants(self, variants: list[str]) -> None:
+        self.compare.show(variants)
+        self.tabs.active = TABS.index("Compare")
 
     def _job_finished(self, record: JobRecord) -> None:
         self.variants.refresh()
