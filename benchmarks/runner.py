@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks._measure import BenchConfig, Row
 from benchmarks.report import markdown, table
 
-BENCHMARKS = ("training", "analysis", "catalog", "dashboard", "serving")
+BENCHMARKS = ("training", "contention", "analysis", "catalog", "dashboard", "serving")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tdw.store import jobs as job_table
@@ -25,10 +25,40 @@ from tdw.store.locks import held_elsewhere
 from tdw.store.store import Store
 
 __all__ = ["spawn", "alive", "kill", "stop", "runner_alive", "runner_lock", "coordinator_lock",
-           "THREAD_VARIABLES"]
+           "THREAD_VARIABLES", "SPIN_COUNT", "job_environment"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 """The environment variables that cap a job's torch/BLAS threads."""
+
+SPIN_COUNT = "1000"
+"""``GOMP_SPINCOUNT`` of a job: how long torch's idle OpenMP threads spin before they sleep.
+
+At the end of every parallel region a thread waits for the others; by default it spins
+300,000 times first. Alone that is fastest, but when another process holds a core the
+waiting thread spins while its partner waits for a time slice. Measured on 2 cores, tdw's
+training loop at p = 113 (``python -m benchmarks --only contention``, medians of 3): alone
+145 ms an epoch with 1,000 spins against 143 ms with the default; beside one busy-looping
+process 250 ms against 392 ms. (``OMP_WAIT_POLICY=PASSIVE``, no spinning at all, did as
+well beside it but cost 5-30% alone; 10,000 spins were as slow as the default beside it.)
+The wait changes no number of a run, unlike the thread count (see
+:func:`tdw.training.loop.deterministic`), so it is safe to set for every job."""
+
+
+def job_environment(base: Mapping[str, str], threads: int = 0) -> dict[str, str]:
+    """The environment of a job's runner, and so of its kernel and workers, from ``base``.
+
+    ``threads`` caps torch/BLAS threads (0 leaves them be). The OpenMP wait is bounded by
+    :data:`SPIN_COUNT` unless ``base`` already says how threads should wait
+    (``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``): a user's own setting wins.
+    """
+    env = dict(base)
+    if threads:
+        env.update({name: str(threads) for name in THREAD_VARIABLES})
+    if "GOMP_SPINCOUNT" not in env and "OMP_WAIT_POLICY" not in env:
+        env["GOMP_SPINCOUNT"] = SPIN_COUNT
+    # papermill's "python3" kernel may resolve `python` on PATH: make it this interpreter.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
 
 _CHILDREN: dict[int, subprocess.Popen] = {}  # runners started by this process, to reap
 
@@ -41,14 +71,11 @@ def spawn(store: Store, job_id: int, *, die_with_parent: bool = False,
     ``die_with_parent`` (Linux) has the kernel kill the runner when this process dies, as a
     Dask worker's runner must: a retry elsewhere may not race an orphan. ``threads`` caps
     the job's torch/BLAS threads (when several jobs share the cores); 0 leaves them be.
+    The runner's environment comes from :func:`job_environment`.
     """
     folder = store.path(Path("jobs") / str(job_id))
     folder.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    if threads:
-        env.update({name: str(threads) for name in THREAD_VARIABLES})
-    # papermill's "python3" kernel may resolve `python` on PATH: make it this interpreter.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env = job_environment(os.environ, threads)
     with open(folder / "runner.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tdw.jobs.runner", str(store.root), str(job_id)],

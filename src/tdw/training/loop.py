@@ -91,8 +91,8 @@ def train(model, config: TrainConfig, data: Dataset, *, readout: Readout,
     Returns:
         The final state: the model at epoch ``n_epochs`` with every epoch's metrics.
 
-    Training runs with PyTorch's deterministic algorithms, so equal inputs give bitwise
-    equal weights whatever the number of CPU threads or the load of the machine (see
+    Training runs with PyTorch's deterministic algorithms, so equal inputs and an equal
+    number of CPU threads give bitwise equal weights whatever the load of the machine (see
     :func:`deterministic`).
     """
     with deterministic():
@@ -110,9 +110,11 @@ def deterministic() -> Iterator[None]:
     grokking run the difference grows into visibly different curves (two trainings of one
     quick variant found turns at epochs 908 and 873). Measured on p = 23, 100 epochs, 2
     threads: two plain runs gave different final checkpoints, two deterministic runs the
-    same bytes, identical to a 1-thread run. On CUDA, bitwise reproducibility also needs
-    ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` in the environment; ops without a deterministic
-    kernel warn (``warn_only``) rather than stop a run.
+    same bytes. The thread count still matters: a matrix product may split its sum
+    differently over 1 and 2 threads (at p = 7 the unembedding's gradient differs by 4e-9),
+    so a run is repeatable at a given count, not across counts. On CUDA, bitwise
+    reproducibility also needs ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` in the environment; ops
+    without a deterministic kernel warn (``warn_only``) rather than stop a run.
     """
     import torch
     previous = (torch.are_deterministic_algorithms_enabled(),
