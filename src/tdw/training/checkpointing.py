@@ -8,12 +8,17 @@ schedule record (every checkpoint so far and why it was written), and
 hash, the adaptive policy's state). Each write is atomic, so a kill between two of them
 leaves a resume point that is at most one checkpoint old, and replaying from it rewrites
 the same bytes and makes the same adaptive decisions.
+
+Between checkpoints the metrics are also rewritten every :data:`LIVE_SECONDS`, so that a
+dashboard can draw a run's curves as they grow (:mod:`tdw.ui.live`). A resumed run reads
+the metrics only up to its resume point, so those later epochs are never trusted.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,7 +33,10 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["Checkpointer", "optimizer_tensors", "restore_optimizer", "restore_run",
-           "restore_schedule"]
+           "restore_schedule", "LIVE_SECONDS"]
+
+LIVE_SECONDS = 2.0
+"""Seconds between two writes of the metrics while no checkpoint is due."""
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
@@ -68,6 +76,8 @@ class Checkpointer:
         policy: the adaptive policy, if the schedule has an adaptive segment.
         record: the checkpoints written so far and why (restored on resume).
         written: epochs written by this process.
+        live_seconds: the most seconds between two writes of the metrics (0: only at
+            checkpoints).
     """
 
     store: Store
@@ -77,6 +87,8 @@ class Checkpointer:
     policy: AdaptivePolicy | None = None
     record: ScheduleRecord = field(default_factory=lambda: ScheduleRecord(""))
     written: list[int] = field(default_factory=list)
+    live_seconds: float = LIVE_SECONDS
+    _metrics_at: float = field(default_factory=time.monotonic, repr=False)
 
     def __call__(self, state: TrainState) -> None:
         import torch
@@ -88,9 +100,11 @@ class Checkpointer:
             policy, epoch, epoch in self.epochs,
             lambda: state.metrics_at(epoch)[policy.spec.signal])
         if reason is None:
+            if self.live_seconds and time.monotonic() - self._metrics_at >= self.live_seconds:
+                self._write_metrics(state)
             return
         written = self.store.write_checkpoint(self.variant, epoch, weights_of(state.model))
-        self.store.write_metrics(self.variant, state.metrics())
+        self._write_metrics(state)
         self.record = self.record.added(epoch, reason, signal, threshold)
         self.store.write_schedule_record(self.variant, self.record)
         tensors, groups = optimizer_tensors(state.optimizer)
@@ -101,6 +115,10 @@ class Checkpointer:
         self.store.write_resume(self.variant, tensors, meta)
         self.store.update_variant(self.variant, epochs_done=epoch)
         self.written.append(epoch)
+
+    def _write_metrics(self, state: TrainState) -> None:
+        self.store.write_metrics(self.variant, state.metrics())
+        self._metrics_at = time.monotonic()
 
 
 def restore_run(store: Store, variant: str, model, optimizer: torch.optim.Optimizer

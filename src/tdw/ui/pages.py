@@ -16,6 +16,7 @@ from tdw.store.store import Store
 from tdw.training.run import AlreadyTrained
 from tdw.ui.forms import ParamForm
 from tdw.ui.jobs import JobList
+from tdw.ui.live import LiveTraining
 from tdw.ui.schedule_editor import ScheduleEditor, SchedulePreview
 
 __all__ = ["TrainPage", "AnalyzePage"]
@@ -42,6 +43,7 @@ class TrainPage(pn.viewable.Viewer):
         self.start = pn.widgets.Button(label="Start training", color="primary", width=160)
         self.start.on_click(self._start)
         self.feedback = pn.pane.Alert("", alert_type="info", visible=False)
+        self.live = LiveTraining(store)
         self.family.param.watch(lambda e: self._load_family(), "value")
         self.preview_variant.param.watch(lambda e: self._update_preview(), "value")
         self.schedule.param.watch(lambda e: self._check(), ["schedule", "error"])
@@ -112,6 +114,7 @@ class TrainPage(pn.viewable.Viewer):
             self.feedback.alert_type = "success"
             self.feedback.object = f"Started job {record.id}: training {record.variant}."
             self.job_list.refresh()
+            self.live.follow(record.id)
         self.feedback.visible = True
 
     def __panel__(self):
@@ -122,6 +125,7 @@ class TrainPage(pn.viewable.Viewer):
             pn.Row(self.schedule, pn.Column(self.preview_variant, self.preview),
                    sizing_mode="stretch_width"),
             pn.Row(self.start, self.request_text), self.feedback,
+            pn.pane.Markdown("#### Training, live"), self.live,
             pn.pane.Markdown("#### Jobs"), self.job_list, sizing_mode="stretch_width")
 
 
