@@ -14,25 +14,30 @@ __all__ = ["LOSS_CURVES", "ACCURACY_CURVES", "PARAMETER_TRAJECTORY", "PARAMETER_
            "GENERIC_VIEWS"]
 
 
-def _curves(ctx: ViewContext, train: str, test: str) -> dict:
+LOSS_SETTINGS = plot.Curves(log=True)
+"""The loss curves' controls: smoothing, and a log y axis to begin with."""
+ACCURACY_SETTINGS = plot.Curves(log=False)
+"""The accuracy curves' controls: smoothing, and a linear y axis to begin with."""
+
+
+def _curves(ctx: ViewContext, train: str, test: str, settings: plot.Curves) -> dict:
     metrics = ctx.metrics()
     epochs = np.arange(len(metrics[test]))
+    curves = {"epoch": epochs, "train": metrics[train], "test": metrics[test]}
     return {
-        "curves": {"epoch": epochs, "train": metrics[train], "test": metrics[test]},
+        "curves": settings.columns(ctx, curves, ("train", "test")),
         "checkpoints": plot.checkpoint_columns(ctx, metrics[test]),
         "turn": plot.turn_columns(ctx),
     }
 
 
-def _build_curves(title: str, y_label: str, log: bool):
+def _build_curves(title: str, y_label: str, settings: plot.Curves):
     def build(sources, ctx: ViewContext):
-        fig = plot.figure(title, x_label="epoch", y_label=y_label,
-                          y_axis_type="log" if log else "linear", width=620)
-        fig.line("epoch", "train", source=sources["curves"], color=plot.PALETTE[0],
-                 legend_label="train", line_width=1.5)
-        fig.line("epoch", "test", source=sources["curves"], color=plot.PALETTE[1],
-                 legend_label="test", line_width=1.5)
+        fig = plot.figure(title, x_label="epoch", y_label=y_label, width=620)
+        for key, color in (("train", plot.PALETTE[0]), ("test", plot.PALETTE[1])):
+            plot.curve(fig, sources["curves"], "epoch", key, color=color, label=key)
         plot.checkpoint_markers(fig, sources["checkpoints"])
+        plot.finish_curves(fig, log=settings.log_y(ctx))
         return plot.finish(fig, sources)
     return build
 
@@ -45,28 +50,30 @@ def _metric_trace(name: str) -> Trace:
 
 
 def _loss_curves(ctx: ViewContext) -> dict:
-    return _curves(ctx, "train_loss", "test_loss")
+    return _curves(ctx, "train_loss", "test_loss", LOSS_SETTINGS)
 
 
 def _accuracy_curves(ctx: ViewContext) -> dict:
-    return _curves(ctx, "train_acc", "test_acc")
+    return _curves(ctx, "train_acc", "test_acc", ACCURACY_SETTINGS)
 
 
 LOSS_CURVES = View(
     "loss_curves", "Loss", "Train and test loss per epoch (log scale) with the checkpoint "
     "markers, the family's detected transition (if it marks one) and the current "
-    "checkpoint.", ("metrics",), "summary",
-    build=_build_curves("Loss", "cross-entropy", log=True),
+    "checkpoint. Smoothing draws an EMA of each curve over its raw values (faint).",
+    ("metrics",), "summary",
+    build=_build_curves("Loss", "cross-entropy", LOSS_SETTINGS),
     data=_loss_curves, epoch_data=plot.current_columns,
-    group="Training", trace=_metric_trace("test_loss"))
+    group="Training", trace=_metric_trace("test_loss"), controls=LOSS_SETTINGS.controls)
 
 ACCURACY_CURVES = View(
     "accuracy_curves", "Accuracy", "Train and test accuracy per epoch, with the family's "
-    "detected transition (if it marks one) and the current checkpoint.", ("metrics",),
+    "detected transition (if it marks one) and the current checkpoint. Smoothing draws an "
+    "EMA of each curve over its raw values (faint).", ("metrics",),
     "summary",
-    build=_build_curves("Accuracy", "accuracy", log=False),
+    build=_build_curves("Accuracy", "accuracy", ACCURACY_SETTINGS),
     data=_accuracy_curves, epoch_data=plot.current_columns,
-    group="Training", trace=_metric_trace("test_acc"))
+    group="Training", trace=_metric_trace("test_acc"), controls=ACCURACY_SETTINGS.controls)
 
 
 def _trajectory_data(ctx: ViewContext) -> dict:
@@ -111,17 +118,22 @@ PARAMETER_TRAJECTORY = View(
     group="Trajectory")
 
 
+VELOCITY_SETTINGS = plot.Curves(log=True)
+
+
 def _velocity_data(ctx: ViewContext) -> dict:
     art = ctx.load("parameter_trajectory", ctx.epoch)
-    return {"speed": {"epoch": art["epochs"], "velocity": art["velocity"]},
+    speed = {"epoch": art["epochs"], "velocity": art["velocity"]}
+    return {"speed": VELOCITY_SETTINGS.columns(ctx, speed, ("velocity",)),
             "turn": plot.turn_columns(ctx)}
 
 
 def _build_velocity(sources, ctx: ViewContext):
-    fig = plot.figure("Parameter velocity", x_label="epoch", y_label="|Δθ| per epoch",
-                      y_axis_type="log")
-    fig.line("epoch", "velocity", source=sources["speed"], color=plot.PALETTE[0])
-    fig.scatter("epoch", "velocity", source=sources["speed"], size=4, color=plot.PALETTE[0])
+    fig = plot.figure("Parameter velocity", x_label="epoch", y_label="|Δθ| per epoch")
+    plot.curve(fig, sources["speed"], "epoch", "velocity", color=plot.PALETTE[0])
+    fig.scatter("epoch", "velocity", source=sources["speed"], size=4, color=plot.PALETTE[0],
+                alpha=0.4)
+    plot.finish_curves(fig, log=VELOCITY_SETTINGS.log_y(ctx))
     return plot.finish(fig, sources)
 
 
@@ -129,7 +141,7 @@ PARAMETER_VELOCITY = View(
     "parameter_velocity", "Parameter velocity", "Distance the weights move per epoch between "
     "consecutive checkpoints (sketch distance over the epoch gap).", ("parameter_trajectory",),
     "summary", build=_build_velocity, data=_velocity_data, epoch_data=plot.current_columns,
-    group="Trajectory",
+    group="Trajectory", controls=VELOCITY_SETTINGS.controls,
     trace=plot.column_trace("|Δθ| per epoch", _velocity_data, "speed", "velocity", log=True))
 
 
@@ -164,27 +176,35 @@ EFFECTIVE_DIMENSIONALITY = plot.lines_view(
     trace=Trace("mean participation ratio", _mean_dimensionality))
 
 
+FLATNESS_SETTINGS = plot.Curves()
+
+
+def _sharpness(ctx: ViewContext) -> dict[str, list]:
+    return plot.trend(ctx, "flatness", lambda a: a.attrs["mean_delta"])
+
+
 def _flatness_data(ctx: ViewContext) -> dict:
-    return {"trend": plot.trend(ctx, "flatness", lambda a: a.attrs["mean_delta"])}
+    return {"trend": FLATNESS_SETTINGS.columns(ctx, _sharpness(ctx), ("value",))}
 
 
 def _flatness_marker(ctx: ViewContext) -> dict:
-    return {"current": plot.marker_at(_flatness_data(ctx)["trend"], ctx.epoch)}
+    return {"current": plot.marker_at(_sharpness(ctx), ctx.epoch)}
 
 
 def _build_flatness(sources, ctx: ViewContext):
     radius = ctx.load("flatness", ctx.epoch).attrs["radius"]
     fig = plot.figure("Loss-landscape sharpness", x_label="epoch",
                       y_label=f"mean loss increase at radius {radius:g}")
-    fig.line("epoch", "value", source=sources["trend"], color=plot.PALETTE[3])
+    plot.curve(fig, sources["trend"], "epoch", "value", color=plot.PALETTE[3])
     fig.scatter("x", "y", source=sources["current"], size=10, color=plot.TURN)
-    return fig
+    return plot.finish_curves(fig, log=FLATNESS_SETTINGS.log_y(ctx))
 
 
 FLATNESS = View(
     "flatness", "Loss-landscape sharpness", "Mean increase of the probe loss along seeded "
     "random unit directions at a fixed radius: lower is flatter.", ("flatness",), "summary",
     build=_build_flatness, data=_flatness_data, epoch_data=_flatness_marker, group="Trajectory",
+    controls=FLATNESS_SETTINGS.controls,
     trace=plot.column_trace("sharpness", _flatness_data, "trend", "value"))
 
 

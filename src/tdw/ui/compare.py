@@ -321,7 +321,7 @@ class Compare(pn.viewable.Viewer):
             overlay.show(self.position)
         header = pn.Column(pn.Row(self.align_widget, self.status), self.controls,
                            self.view_picker, sizing_mode="stretch_width")
-        overlays = pn.Card(pn.GridBox(*[pn.pane.Bokeh(o.figure) for o in self.overlays], ncols=3),
+        overlays = pn.Card(pn.GridBox(*[o.panel() for o in self.overlays], ncols=3),
                            title="Summaries overlaid", sizing_mode="stretch_width")
         return pn.Column(header, self.side, self.errors, overlays, sizing_mode="stretch_width")
 

@@ -6,6 +6,9 @@
   MLP neuron, not ``3``, the stored slot that holds it: :class:`~tdw.family.controls.Labels`);
 * a decimal input per :class:`~tdw.family.controls.Control` (a threshold), with the
   control's range and step, and its description as the tooltip;
+* for a view with curve controls (:class:`~tdw.family.plot.curves.Curves`), a smoothing
+  slider and a log-y checkbox that redraw the figure in the browser first
+  (:class:`~tdw.ui.curve_controls.CurveWidgets`);
 * for a view whose rows link to another view (:class:`~tdw.family.controls.TapLink`), the
   line saying what the last click did (:class:`~tdw.explore.taps.TapWire`).
 
@@ -24,6 +27,8 @@ import panel as pn
 from tdw.errors import TdwError
 from tdw.explore.taps import TapWire
 from tdw.explore.viewpane import ViewPane
+from tdw.family.plot.curves import LOG_Y, SMOOTHING, is_curve_control
+from tdw.ui.curve_controls import CurveWidgets
 
 __all__ = ["ViewControls", "link_taps"]
 
@@ -50,8 +55,18 @@ class ViewControls(pn.viewable.Viewer):
                                            value=pane.selection[name], width=200)
                 widget.param.watch(lambda e, n=name: self._select(n, e), "value")
                 self.selectors[name] = widget
+        self.curves: CurveWidgets | None = None
+        """The smoothing slider and log-y checkbox, for a view with curve controls."""
+        curve = {c.name for c in pane.view.controls if is_curve_control(c)}
+        if {SMOOTHING, LOG_Y} <= curve:
+            self.curves = CurveWidgets(
+                pane.figure, smoothing=pane.controls[SMOOTHING], log=bool(pane.controls[LOG_Y]),
+                on_smoothing=self._smooth,
+                on_log=self._set_log, on_error=self._say, owner=pane.name)
         self.inputs: dict[str, pn.widgets.FloatInput] = {}
         for control in pane.view.controls:
+            if self.curves is not None and control.name in curve:
+                continue
             widget = pn.widgets.FloatInput(
                 label=control.label, value=pane.controls[control.name], start=control.low,
                 end=control.high, step=control.step, description=control.description,
@@ -60,7 +75,8 @@ class ViewControls(pn.viewable.Viewer):
             self.inputs[control.name] = widget
         self.problem = pn.pane.Markdown("", visible=False, margin=(0, 10),
                                         styles={"color": "#a94400"})
-        widgets = [*self.selectors.values(), *self.inputs.values()]
+        widgets = [*self.selectors.values(), *self.inputs.values(),
+                   *([self.curves] if self.curves is not None else [])]
         self._layout = pn.Column(pn.Row(*widgets, margin=0), self.problem, margin=0,
                                  visible=bool(widgets))
 
@@ -88,6 +104,20 @@ class ViewControls(pn.viewable.Viewer):
             self.pane.set_controls(**{name: event.new})
         self._apply(self.inputs[name], event, apply)
 
+    def _smooth(self, weight: float) -> None:
+        """Redraw the view's data at the smoothing weight the page already shows."""
+        self.pane.set_controls(**{SMOOTHING: weight})
+        self.problem.object, self.problem.visible = "", False
+
+    def _set_log(self, log: bool) -> None:
+        """Record the scale the page switched to (exports and later redraws use it)."""
+        self.pane.controls[LOG_Y] = self.pane.view.control(LOG_Y).check(log)
+
+    def _say(self, exc: Exception) -> None:
+        text = str(exc) if isinstance(exc, TdwError) else (
+            f"{self.pane.name} could not be redrawn: {type(exc).__name__}: {exc}")
+        self.problem.object, self.problem.visible = text, True
+
     def _apply(self, widget: Any, event: Any, apply: Any) -> None:
         """Run ``apply`` for a widget's new value; if it raises (a refused value, or the
         view's own code failing), say why under the widgets and show the former value again
@@ -97,9 +127,7 @@ class ViewControls(pn.viewable.Viewer):
         try:
             apply()
         except Exception as exc:  # noqa: BLE001  (a view's code may raise anything)
-            text = str(exc) if isinstance(exc, TdwError) else (
-                f"{self.pane.name} could not be redrawn: {type(exc).__name__}: {exc}")
-            self.problem.object, self.problem.visible = text, True
+            self._say(exc)
             self._reverting = True  # the widget shows what is drawn again, redrawing nothing
             try:
                 widget.value = event.old
@@ -107,6 +135,8 @@ class ViewControls(pn.viewable.Viewer):
                 self._reverting = False
             return
         self.problem.object, self.problem.visible = "", False
+        if self.curves is not None:  # a log range spans the curves as now drawn
+            self.curves.switch.refresh()
 
     def __panel__(self):
         return self._layout

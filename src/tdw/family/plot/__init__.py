@@ -18,6 +18,10 @@ figures from the pieces here, so every view looks alike and none repeats the oth
   :func:`cells_figure`;
 * lines across checkpoints (:mod:`.lines`): :func:`line_columns`, :func:`lines_figure`,
   :func:`lines_view`;
+* curves with a smoothing weight and a log/linear toggle (:mod:`.curves`): :class:`Curves`
+  (the two controls, and the smoothed columns), :func:`curve` (a raw line, faint, under its
+  smoothed twin), :func:`finish_curves`; the smoothing itself is :func:`ema`
+  (:mod:`.smoothing`), the scale switch :class:`ScaleSwitch` (:mod:`.curve_scale`);
 * bars (:mod:`.bars`): :func:`bars_figure`, :func:`bars_view`;
 * small helpers (:mod:`.helpers`): :func:`nearest_index`, :func:`trend`,
   :func:`marker_at`, and the curves Compare overlays, :func:`attribute_trace` and
@@ -28,6 +32,16 @@ inside the functions that draw: importing a family's views stays cheap.
 """
 
 from tdw.family.plot.bars import bars_figure, bars_view
+from tdw.family.plot.curve_scale import ScaleSwitch
+from tdw.family.plot.curves import (
+    LOG_Y,
+    SMOOTHING,
+    Curves,
+    curve,
+    finish_curves,
+    is_curve_control,
+    smoothed_name,
+)
 from tdw.family.plot.heatmaps import (
     cell_columns,
     cells,
@@ -56,6 +70,7 @@ from tdw.family.plot.marks import (
     turn_band,
     turn_columns,
 )
+from tdw.family.plot.smoothing import ema, smooth_column
 from tdw.family.plot.style import (
     CHECKPOINT_KINDS,
     CURRENT,
@@ -77,4 +92,6 @@ __all__ = [
     "bars_figure", "bars_view",
     "nearest_index", "trend", "marker_at", "attribute_trace", "column_trace",
     "line_trace",
+    "Curves", "SMOOTHING", "LOG_Y", "curve", "finish_curves", "is_curve_control",
+    "smoothed_name", "ScaleSwitch", "ema", "smooth_column",
 ]

@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from tdw.family.controls import Control
+from tdw.family.plot.curves import RAW_ALPHA, Curves, finish_curves, mark_smoothed, smoothed_name
 from tdw.family.plot.marks import current_columns, finish, turn_columns
+from tdw.family.plot.smoothing import smooth_column
 from tdw.family.plot.style import colors, figure
 from tdw.family.views import Columns, Labels, Trace, View, ViewContext
 
@@ -18,18 +20,24 @@ values and one name per line (see :func:`line_columns`)."""
 
 
 def line_columns(xs: Sequence[Any], series: Sequence[Sequence[float]],
-                 names: Sequence[str]) -> dict[str, list]:
+                 names: Sequence[str], *, smoothing: float | None = None) -> dict[str, list]:
     """Columns for :func:`lines_figure`: one line per name over the shared ``xs``.
 
     Args:
         xs: the x values of every line (e.g. the checkpoint epochs).
         series: ``(line, x)`` values; None or NaN leaves a gap.
         names: one legend label per line; colours follow :data:`PALETTE` in this order.
+        smoothing: with a weight (e.g. :meth:`Curves.weight`), also ``ys_smooth``, each
+            line's EMA (:func:`~tdw.family.plot.smoothing.ema`), which the figure draws over
+            the faint raw lines.
     """
     shared = np.asarray(xs).tolist()
-    return {"xs": [shared] * len(names),
-            "ys": [np.asarray(s, dtype=np.float64).tolist() for s in series],
-            "name": list(names), "color": colors(len(names))}
+    columns = {"xs": [shared] * len(names),
+               "ys": [np.asarray(s, dtype=np.float64).tolist() for s in series],
+               "name": list(names), "color": colors(len(names))}
+    if smoothing is not None:
+        columns[smoothed_name("ys")] = smooth_column(columns["ys"], smoothing)
+    return columns
 
 
 def lines_figure(title: str, source, *, x_label: str = "epoch", y_label: str = "",
@@ -37,7 +45,10 @@ def lines_figure(title: str, source, *, x_label: str = "epoch", y_label: str = "
                  **figure_kwargs: Any):
     """A figure with the lines of ``source`` (:func:`line_columns`), each in the legend.
 
-    Draw anything else on it, then :func:`finish` it (bands and legend).
+    With a smoothed column (``line_columns(..., smoothing=...)``) each line is drawn faint
+    and its smoothed twin over it, and a page can change the smoothing and the scale
+    (:mod:`tdw.family.plot.curves`). Draw anything else on it, then :func:`finish` it
+    (bands and legend).
 
     Args:
         title: the figure's title.
@@ -49,11 +60,19 @@ def lines_figure(title: str, source, *, x_label: str = "epoch", y_label: str = "
         width: the figure's width in CSS pixels.
         **figure_kwargs: passed to :func:`figure`, e.g. ``height``, ``y_range``.
     """
+    smoothed = smoothed_name("ys") in source.data
     fig = figure(title, x_label=x_label, y_label=y_label, width=width,
-                 y_axis_type="log" if log else "linear", **figure_kwargs)
+                 y_axis_type="log" if log and not smoothed else "linear", **figure_kwargs)
+    if not smoothed:
+        fig.multi_line("xs", "ys", source=source, color="color", legend_field="name",
+                       line_width=line_width)
+        return fig
     fig.multi_line("xs", "ys", source=source, color="color", legend_field="name",
-                   line_width=line_width)
-    return fig
+                   line_width=1, alpha=RAW_ALPHA)
+    fig.multi_line("xs", smoothed_name("ys"), source=source, color="color",
+                   legend_field="name", line_width=line_width)
+    mark_smoothed(source, "ys")
+    return finish_curves(fig, log=log)
 
 
 def lines_view(name: str, title: str, description: str, reads: Sequence[str], lines: Lines,
@@ -62,7 +81,7 @@ def lines_view(name: str, title: str, description: str, reads: Sequence[str], li
                legend: str = "right", group: str = "Analyses", trace: Trace | None = None,
                selectors: Mapping[str, tuple[str, str, int]] | None = None,
                controls: Sequence[Control] = (), labels: Mapping[str, Labels] | None = None,
-               **figure_kwargs: Any) -> View:
+               curves: bool = True, **figure_kwargs: Any) -> View:
     """A summary view of lines across training (source ``lines``), the detected turn
     (source ``turn``, with ``turn``) and the current checkpoint (source ``current``).
 
@@ -76,7 +95,7 @@ def lines_view(name: str, title: str, description: str, reads: Sequence[str], li
         x_label: the x axis' label.
         heading: the figure's title, when it differs from ``title``.
         turn: draw the family's detected transition.
-        log: a log y axis.
+        log: a log y axis (to begin with, when ``curves``).
         line_width: the lines' width in pixels.
         legend: where the legend goes, as :func:`legend_outside`.
         group: the heading dashboards place the view under.
@@ -84,20 +103,27 @@ def lines_view(name: str, title: str, description: str, reads: Sequence[str], li
         selectors: as :class:`View`, e.g. which layer's lines to show.
         controls: as :class:`View`: decimals ``lines`` reads (e.g. a threshold).
         labels: as :class:`View`: how the page names each selector's values.
+        curves: offer the curve controls (:class:`~tdw.family.plot.curves.Curves`): a
+            smoothing weight, the raw lines faint behind the smoothed ones, and a
+            log/linear toggle.
         **figure_kwargs: passed to :func:`figure`, e.g. ``height``, ``y_range``.
     """
+    settings = Curves(log=log) if curves else None
 
     def data(ctx: ViewContext) -> Columns:
-        columns: Columns = {"lines": line_columns(*lines(ctx))}
+        weight = None if settings is None else settings.weight(ctx)
+        columns: Columns = {"lines": line_columns(*lines(ctx), smoothing=weight)}
         if turn:
             columns["turn"] = turn_columns(ctx)
         return columns
 
     def build(sources, ctx: ViewContext):
+        log_y = log if settings is None else settings.log_y(ctx)
         fig = lines_figure(heading or title, sources["lines"], x_label=x_label,
-                           y_label=y_label, log=log, line_width=line_width, **figure_kwargs)
+                           y_label=y_label, log=log_y, line_width=line_width, **figure_kwargs)
         return finish(fig, sources, legend=legend)
 
+    extra = () if settings is None else settings.controls
     return View(name, title, description, tuple(reads), "summary", build=build, data=data,
                 epoch_data=current_columns, selectors=selectors or {}, group=group,
-                trace=trace, controls=tuple(controls), labels=labels or {})
+                trace=trace, controls=(*controls, *extra), labels=labels or {})
