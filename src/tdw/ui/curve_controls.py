@@ -36,34 +36,32 @@ CURVE_CLASS = "tdw-curve-control"
 ``tdw-smoothing`` or ``tdw-log-y``."""
 
 
-class SmoothingSlider(pn.widgets.FloatSlider):
+class _RunsInPage:
+    """A Panel widget that runs ``code`` (with ``args``) in the page whenever its
+    ``_page_property`` changes there, with no round trip to the kernel."""
+
+    _page_property = "value"
+
+    def __init__(self, *, code: str, args: dict[str, Any], **params: Any):
+        super().__init__(**params)
+        self._code, self._args = code, args
+
+    def _get_model(self, doc, root=None, parent=None, comm=None):
+        from bokeh.models import CustomJS
+
+        model = super()._get_model(doc, root, parent, comm)
+        model.js_on_change(self._page_property, CustomJS(args=self._args, code=self._code))
+        return model
+
+
+class SmoothingSlider(_RunsInPage, pn.widgets.FloatSlider):
     """A float slider that runs ``code`` (with ``args``) in the page on every move."""
 
-    def __init__(self, *, code: str, args: dict[str, Any], **params: Any):
-        super().__init__(**params)
-        self._code, self._args = code, args
 
-    def _get_model(self, doc, root=None, parent=None, comm=None):
-        from bokeh.models import CustomJS
-
-        model = super()._get_model(doc, root, parent, comm)
-        model.js_on_change("value", CustomJS(args=self._args, code=self._code))
-        return model
-
-
-class LogCheckbox(pn.widgets.Checkbox):
+class LogCheckbox(_RunsInPage, pn.widgets.Checkbox):
     """A checkbox that runs ``code`` (with ``args``) in the page when it is (un)ticked."""
 
-    def __init__(self, *, code: str, args: dict[str, Any], **params: Any):
-        super().__init__(**params)
-        self._code, self._args = code, args
-
-    def _get_model(self, doc, root=None, parent=None, comm=None):
-        from bokeh.models import CustomJS
-
-        model = super()._get_model(doc, root, parent, comm)
-        model.js_on_change("active", CustomJS(args=self._args, code=self._code))
-        return model
+    _page_property = "active"
 
 
 class CurveWidgets(pn.viewable.Viewer):
