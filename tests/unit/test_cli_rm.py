@@ -83,14 +83,19 @@ def test_rm_yes_removes_the_variant_rows_and_files_and_nothing_else(store, two, 
     assert main(["--store", str(store.root), "verify"]) == 0
 
 
-def test_rm_accepts_a_unique_prefix_and_refuses_an_unknown_variant(store, two, capsys):
+def test_rm_needs_the_whole_id_and_refuses_an_unknown_variant(store, two, capsys):
     gone, kept = two
     before = snapshot(store.root)
     assert _rm(store, "nope", "--yes") == 2
     assert "unknown variant 'nope'" in capsys.readouterr().err
     assert _rm(store, kept, "nope", "--yes") == 2  # one bad name: none is removed
     assert snapshot(store.root) == before
-    assert _rm(store, gone.split("/")[1][:3], "--yes") == 0
+    prefix = gone.split("/")[1][:3]  # unique, as other commands accept it; not here
+    assert _rm(store, prefix, "--yes") == 2
+    err = capsys.readouterr().err
+    assert f"{prefix!r} is only part of the variant id {gone}" in err and f"pass {gone}" in err
+    assert snapshot(store.root) == before
+    assert _rm(store, gone.split("/")[1], "--yes") == 0  # the name without its family
     assert [v.id for v in store.variants()] == [kept]
 
 

@@ -106,10 +106,15 @@ def test_the_transition_appears_once_the_curve_shows_one(store: Store, monkeypat
     assert f"transition at epoch {expected}" in live.status.object
 
 
-def test_finite_length_counts_epochs_recorded_in_order():
+def test_finite_length_counts_epochs_recorded_in_order_and_a_diverged_loss():
     nan = np.nan
-    metrics = {k: np.array([1.0, 2.0, nan, 4.0]) for k in
-               ("train_loss", "test_loss", "train_acc", "test_acc")}
+    names = ("train_loss", "test_loss", "train_acc", "test_acc")
+    metrics = {k: np.array([1.0, 2.0, nan, nan]) for k in names}
     assert finite_length(metrics) == 2
     metrics = {k: np.ones(3) for k in metrics}
     assert finite_length(metrics) == 3
+    # the loss became NaN at epoch 2, the accuracies go on: the run recorded 4 epochs
+    metrics = {k: np.array([1.0, 0.5, nan, nan, nan]) for k in names}
+    metrics["train_acc"] = metrics["test_acc"] = np.array([0.1, 0.2, 0.01, 0.01, nan])
+    assert finite_length(metrics) == 4
+    assert finite_length({k: np.full(3, nan) for k in names}) == 0

@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rm", help="delete variants and all their files (asks first; refuses "
                        "while a job or a running sweep holds one)")
     p.add_argument("variants", nargs="+", metavar="VARIANT",
-                   help="variant id (a unique prefix of its name is enough)")
+                   help="variant id, in full (with or without its family; no prefix)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation "
                    "(needed when the input is not a terminal)")
     p.set_defaults(func=cmd_rm)

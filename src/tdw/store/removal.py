@@ -95,9 +95,16 @@ def _holding(store: Store, vid: str) -> list[TdwError]:
 
 
 def plan(store: Store, ref: str) -> Removal:
-    """What removing variant ``ref`` (an id or a unique prefix) would delete; raises, as
-    :func:`remove` would, if something holds it. Changes nothing."""
+    """What removing variant ``ref`` would delete; raises, as :func:`remove` would, if
+    something holds it. Changes nothing.
+
+    ``ref`` must be the variant's whole id, with or without its family: a deletion that
+    cannot be undone does not take the unique prefix other commands accept, for a typo
+    such as ``p11`` must not remove ``p113``."""
     record = store.variant(ref)
+    if ref not in (record.id, record.id.split("/", 1)[-1]):
+        raise StoreError(f"{ref!r} is only part of the variant id {record.id}; tdw rm "
+                         f"deletes a variant named in full: pass {record.id}")
     _refuse_if_held(store, record.id)
     folder = store.path(record.folder)
     files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
@@ -113,7 +120,7 @@ def _refuse_if_held(store: Store, vid: str) -> None:
 
 
 def remove(store: Store, ref: str) -> Removal:
-    """Remove variant ``ref`` (an id or a unique prefix): rows, then files (see the module
+    """Remove variant ``ref`` (its whole id, see :func:`plan`): rows, then files (see the module
     docstring). Raises :class:`~tdw.errors.JobError` or :class:`~tdw.errors.StoreError`,
     changing nothing, while something holds it."""
     removal = plan(store, ref)

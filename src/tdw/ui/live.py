@@ -40,10 +40,12 @@ _NONE = "(no training job yet)"
 
 
 def finite_length(metrics: dict[str, np.ndarray]) -> int:
-    """How many epochs from 0 have every metric recorded (a run fills them in order)."""
-    known = np.all([np.isfinite(metrics[name]) for name in METRICS], axis=0)
-    missing = np.flatnonzero(~known)
-    return int(missing[0]) if missing.size else int(known.size)
+    """How many epochs from 0 a run has recorded: through the last epoch with any metric
+    (a run fills epochs in order and leaves the rest NaN; a loss that diverged to NaN still
+    comes with its accuracies, so it neither hides nor freezes the curve)."""
+    known = np.any([np.isfinite(metrics[name]) for name in METRICS], axis=0)
+    recorded = np.flatnonzero(known)
+    return int(recorded[-1]) + 1 if recorded.size else 0
 
 
 class LiveTraining(pn.viewable.Viewer):
@@ -78,7 +80,7 @@ class LiveTraining(pn.viewable.Viewer):
         self.job = pn.widgets.Select(label="training job", width=420)
         self.status = pn.pane.HTML("", css_classes=["tdw-live-status"], margin=(0, 10))
         self.job.param.watch(lambda event: self.poll(), "value")
-        self._shown: tuple[int, str, int] | None = None  # (job, variant, metrics' mtime)
+        self._shown: tuple | None = None  # (job, variant, the metrics file's stamp)
         self._length = 0
         self._checkpoints: list[int] = []
         self._drawn = np.zeros(0)  # the test loss drawn so far
@@ -131,7 +133,9 @@ class LiveTraining(pn.viewable.Viewer):
             return
         try:
             folder = self.store.variant(record.variant).folder
-            stamp = os.stat(self.store.path(folder / "metrics.safetensors")).st_mtime_ns
+            found = os.stat(self.store.path(folder / "metrics.safetensors"))
+            # a rewrite replaces the file: a new inode, even within the clock's resolution
+            stamp = (found.st_mtime_ns, found.st_ino, found.st_size)
         except (TdwError, OSError):
             self._reset()
             self.status.object = self._describe(record, None)
@@ -165,7 +169,8 @@ class LiveTraining(pn.viewable.Viewer):
         shown = self._length
         # Compared with the loss as this view drew it (kept here: the source's columns are
         # the browser's too), to tell a run that started over from one that went on.
-        if n < shown or not np.array_equal(metrics["test_loss"][:shown], self._drawn):
+        if n < shown or not np.array_equal(metrics["test_loss"][:shown], self._drawn,
+                                            equal_nan=True):
             key = self._shown
             self._reset()
             self._shown, shown = key, 0
