@@ -112,15 +112,24 @@ def test_ticks_survive_a_filter_that_keeps_them_and_compare_selected_sends_them(
     assert not table.message.visible
 
 
-@pytest.mark.parametrize("count", [0, 1, MAX_VARIANTS + 1])
-def test_compare_selected_out_of_range_says_how_many_it_takes(store, sweep, count):
+@pytest.mark.parametrize("count", [0, 1])
+def test_compare_selected_of_fewer_than_two_says_how_many_it_takes(store, sweep, count):
     sent = []
     table = _table(store, on_compare=sent.append)
     table.tick(list(sweep.values())[:count])
     assert table.compare_selected() is None and sent == []
     assert table.message.visible
-    assert f"Compare shows 2 to {MAX_VARIANTS} variants; {count}" in table.message.object
-    assert ("fewer" if count > MAX_VARIANTS else "more") in table.message.object
+    assert f"Compare needs two variants or more; {count}" in table.message.object
+    assert "Tick more" in table.message.object
+
+
+def test_compare_selected_sends_more_than_side_by_side_shows(store, sweep):
+    sent = []
+    table = _table(store, on_compare=sent.append)
+    ticked = list(sweep.values())[:MAX_VARIANTS + 1]
+    table.tick(ticked)
+    assert table.compare_selected() == table.chosen and sorted(sent[0]) == sorted(ticked)
+    assert not table.message.visible
 
 
 def test_compare_selected_refuses_a_variant_without_checkpoints(store, sweep):

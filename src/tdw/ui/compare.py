@@ -22,6 +22,8 @@ import panel as pn
 import param
 
 from tdw.errors import TdwError
+from tdw.explore.align import ALIGNMENTS, alignment
+from tdw.explore.align import offset as _offset
 from tdw.explore.jupyter import ensure_extension
 from tdw.explore.variant import Variant
 from tdw.explore.viewpane import ViewPane, frame_swap_args, frame_swap_code
@@ -40,30 +42,6 @@ __all__ = ["Compare", "aligned_positions", "index_table", "alignment", "MAX_VARI
 MAX_VARIANTS = 4
 DEFAULT_VIEWS = 3
 """Per-checkpoint views shown side by side until the user picks others."""
-
-ALIGNMENTS = {"epoch": "epoch", "transition": "epochs since transition"}
-"""Each alignment and what a position is called under it."""
-
-_ALIASES = {"turn": "transition"}  # the name stores and notebooks of earlier releases used
-
-
-def _offset(variant: Variant, align: str) -> int:
-    if align == "transition":
-        turn = variant.turn()
-        if turn is None:
-            raise TdwError(f"{variant.id} has no detected transition (analyse it, or align "
-                           "by epoch)")
-        return turn[0]
-    return 0
-
-
-def alignment(align: str) -> str:
-    """The alignment ``align`` names (an alias such as "turn" gives its name); refuses an
-    unknown one, naming the choices."""
-    align = _ALIASES.get(align, align)
-    if align not in ALIGNMENTS:
-        raise TdwError(f"unknown alignment {align!r}: use one of {', '.join(ALIGNMENTS)}")
-    return align
 
 
 def aligned_positions(variants: list[Variant], align: str) -> list[int]:

@@ -126,7 +126,8 @@ class VariantTable(pn.viewable.Viewer):
         self.filters.param.watch(lambda e: self._show(), "changed")
         self.hint = pn.pane.Markdown(
             "Tick rows to select them. **Compare selected** shows 2 to "
-            f"{MAX_VARIANTS} side by side; **Open in Explore** opens one; below, edit the "
+            f"{MAX_VARIANTS} side by side, more in groups; **Open in Explore** opens one; "
+            "below, edit the "
             "tags and note of the one ticked. Click a header to sort.", margin=(0, 10))
         self.count = pn.pane.HTML("", margin=(0, 10), css_classes=["tdw-variant-count"])
         self.compare_button = pn.widgets.Button(label="Compare selected", color="primary",
@@ -229,16 +230,15 @@ class VariantTable(pn.viewable.Viewer):
         return self.selected
 
     def compare_selected(self) -> list[str] | None:
-        """Send the ticked variants to ``on_compare`` if Compare can show them (2 to
-        :data:`~tdw.ui.compare.MAX_VARIANTS`, each with checkpoints); else say why.
-        Returns the variants sent."""
+        """Send the ticked variants to ``on_compare`` if Compare can show them (two or
+        more, each with checkpoints: up to :data:`~tdw.ui.compare.MAX_VARIANTS` side by
+        side, more in groups); else say why. Returns the variants sent."""
         ids = list(self.chosen)
         bare = [row["variant"] for row in self.rows
                 if row["variant"] in ids and not row["checkpoints"]]
-        if not 2 <= len(ids) <= MAX_VARIANTS:
-            self._say(f"Compare shows 2 to {MAX_VARIANTS} variants; {len(ids)} "
-                      f"{'is' if len(ids) == 1 else 'are'} ticked. Tick "
-                      + ("more." if len(ids) < 2 else "fewer."))
+        if len(ids) < 2:
+            self._say(f"Compare needs two variants or more; {len(ids)} "
+                      f"{'is' if len(ids) == 1 else 'are'} ticked. Tick more.")
             return None
         if bare:
             self._say(f"{', '.join(bare)} {'has' if len(bare) == 1 else 'have'} no checkpoints "

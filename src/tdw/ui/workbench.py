@@ -8,7 +8,6 @@ variants ticked in it to Compare; a job that finishes refreshes the variant list
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import panel as pn
@@ -20,11 +19,12 @@ from tdw.explore.variant import Variant
 from tdw.store.jobs import JobRecord
 from tdw.store.store import Store
 from tdw.ui.apps import explorable_variants
-from tdw.ui.compare import MAX_VARIANTS, Compare, alignment
+from tdw.ui.compare_page import ComparePage
 from tdw.ui.explorer import Explorer
 from tdw.ui.family_pages import family_pages
 from tdw.ui.jobs import JobList
 from tdw.ui.links import Address, Link
+from tdw.ui.page_parts import FollowsVariants, known, notices, open_store, problem
 from tdw.ui.pages import AnalyzePage, TrainPage
 from tdw.ui.sweeps import SweepList
 from tdw.ui.variants import VariantTable
@@ -35,51 +35,7 @@ TABS = ("Explore", "Compare", "Variants", "Train", "Analyze", "Sweeps")
 """The workbench's own tabs, in order; the families' pages follow (``Workbench.tab_names``)."""
 
 
-def _open_store(store: Store | str | None) -> Store:
-    return store if isinstance(store, Store) else Store(store or None)
-
-
-def _problem(message: str):
-    return pn.pane.Alert(message, alert_type="warning", sizing_mode="stretch_width")
-
-
-def _notices(problems: Sequence[str]) -> pn.Column:
-    """What a link asked for that the page could not open, one notice each."""
-    return pn.Column(*[_problem(f"This page's link: {p}.") for p in problems],
-                     sizing_mode="stretch_width", visible=bool(problems))
-
-
-def _known(store: Store, wanted: str, problems: list[str],
-           instead: str = "showing the most recent instead") -> str | None:
-    """The id of variant ``wanted`` (an id or prefix); None, with a problem saying what the
-    page does ``instead``, if the store has no such variant."""
-    try:
-        return store.variant(wanted).id
-    except TdwError as exc:
-        problems.append(f"{exc}; {instead}")
-        return None
-
-
-VARIANT_POLL_MS = 5000
-"""How often a page's variant picker looks for new variants (one small catalog query)."""
-
-
-class _FollowsVariants:
-    """For a page with ``store``, ``picker`` and ``refresh()``: keep the picker's options in
-    step with the store, so a variant trained from the command line or another page appears
-    without a reload. This matters under Voila's preheated kernels too, where a page may have
-    been built minutes before anyone opened it."""
-
-    def poll_variants(self) -> None:
-        """Refresh if the store's explorable variants differ from the picker's options."""
-        if explorable_variants(self.store) != list(self.picker.options):
-            self.refresh()
-
-    def _follow_variants(self) -> None:
-        pn.state.add_periodic_callback(self.poll_variants, period=VARIANT_POLL_MS, start=True)
-
-
-class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
+class ExplorePage(FollowsVariants, pn.viewable.Viewer):
     """A variant picker above the :class:`~tdw.ui.explorer.Explorer` of the chosen one.
 
     ``initial`` is the variant shown first (an id or a unique prefix); default the latest.
@@ -96,7 +52,7 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
         ensure_extension()
         super().__init__(**params)
         link = link or Link()
-        self.store = _open_store(store)
+        self.store = open_store(store)
         self.picker = pn.widgets.Select(label="variant", width=460)
         self.body = pn.Column(sizing_mode="stretch_width")
         self.explorer: Explorer | None = None
@@ -105,7 +61,7 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
         self._wanted_epoch: int | None = None  # the link's checkpoint, while it is opened
         self.picker.param.watch(lambda e: setattr(self, "variant", e.new or ""), "value")
         self.refresh()
-        wanted = (_known(self.store, link.variant, self._problems) if link.variant else None
+        wanted = (known(self.store, link.variant, self._problems) if link.variant else None
                   ) or (self.store.variant(initial).id if initial else None)
         self._wanted_epoch = link.epoch
         if wanted and wanted != self.variant:
@@ -113,7 +69,7 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
         elif link.epoch is not None and self.variant:
             self._open()
         self._wanted_epoch = None
-        self.notices = _notices(self._problems)
+        self.notices = notices(self._problems)
         self.address = Address(query=self.link().query()) if address else None
         if self.address is not None:
             self.param.watch(lambda e: setattr(self.address, "query", self.link().query()),
@@ -137,7 +93,7 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
         if ids and self.picker.value not in ids:
             self.picker.value = ids[0]
         elif not ids:
-            self.body.objects = [_problem("No variant with checkpoints yet: start one on the "
+            self.body.objects = [problem("No variant with checkpoints yet: start one on the "
                                           "Train page.")]
 
     @param.depends("variant", watch=True)
@@ -159,7 +115,7 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
         except (TdwError, ValueError) as exc:
             self.explorer = None
             self.epoch = None
-            self.body.objects = [_problem(str(exc))]
+            self.body.objects = [problem(str(exc))]
         else:
             self.epoch = self.explorer.epoch
             self.explorer.param.watch(self._moved, "index")
@@ -168,112 +124,6 @@ class ExplorePage(_FollowsVariants, pn.viewable.Viewer):
     def _moved(self, event: param.parameterized.Event) -> None:
         if self.explorer is not None:
             self.epoch = self.explorer.epoch
-
-    def __panel__(self):
-        return pn.Column(self.notices, self.picker, self.body,
-                         *([self.address] if self.address is not None else []),
-                         sizing_mode="stretch_width")
-
-
-class ComparePage(_FollowsVariants, pn.viewable.Viewer):
-    """Choose 2-4 variants; shows their :class:`~tdw.ui.compare.Compare`.
-
-    ``link`` (a page's URL, :class:`~tdw.ui.links.Link`) may name the variants and the
-    alignment; what the store lacks is said in a notice. With ``address``, the page's URL
-    follows the variants and alignment shown.
-    """
-
-    variants = param.List(default=[], item_type=str, doc="The variants compared.")
-    align = param.String(default="epoch", doc="The alignment shown.")
-
-    def __init__(self, store: Store | str | None = None, initial: Sequence[str] = (),
-                 align: str = "epoch", *, link: Link | None = None, address: bool = True,
-                 **params: Any):
-        ensure_extension()
-        super().__init__(align=align, **params)
-        link = link or Link()
-        self.store = _open_store(store)
-        self.picker = pn.widgets.MultiChoice(label="variants (2 to 4)", max_items=MAX_VARIANTS,
-                                             sizing_mode="stretch_width")
-        self.body = pn.Column(sizing_mode="stretch_width")
-        self.compare: Compare | None = None
-        self._shown: tuple = ()  # the catalog signatures of the variants the compare shows
-        problems = list(link.problems)
-        if link.align:
-            try:
-                self.align = alignment(link.align)
-            except TdwError as exc:
-                problems.append(str(exc))
-        self.picker.param.watch(lambda e: self._open(), "value")
-        self.refresh()
-        wanted = [known for v in link.variants
-                  if (known := _known(self.store, v, problems, "comparing the others"))]
-        if len(link.variants) > MAX_VARIANTS:
-            problems.append(f"Compare shows at most {MAX_VARIANTS} variants; the link names "
-                            f"{len(link.variants)}")
-        wanted = wanted[:MAX_VARIANTS] or [self.store.variant(v).id for v in initial]
-        if wanted:
-            self.picker.value = wanted
-        self.notices = _notices(problems)
-        self.address = Address(query=self.link().query()) if address else None
-        if self.address is not None:
-            self.param.watch(lambda e: setattr(self.address, "query", self.link().query()),
-                             ["variants", "align"])
-        self._follow_variants()
-
-    def link(self) -> Link:
-        """The link to what the page shows."""
-        return Link(variants=tuple(self.variants), align=self.align)
-
-    def poll_variants(self) -> None:
-        """Also follow the compared variants: when a job adds checkpoints or artifacts to
-        any of them, rebuild the comparison with the same views, alignment and position."""
-        super().poll_variants()
-        if self.compare is not None and self._signatures() != self._shown:
-            self._open(keep=self.compare)
-
-    def _signatures(self) -> tuple:
-        return tuple(self.store.signature(v) for v in self.picker.value)
-
-    def show(self, variants: Sequence[str]) -> None:
-        """Compare ``variants`` (2 to 4 ids of variants with checkpoints), as if picked."""
-        self.picker.options = explorable_variants(self.store)
-        self.picker.value = list(variants)
-
-    def refresh(self) -> None:
-        self.picker.options = explorable_variants(self.store)
-        if not self.picker.value and len(self.picker.options) >= 2:
-            self.picker.value = self.picker.options[:2]
-        elif self.compare is None:
-            self._open()
-
-    def _open(self, keep: Compare | None = None) -> None:
-        """Compare the picked variants; ``keep``: a comparison whose views, alignment and
-        position the new one takes over (when the same variants gained checkpoints)."""
-        chosen = list(self.picker.value)
-        self.variants = chosen
-        if len(chosen) < 2:
-            self.compare = None
-            available = len(self.picker.options)
-            self.body.objects = [_problem(
-                "Pick at least two variants to compare." if available >= 2 else
-                f"Compare needs two variants with checkpoints; the store has {available}. "
-                "Train another on the workbench's Train page or with `tdw train`.")]
-            return
-        self._shown = self._signatures()
-        try:
-            self.compare = Compare([Variant(v, self.store) for v in chosen], align=self.align)
-            if keep is not None:
-                self.compare.take_place_of(keep)
-        except TdwError as exc:
-            self.compare = None
-            self.body.objects = [_problem(str(exc))]
-        else:
-            self.compare.param.watch(self._realigned, "align")
-            self.body.objects = [self.compare]
-
-    def _realigned(self, event: param.parameterized.Event) -> None:
-        self.align = event.new
 
     def __panel__(self):
         return pn.Column(self.notices, self.picker, self.body,
@@ -298,7 +148,7 @@ class Workbench(pn.viewable.Viewer):
         problems = list(link.problems)
         if variant and not link.variant:
             link = link.with_(variant=variant)
-        self.store = _open_store(store)
+        self.store = open_store(store)
         self.family_pages = family_pages(self.store, TABS, problems, variant=link.variant or "",
                                          tab=link.tab if link.tab is not None else tab)
         # every tab's name in a link (?tab=NAME), in order
@@ -310,7 +160,7 @@ class Workbench(pn.viewable.Viewer):
             tab = link.tab
         if tab not in self.tab_names:
             raise TdwError(f"unknown tab {tab!r}; choose one of: {names}")
-        self.notices = _notices(problems)
+        self.notices = notices(problems)
         self.jobs = JobList(self.store, on_finished=self._job_finished)
         self.train = TrainPage(self.store, self.jobs)
         self.analyze = AnalyzePage(self.store, self.jobs)

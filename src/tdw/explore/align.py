@@ -1,0 +1,40 @@
+"""How variants are lined up against each other: by epoch, or by epochs since each one's
+detected transition.
+
+Compare (side by side) and groups (mean and band) both place a variant's checkpoint or
+curve at ``epoch - offset``, where the offset is 0 by epoch and the variant's detected
+transition epoch (:meth:`~tdw.explore.variant.Variant.turn`) by transition.
+"""
+
+from __future__ import annotations
+
+from tdw.errors import TdwError
+from tdw.explore.variant import Variant
+
+__all__ = ["ALIGNMENTS", "alignment", "offset"]
+
+ALIGNMENTS = {"epoch": "epoch", "transition": "epochs since transition"}
+"""Each alignment and what a position is called under it."""
+
+_ALIASES = {"turn": "transition"}  # the name stores and notebooks of earlier releases used
+
+
+def alignment(align: str) -> str:
+    """The alignment ``align`` names (an alias such as "turn" gives its name); refuses an
+    unknown one, naming the choices."""
+    align = _ALIASES.get(align, align)
+    if align not in ALIGNMENTS:
+        raise TdwError(f"unknown alignment {align!r}: use one of {', '.join(ALIGNMENTS)}")
+    return align
+
+
+def offset(variant: Variant, align: str) -> int:
+    """The epoch ``variant`` puts at position 0 under ``align``: 0 by epoch, its detected
+    transition by transition (refused, saying what to do, when it has none)."""
+    if alignment(align) == "transition":
+        turn = variant.turn()
+        if turn is None:
+            raise TdwError(f"{variant.id} has no detected transition (analyse it, or align "
+                           "by epoch)")
+        return turn[0]
+    return 0

@@ -1,0 +1,173 @@
+"""Groups of variants: pooling, the mean and band against independent computations, and
+the group comparison on a store of six variants (data seed 1, 2 x model seed 1, 2, 3) whose
+test loss falls two decades at a known epoch per variant (``tests/group_variants.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from group_variants import EPOCHS, group_variant, loss_curve
+
+from tdw.errors import TdwError
+from tdw.explore.groups import band, curves_of, default_pool, group_variants, varying
+from tdw.explore.variant import Variant
+from tdw.store.store import Store
+
+TURN = {(ds, ms): 2 + ms + 2 * ds for ds in (1, 2) for ms in (1, 2, 3)}
+"""Each variant's transition epoch: 5, 6, 7 for data seed 1 and 7, 8, 9 for data seed 2."""
+
+
+@pytest.fixture
+def six(store: Store) -> dict[tuple[int, int], str]:
+    return {key: group_variant(store, *key, turn) for key, turn in TURN.items()}
+
+
+def _variants(store: Store, six) -> list[Variant]:
+    return [Variant(v, store) for v in six.values()]
+
+
+# ------------------------------------------------------------------- the band itself
+def test_band_on_a_shared_grid_is_the_plain_mean_min_max_and_quartiles():
+    rng = np.random.default_rng(0)
+    x = np.arange(20)
+    ys = rng.normal(size=(5, 20))
+    minmax = band([(x, y) for y in ys], "minmax")
+    np.testing.assert_array_equal(minmax.x, x)
+    np.testing.assert_allclose(minmax.mean, ys.mean(axis=0), rtol=1e-12)
+    np.testing.assert_array_equal(minmax.low, ys.min(axis=0))
+    np.testing.assert_array_equal(minmax.high, ys.max(axis=0))
+    assert (minmax.count == 5).all()
+    iqr = band([(x, y) for y in ys], "iqr")
+    np.testing.assert_allclose(iqr.low, np.percentile(ys, 25, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(iqr.high, np.percentile(ys, 75, axis=0), rtol=1e-12)
+
+
+def test_members_on_other_epochs_are_interpolated_inside_their_own_span():
+    a = (np.array([0.0, 10.0]), np.array([0.0, 10.0]))  # y = x, known at 0 and 10
+    b = (np.array([5.0, 15.0]), np.array([1.0, 1.0]))  # y = 1 from 5 to 15
+    got = band([a, b], "minmax", quorum=0.5)
+    np.testing.assert_array_equal(got.x, [0, 5, 10, 15])
+    np.testing.assert_allclose(got.mean, [0, (5 + 1) / 2, (10 + 1) / 2, 1])
+    np.testing.assert_array_equal(got.count, [1, 2, 2, 1])
+    both = band([a, b], "minmax", quorum=1.0)  # every member present
+    np.testing.assert_array_equal(both.x, [5, 10])
+    np.testing.assert_allclose(both.low, [1, 1]) and np.testing.assert_allclose(both.high,
+                                                                                [5, 10])
+
+
+def test_a_log_curve_is_averaged_in_log_space_and_skips_what_a_log_axis_cannot_show():
+    x = np.arange(3)
+    got = band([(x, [1.0, 10.0, 0.0]), (x, [100.0, 1000.0, np.nan])], log=True)
+    np.testing.assert_allclose(got.mean, [10.0, 100.0])  # geometric means
+    np.testing.assert_array_equal(got.x, [0, 1])  # 0 and NaN are left out
+    with pytest.raises(TdwError, match="unknown band 'sd': use one of minmax, iqr"):
+        band([(x, x)], "sd")
+
+
+# ------------------------------------------------------------------------- pooling
+def test_pooling_groups_the_variants_that_differ_only_in_the_pooled_parameters(store, six):
+    variants = _variants(store, six)
+    assert varying(variants) == ["data_seed", "model_seed"]
+    assert default_pool(variants) == ["data_seed", "model_seed"]
+    (everything,) = group_variants(variants, ["data_seed", "model_seed"])
+    assert everything.label == "modulo_addition_1l" and len(everything) == 6
+    by_data = group_variants(variants, ["model_seed"])
+    assert [g.label for g in by_data] == ["data_seed=1", "data_seed=2"]
+    assert [[v.id for v in g.members] for g in by_data] == [
+        [six[ds, ms] for ms in (1, 2, 3)] for ds in (1, 2)]
+    singles = group_variants(variants, [])
+    assert len(singles) == 6 and singles[0].label == "data_seed=1 · model_seed=1"
+    with pytest.raises(TdwError, match="cannot pool over p: the parameters that vary here "
+                                       "are data_seed, model_seed"):
+        group_variants(variants, ["p"])
+
+
+def test_every_shared_metric_is_a_curve_with_its_log_axis(store, six):
+    curves = {c.name: c for c in curves_of(_variants(store, six))}
+    assert {"train_loss", "test_loss", "train_acc", "test_acc"} <= set(curves)
+    assert curves["test_loss"].log and not curves["test_acc"].log
+
+
+# ------------------------------------------------------------- the group comparison
+def test_transition_alignment_puts_every_members_fall_at_zero(store, six):
+    from tdw.ui.groups import GroupCompare
+
+    page = GroupCompare(list(six.values()), store, pool=["model_seed"], align="transition")
+    assert [g.label for g in page.groups] == ["data_seed=1", "data_seed=2"]
+    fig = next(f.object for f in page.figures.objects
+               if f.object.name == "group-curve:test_loss")
+    sources = {r.data_source.name: r.data_source.data for r in fig.renderers}
+    for i, ds in enumerate((1, 2)):
+        data = sources[f"group-band:test_loss:{i}"]
+        x = np.asarray(data["x"])
+        # independently: each member's loss shifted by its transition, on the union of x
+        shifted = [(np.arange(11) - TURN[ds, ms], loss_curve(TURN[ds, ms], 1.0 + ms))
+                   for ms in (1, 2, 3)]
+        for k, at in enumerate(x):
+            present = [np.log10(y[xs == at][0]) for xs, y in shifted if at in xs]
+            if len(present) >= 2:
+                assert data["mean"][k] == pytest.approx(10 ** np.mean(present), rel=1e-6)
+                assert data["count"][k] == len(present)
+        before, after = np.asarray(data["mean"])[x < 0], np.asarray(data["mean"])[x >= 0]
+        assert before.min() > 1.9 and after.max() < 0.05  # the fall sits at 0 for all
+
+
+def test_the_small_multiples_follow_the_position_and_the_controls(store, six):
+    from tdw.ui.groups import GroupCompare
+
+    page = GroupCompare(list(six.values()), store, pool=["model_seed"])
+    assert page.view_names == ["neuron_activations"]
+    assert [[p.variant.id for p in row] for row in page.panes] == [
+        [six[ds, ms] for ms in (1, 2, 3)] for ds in (1, 2)]
+    assert all(p.epoch == EPOCHS[-1] for row in page.panes for p in row)
+    page.slider.value = 4  # nearest checkpoint 5 for every member
+    assert all(p.epoch == 5 for row in page.panes for p in row)
+    maps = page.panes[0][1].sources
+    assert any(np.asarray(v).size and float(np.nanmax(np.asarray(v))) == 5 + 2
+               for cols in maps.values() for v in cols.data.values()
+               if np.asarray(v).dtype.kind == "f")
+    page.pool_widget.value = ["model_seed", "data_seed"]
+    assert len(page.groups) == 1 and len(page.panes[0]) == 6
+    assert page.band_widget.value == "minmax"
+    page.band_widget.value = "iqr"
+    assert page.band == "iqr" and "interquartile" in page.summary.object
+    page.pool_widget.value = []
+    assert len(page.groups) == 6
+    with pytest.raises(TdwError, match="cannot show 'nope' for every member"):
+        GroupCompare(list(six.values()), store, view="nope")
+
+
+def test_the_workbench_compares_more_than_four_ticked_variants_in_groups(store, six):
+    from tdw.ui import Workbench
+    from tdw.ui.groups import GroupCompare
+    from tdw.ui.workbench import TABS
+
+    wb = Workbench(store, tab="Variants")
+    wb.variants.tick(list(six.values()))
+    ids = wb.variants.compare_selected()
+    assert sorted(ids) == sorted(six.values()) and TABS[wb.tabs.active] == "Compare"
+    assert wb.compare.mode == "groups" and isinstance(wb.compare.compare, GroupCompare)
+    assert len(wb.compare.compare.variants) == 6
+    wb.compare.compare.align_widget.value = "transition"
+    assert wb.compare.align == "transition"
+    wb.compare.mode_widget.value = "side"  # six is too many side by side: it says so
+    assert wb.compare.compare is None
+    assert "Side by side shows 2 to 4 variants; 6 are picked" in str(
+        wb.compare.body.objects[0].object)
+    wb.compare.picker.value = ids[:3]
+    assert [v.id for v in wb.compare.compare.variants] == ids[:3]
+
+
+def test_aligning_on_a_transition_a_member_lacks_is_refused_and_changes_nothing(store, six):
+    from tdw.ui.groups import GroupCompare
+
+    lacking = group_variant(store, 3, 1, None)
+    page = GroupCompare([*six.values(), lacking], store, pool=["model_seed"])
+    before = [f.object for f in page.figures.objects]
+    page.align_widget.value = "transition"
+    assert page.message.visible and f"{lacking} has no detected transition" in \
+        page.message.object
+    assert page.align == "epoch" and page.align_widget.value == "epoch"
+    assert [f.object for f in page.figures.objects] == before
+    with pytest.raises(TdwError, match="has no detected transition"):
+        GroupCompare([*six.values(), lacking], store, align="transition")
