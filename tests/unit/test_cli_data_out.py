@@ -225,6 +225,22 @@ def test_a_control_exports_the_view_at_that_threshold(store, variant, tmp_path, 
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_a_switch_takes_true_and_false_as_well_as_1_and_0(store, variant, tmp_path, capsys):
+    def export(value: str) -> str:
+        out = tmp_path / f"loss-{value}.csv"
+        assert main(["--store", str(store.root), "export", variant, str(out), "--data",
+                     "--view", "loss_curves", "--control", f"log_y={value}", "--control",
+                     "smoothing=0.5"]) == 0
+        return out.read_text()
+
+    assert export("true") == export("1") == export("On")
+    assert export("false") == export("0")
+    said = _fails(capsys, "--store", str(store.root), "export", variant,
+                  str(tmp_path / "x.csv"), "--data", "--view", "loss_curves", "--control",
+                  "log_y=maybe")
+    assert "a control's value is a decimal, or true/false for a switch" in said
+
+
 def test_a_view_table_is_the_views_own_columns(store, variant):
     """The table against the view's data functions, source by source and column by column."""
     v = Variant(variant, store)

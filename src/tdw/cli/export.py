@@ -36,10 +36,20 @@ def _selection(items: Sequence[str]) -> dict[str, int]:
                    "0")
 
 
+_SWITCH_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, "no": 0.0}
+"""How a switch such as ``log_y`` may be written besides 1 and 0."""
+
+
+def _decimal(raw: str) -> float:
+    word = raw.strip().lower()
+    return _SWITCH_WORDS[word] if word in _SWITCH_WORDS else float(raw)
+
+
 def _controls(items: Sequence[str]) -> dict[str, float]:
     """``--control min_share=0.5`` as ``{"min_share": 0.5}`` (``tdw views`` lists each
-    view's controls)."""
-    return _values(items, "--control", float, "a control's value is a decimal", "0.5")
+    view's controls); a switch takes ``true``/``false`` (or on/off, yes/no) as 1 and 0."""
+    return _values(items, "--control", _decimal, "a control's value is a decimal, or "
+                   "true/false for a switch", "0.5")
 
 
 def _export_data(args: argparse.Namespace, out: Path) -> int:
@@ -128,7 +138,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "neuron, not MLP neuron 3")
     p.add_argument("--control", action="append", metavar="NAME=VALUE",
                    help="a view's decimal control, e.g. a threshold: --control min_share=0.5 "
-                   "(tdw views lists each view's controls, their ranges and defaults); repeat "
-                   "for several")
+                   "(tdw views lists each view's controls, their ranges and defaults); a "
+                   "switch takes true/false: --control log_y=true; repeat for several")
     p.add_argument("--fps", type=float, default=4, help="GIF frames per second")
     p.set_defaults(func=cmd_export)
