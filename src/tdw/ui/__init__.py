@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from tdw.ui.workbench import ExplorePage, Workbench
 
 _HOMES = {"Workbench": "workbench", "ExplorePage": "workbench", "ComparePage": "compare_page",
-          "Explorer": "explorer", "Compare": "compare", "GroupCompare": "groups", "Timeline": "timeline",
-          "TimelinePane": "timeline_pane", "wait_for_visit": "visit"}
+          "Explorer": "explorer", "Compare": "compare", "GroupCompare": "groups",
+          "Timeline": "timeline", "TimelinePane": "timeline_pane", "wait_for_visit": "visit"}
 
 __all__ = ["Workbench", "ExplorePage", "ComparePage", "Explorer", "Compare", "GroupCompare",
            "Timeline", "TimelinePane", "wait_for_visit"]
