@@ -50,7 +50,7 @@ def _sweep_json(store: Store, rec: Any, members: Sequence[Any]) -> dict[str, Any
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from tdw.jobs.executors import open_executor, parse_executor
+    from tdw.jobs.executors import open_executor
     from tdw.sweeps import coordinator
     from tdw.sweeps import sweep as sweep_mod
 
@@ -91,19 +91,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = sweep_mod.SweepSpec.from_cli(args.target, args.grid or [], args.set or [],
                                         preset=args.preset or "", schedule=args.schedule or "",
                                         analyze=args.analyze, analyzers=args.analyzers or "")
-    executor_spec = parse_executor(args.executor)
-    points = sweep_mod.plan(spec)
-    sweep_mod.refuse_if_running(store, spec)
+    executor_spec, points = coordinator.check(store, spec, args.executor)
     if args.dry_run:
         print(f"would sweep {len(points)} variants of {spec.family} on {executor_spec}:")
         for point in points:
             print(f"  {point.variant}")
         return 0
     if args.background:
-        if executor_spec.kind == "dask":  # an unreachable scheduler fails before any write
-            open_executor(executor_spec).close()
-        record = sweep_mod.create(store, spec, points, str(executor_spec))
-        pid = coordinator.start_background(store, record.id, str(executor_spec))
+        record, pid = coordinator.start_sweep(store, spec, executor_spec, points)
         print(f"sweep {record.id}: {len(points)} variants of {spec.family} on {executor_spec}, "
               f"coordinated in the background (pid {pid}); follow it with: tdw sweep status "
               f"{record.id}; its log: {store.path(f'sweeps/{record.id}/coordinator.log')}")

@@ -25,7 +25,7 @@ from tdw.analysis.run import AnalysisRun
 from tdw.errors import TdwError
 from tdw.family.registry import get_family
 from tdw.jobs import jobs, launch
-from tdw.jobs.executors import Executor, open_executor
+from tdw.jobs.executors import Executor, ExecutorSpec, open_executor, parse_executor
 from tdw.jobs.process import coordinator_lock
 from tdw.store import jobs as job_table
 from tdw.store import sweeps as sweep_table
@@ -35,17 +35,21 @@ from tdw.store.store import Store
 from tdw.sweeps.sweep import (
     SweepError,
     SweepMember,
+    SweepPoint,
     SweepRecord,
     SweepSpec,
+    create,
     lock_path,
     members,
+    plan,
     reconcile,
+    refuse_if_running,
     settle,
     sweep,
 )
 from tdw.training.run import AlreadyTrained
 
-__all__ = ["run", "start_background"]
+__all__ = ["run", "start_background", "check", "start_sweep"]
 
 
 def _set_member(store: Store, sweep_id: int, position: int, **fields: Any) -> None:
@@ -242,6 +246,32 @@ def start_background(store: Store, sweep_id: int, executor: str) -> int:
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                 cwd=folder)
     return proc.pid
+
+
+def check(store: Store, spec: SweepSpec, executor: str
+          ) -> tuple[ExecutorSpec, list[SweepPoint]]:
+    """What ``tdw sweep`` checks before it writes anything: the executor's text, every
+    variant of the sweep (:func:`~tdw.sweeps.sweep.plan`), and that the sweep is not running
+    already; returns the executor's spec and the variants. Nothing is written.
+
+    Raises:
+        TdwError: the first problem, in the words ``tdw sweep`` prints.
+    """
+    executor_spec = parse_executor(executor)
+    points = plan(spec)
+    refuse_if_running(store, spec)
+    return executor_spec, points
+
+
+def start_sweep(store: Store, spec: SweepSpec, executor: ExecutorSpec,
+                points: list[SweepPoint]) -> tuple[SweepRecord, int]:
+    """Record a :func:`check`-ed sweep and coordinate it in the background (``tdw sweep
+    --background``, the Sweeps page's Start); returns its record and the coordinator's pid.
+    An unreachable Dask scheduler fails before anything is written."""
+    if executor.kind == "dask":
+        open_executor(executor).close()
+    record = create(store, spec, points, str(executor))
+    return record, start_background(store, record.id, str(executor))
 
 
 def _interrupt(signum, frame):  # noqa: ARG001

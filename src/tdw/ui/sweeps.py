@@ -1,21 +1,28 @@
-"""The Sweeps page: every recent sweep with its per-variant state, progress and Cancel.
+"""The Sweeps page: a form that starts a sweep, then every recent sweep with its
+per-variant state, progress, Cancel and map.
 
 Like the job list it polls the catalog on a periodic callback and updates in place: one
-card per sweep, created once, whose table and bar are refreshed while the sweep runs.
-Sweeps are started from the command line (``tdw sweep``), which coordinates them.
+card per sweep, created once, whose table and bar are refreshed while the sweep runs, and
+whose map (:mod:`tdw.ui.sweep_map`) is redrawn whenever one of its variants changes (e.g.
+analysed after the sweep ended). Sweeps start from the form (:mod:`tdw.ui.sweep_form`) or
+the command line (``tdw sweep``); either way a coordinator process runs them.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import panel as pn
 
 from tdw.errors import TdwError
+from tdw.store import listing
 from tdw.store.store import Store
 from tdw.sweeps import sweep as sweep_mod
 from tdw.ui.jobs import progress_card, progress_header, show_progress, state_html
+from tdw.ui.sweep_form import SweepForm
+from tdw.ui.sweep_map import SweepMap
 
 __all__ = ["SweepList", "SweepCard", "members_html"]
 
@@ -45,19 +52,28 @@ def members_html(members: list[sweep_mod.SweepMember]) -> str:
 
 
 class SweepCard(pn.viewable.Viewer):
-    """One sweep: title, overall progress, Cancel, and the per-variant table."""
+    """One sweep: title, overall progress, Cancel, the per-variant table and the map
+    (clicking a variant on it calls ``on_open`` with its id)."""
 
-    def __init__(self, store: Store, record: sweep_mod.SweepRecord, **params: Any):
+    def __init__(self, store: Store, record: sweep_mod.SweepRecord, *,
+                 on_open: Callable[[str], None] | None = None,
+                 stamps: Mapping[str, tuple] | None = None, **params: Any):
         super().__init__(**params)
         self.store, self.id, self.state = store, record.id, ""
         self.title, self.bar, self.status, self.cancel = progress_header("Cancel sweep", 120,
                                                                          self._cancel)
         self.table = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
-        self.refresh(record)
+        self.map = SweepMap(store, record, sweep_mod.members(store, record.id), on_open=on_open)
+        self.refresh(record, stamps)
 
-    def refresh(self, record: sweep_mod.SweepRecord) -> None:
+    def refresh(self, record: sweep_mod.SweepRecord,
+                stamps: Mapping[str, tuple] | None = None) -> None:
+        """Show ``record`` and its variants now (``stamps``:
+        :func:`tdw.store.listing.variant_stamps`, read here if not given)."""
         self.state = record.state
         members = sweep_mod.members(self.store, record.id)
+        self.map.update(members, listing.variant_stamps(self.store.catalog)
+                        if stamps is None else stamps)
         grid = " ".join(f"{n}={','.join(map(str, v))}" for n, v in record.spec.grid.axes)
         self.title.object = (
             f"<b>sweep {record.id}</b> · {html.escape(record.family)} · <code>"
@@ -77,39 +93,49 @@ class SweepCard(pn.viewable.Viewer):
             self.status.object = f"**{html.escape(str(exc))}**"
 
     def __panel__(self):
-        return progress_card((self.title, self.bar, self.status, self.cancel), self.table,
+        return progress_card((self.title, self.bar, self.status, self.cancel),
+                             pn.Column(self.table, self.map, sizing_mode="stretch_width"),
                              "tdw-sweep")
 
 
 class SweepList(pn.viewable.Viewer):
-    """The ``limit`` most recent sweeps, refreshed every ``period_ms`` while shown."""
+    """The form, then the ``limit`` most recent sweeps, refreshed every ``period_ms`` while
+    shown; ``on_open(variant)`` is called when a variant is clicked on a sweep's map."""
 
-    def __init__(self, store: Store, *, limit: int = 5, period_ms: int = 2000, **params: Any):
+    def __init__(self, store: Store, *, limit: int = 5, period_ms: int = 2000,
+                 on_open: Callable[[str], None] | None = None, **params: Any):
         super().__init__(**params)
-        self.store, self.limit = store, limit
+        self.store, self.limit, self.on_open = store, limit, on_open
         self.cards: dict[int, SweepCard] = {}
         self._shown: list[int] = []
         self.column = pn.Column(sizing_mode="stretch_width")
+        self.form = SweepForm(store, on_started=lambda record: self.refresh())
         self.empty = pn.pane.Markdown(
-            "No sweeps yet. Start one from a terminal, e.g. `tdw sweep modulo_addition_1l "
-            "--preset quick --grid model_seed=1,2,3 --analyze`.", margin=(0, 10))
+            "No sweeps yet. Start one above, or from a terminal, e.g. `tdw sweep "
+            "modulo_addition_1l --preset quick --grid model_seed=1,2,3 --analyze`.",
+            margin=(0, 10))
         self.refresh()
         self._callback = pn.state.add_periodic_callback(self.refresh, period=period_ms,
                                                         start=True)
 
     def refresh(self) -> None:
         records = sweep_mod.sweeps(self.store, limit=self.limit)
+        stamps = listing.variant_stamps(self.store.catalog)
         for record in records:
             card = self.cards.get(record.id)
             if card is None:
-                self.cards[record.id] = SweepCard(self.store, record)
+                self.cards[record.id] = SweepCard(self.store, record, on_open=self.on_open,
+                                                  stamps=stamps)
             elif record.state == "running" or record.state != card.state:
-                card.refresh(record)
+                card.refresh(record, stamps)
+            else:  # a finished sweep's variants may still be analysed, or removed
+                card.map.update(card.map.members, stamps)
         if [r.id for r in records] != self._shown:
             self._shown = [r.id for r in records]
             self.column.objects = [self.cards[i] for i in self._shown]
         self.empty.visible = not records
 
     def __panel__(self):
-        return pn.Column(pn.pane.Markdown("### Sweeps", margin=(0, 10)), self.empty,
+        return pn.Column(pn.pane.Markdown("### Start a sweep", margin=(0, 10)), self.form,
+                         pn.pane.Markdown("### Sweeps", margin=(0, 10)), self.empty,
                          self.column, sizing_mode="stretch_width")

@@ -169,7 +169,8 @@ class Workbench(pn.viewable.Viewer):
         self.compare = ComparePage(self.store, link=page_link, address=False)
         self.variants = VariantTable(self.store, on_compare=self._compare_variants)
         self.variants.param.watch(self._open_variant, "selected")
-        self.sweeps = SweepList(self.store)
+        self.sweeps = SweepList(self.store, on_open=lambda v: (setattr(self.explore, "variant", v),
+                                setattr(self.tabs, "active", TABS.index("Explore"))))
         pages = {"Explore": self.explore, "Compare": self.compare, "Variants": self.variants,
                  "Train": self.train, "Analyze": self.analyze, "Sweeps": self.sweeps}
         self.tabs = pn.Tabs(*[(name, pages[name]) for name in TABS],
