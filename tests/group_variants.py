@@ -18,9 +18,11 @@ def loss_curve(turn: int, scale: float):
     return np.where(np.arange(11) < turn, scale, scale / 100).astype(np.float32)
 
 
-def group_variant(store, data_seed: int, model_seed: int, turn: int | None) -> str:
+def group_variant(store, data_seed: int, model_seed: int, turn: int | None, *,
+                  analysed: bool = True) -> str:
     """Store the variant (``data_seed``, ``model_seed``) whose transition is ``turn`` (None:
-    its loss falls at epoch 6 but no transition is stored); its id."""
+    its loss falls at epoch 6 but no transition is stored; ``analysed`` False: no
+    per-checkpoint artifact either); its id."""
     import numpy as np
     import torch
 
@@ -41,7 +43,7 @@ def group_variant(store, data_seed: int, model_seed: int, turn: int | None) -> s
                               "train_acc": np.ones(11, dtype=np.float32),
                               "test_acc": (test_loss < 0.1).astype(np.float32)})
     analyzers = analyzers_of(family)
-    for epoch in EPOCHS:
+    for epoch in EPOCHS if analysed else ():
         maps = np.full((2, 7, 7), epoch + model_seed, dtype=np.float16)
         store.write_artifact(vid, Artifact(analyzers["neuron_activations"].schema, epoch, {
             "maps": maps, "neurons": np.arange(2, dtype=np.int32)}, {"n_neurons_total": 512}))

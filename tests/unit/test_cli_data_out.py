@@ -235,6 +235,12 @@ def test_a_switch_takes_true_and_false_as_well_as_1_and_0(store, variant, tmp_pa
 
     assert export("true") == export("1") == export("On")
     assert export("false") == export("0")
+    from tdw.cli.export import _controls
+    assert _controls(["log_y=true", "smoothing=0.5"]) == {"log_y": True, "smoothing": 0.5}
+    assert _controls(["log_y=Off"]) == {"log_y": False}
+    assert "smoothing=False is out of range" in _fails(  # a decimal takes no word
+        capsys, "--store", str(store.root), "export", variant, str(tmp_path / "x.csv"),
+        "--data", "--view", "loss_curves", "--control", "smoothing=no")
     said = _fails(capsys, "--store", str(store.root), "export", variant,
                   str(tmp_path / "x.csv"), "--data", "--view", "loss_curves", "--control",
                   "log_y=maybe")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from group_variants import EPOCHS, group_variant, loss_curve
 
 from tdw.errors import TdwError
@@ -51,8 +52,8 @@ def test_members_on_other_epochs_are_interpolated_inside_their_own_span():
     np.testing.assert_array_equal(got.count, [1, 2, 2, 1])
     both = band([a, b], "minmax", quorum=1.0)  # every member present
     np.testing.assert_array_equal(both.x, [5, 10])
-    np.testing.assert_allclose(both.low, [1, 1]) and np.testing.assert_allclose(both.high,
-                                                                                [5, 10])
+    np.testing.assert_allclose(both.low, [1, 1])
+    np.testing.assert_allclose(both.high, [5, 10])
 
 
 def test_a_log_curve_is_averaged_in_log_space_and_skips_what_a_log_axis_cannot_show():
@@ -171,3 +172,103 @@ def test_aligning_on_a_transition_a_member_lacks_is_refused_and_changes_nothing(
     assert [f.object for f in page.figures.objects] == before
     with pytest.raises(TdwError, match="has no detected transition"):
         GroupCompare([*six.values(), lacking], store, align="transition")
+
+
+def test_controls_keep_the_position_and_realigning_keeps_the_first_members_checkpoint(
+        store, six):
+    from tdw.ui.groups import GroupCompare
+
+    page = GroupCompare(list(six.values()), store, pool=["model_seed"])
+    page.slider.value = 5
+    panes = [p for row in page.panes for p in row]
+    page.band_widget.value = "iqr"  # the curves change, the members' views do not
+    assert page.position == 5 and [p for row in page.panes for p in row] == panes
+    page.align_widget.value = "transition"  # the first member is at epoch 5, its transition
+    assert page.position == 5 - TURN[1, 1] == 0 and page.panes[0][0].epoch == 5
+    assert page.slider.value == 0 and min(page.slider.options) < 0
+
+
+def test_a_rebuild_takes_over_pooling_band_view_and_position(store, six):
+    from tdw.ui.groups import GroupCompare
+
+    old = GroupCompare(list(six.values()), store, pool=["model_seed"], band="iqr")
+    old.slider.value = 5
+    new = GroupCompare(list(six.values()), store)
+    new.take_place_of(old)
+    assert (new.pool, new.band, new.position) == (["model_seed"], "iqr", 5)
+    assert new.pool_widget.value == ["model_seed"] and new.band_widget.value == "iqr"
+    assert all(p.epoch == 5 for row in new.panes for p in row)
+
+
+def test_members_without_views_metrics_or_checkpoints(store, six, tmp_path):
+    from table_variants import table_variant
+
+    from tdw.ui.groups import GroupCompare
+
+    bare = group_variant(store, 3, 1, 6, analysed=False)  # no per-checkpoint artifact
+    page = GroupCompare([*six.values(), bare], store)
+    assert page.view_names == [] and page.panes == []
+    page.slider.value = 5  # nothing to move, and no error
+    assert "No per-checkpoint view" in page.multiples.objects[0].object
+    untrained = table_variant(store, 13, 1, state="new", epochs_done=0)
+    with pytest.raises(TdwError, match=f"{untrained} has no checkpoints yet: train them "
+                                       "first, or leave them out"):
+        GroupCompare([*six.values(), untrained], store)
+    folder = store.path(store.variant(six[1, 1]).folder)
+    (folder / "metrics.safetensors").unlink()  # imported without its training metrics
+    page = GroupCompare(list(six.values()), store)
+    assert not any(c.name.endswith(("loss", "acc")) for c in page.curves)
+
+
+def test_the_page_picks_side_by_side_or_groups_and_links_carry_the_groups(store, six):
+    from tdw.ui.compare import Compare
+    from tdw.ui.compare_page import ComparePage
+    from tdw.ui.groups import GroupCompare
+    from tdw.ui.links import Link
+
+    ids = list(six.values())
+    page = ComparePage(store, address=False)
+    page.show(ids)
+    assert page.mode == "groups" and isinstance(page.compare, GroupCompare)
+    page.compare.pool_widget.value = ["model_seed"]
+    page.compare.band_widget.value = "iqr"
+    link = page.link()
+    assert (link.pool, link.band) == (("model_seed",), "iqr")
+    assert "pool=model_seed&band=iqr" in link.query()
+    page.show(ids[:2])  # few enough: side by side again
+    assert page.mode == "side" and isinstance(page.compare, Compare)
+    assert page.link().pool is None
+    again = ComparePage(store, link=Link.parse(link.query()), address=False)
+    assert again.mode == "groups" and again.compare.pool == ["model_seed"]
+    assert again.compare.band == "iqr" and [v.id for v in again.compare.variants] == ids
+    three = ComparePage(store, link=Link(variants=tuple(ids[:3]), pool=()), address=False)
+    assert three.mode == "groups" and len(three.compare.groups) == 3  # none pooled
+
+
+def test_aligning_on_a_missing_transition_falls_back_to_epoch_and_says_so(store, six):
+    from tdw.ui.compare_page import ComparePage
+    from tdw.ui.groups import GroupCompare
+
+    lacking = group_variant(store, 3, 1, None)
+    page = ComparePage(store, align="transition", address=False)
+    page.show([*six.values(), lacking])
+    assert isinstance(page.compare, GroupCompare) and page.compare.align == "epoch"
+    assert page.align == "transition"  # asked for still: variants that all have one get it
+    assert f"{lacking} has no detected transition (analyse it), so these are aligned by " \
+        "epoch" in str(page.body.objects[0].object)
+    page.show(list(six.values()))
+    assert page.compare.align == "transition" and len(page.body.objects) == 1
+
+
+def test_a_poll_rebuild_keeps_the_groups_state(store, six):
+    from tdw.ui.compare_page import ComparePage
+
+    page = ComparePage(store, address=False)
+    page.show(list(six.values()))
+    page.compare.pool_widget.value = ["model_seed"]
+    page.compare.slider.value = 5
+    old = page.compare
+    store.write_checkpoint(six[1, 1], 7, {"embed.W_E": torch.full((2, 2), 7.0)})
+    page.poll_variants()
+    assert page.compare is not old and page.compare.pool == ["model_seed"]
+    assert page.compare.position == 5

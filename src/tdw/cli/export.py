@@ -36,16 +36,18 @@ def _selection(items: Sequence[str]) -> dict[str, int]:
                    "0")
 
 
-_SWITCH_WORDS = {"true": 1.0, "on": 1.0, "yes": 1.0, "false": 0.0, "off": 0.0, "no": 0.0}
-"""How a switch such as ``log_y`` may be written besides 1 and 0."""
+_SWITCH_WORDS = {"true": True, "on": True, "yes": True, "false": False, "off": False,
+                 "no": False}
+"""How a switch such as ``log_y`` may be written besides 1 and 0 (a decimal control, which
+takes no word, refuses them)."""
 
 
-def _decimal(raw: str) -> float:
+def _decimal(raw: str) -> float | bool:
     word = raw.strip().lower()
     return _SWITCH_WORDS[word] if word in _SWITCH_WORDS else float(raw)
 
 
-def _controls(items: Sequence[str]) -> dict[str, float]:
+def _controls(items: Sequence[str]) -> dict[str, float | bool]:
     """``--control min_share=0.5`` as ``{"min_share": 0.5}`` (``tdw views`` lists each
     view's controls); a switch takes ``true``/``false`` (or on/off, yes/no) as 1 and 0."""
     return _values(items, "--control", _decimal, "a control's value is a decimal, or "

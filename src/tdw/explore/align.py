@@ -1,9 +1,10 @@
-"""How variants are lined up against each other: by epoch, or by epochs since each one's
-detected transition.
+"""What variants compared with each other share, and how they line up: by epoch, or by
+epochs since each one's detected transition.
 
-Compare (side by side) and groups (mean and band) both place a variant's checkpoint or
-curve at ``epoch - offset``, where the offset is 0 by epoch and the variant's detected
-transition epoch (:meth:`~tdw.explore.variant.Variant.turn`) by transition.
+Compare (side by side) and groups (mean and band) both show only the views every variant
+has analysed (:func:`shared_views`), and place a variant's checkpoint or curve at
+``epoch - offset``, where the offset is 0 by epoch and the variant's detected transition
+epoch (:meth:`~tdw.explore.variant.Variant.turn`) by transition.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from tdw.errors import TdwError
 from tdw.explore.variant import Variant
 
-__all__ = ["ALIGNMENTS", "alignment", "offset"]
+__all__ = ["ALIGNMENTS", "alignment", "offset", "aligned_positions", "shared_views"]
 
 ALIGNMENTS = {"epoch": "epoch", "transition": "epochs since transition"}
 """Each alignment and what a position is called under it."""
@@ -38,3 +39,20 @@ def offset(variant: Variant, align: str) -> int:
                            "by epoch)")
         return turn[0]
     return 0
+
+
+def aligned_positions(variants: list[Variant], align: str) -> list[int]:
+    """Every position: the union of the variants' checkpoint epochs, each shifted by its
+    offset under ``align``."""
+    align = alignment(align)
+    return sorted({e - offset(v, align) for v in variants for e in v.epochs})
+
+
+def shared_views(variants: list[Variant], scope: str | None = None) -> list[str]:
+    """The views (of ``scope``, if given) that every one of ``variants`` has analysed, in
+    the first variant's order."""
+    waiting = [v.waiting() for v in variants]
+    return [name for name in variants[0].views()
+            if (scope is None or variants[0]._view(name).scope == scope)
+            and all(name in v.views() and name not in w
+                    for v, w in zip(variants, waiting, strict=True))]

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from tdw.errors import TdwError
-from tdw.explore.align import alignment, offset
+from tdw.explore.align import alignment, offset, shared_views
 from tdw.explore.variant import Variant
 
 __all__ = ["Group", "Band", "Curve", "BANDS", "varying", "default_pool", "group_variants",
-           "band", "group_band", "curves_of", "QUORUM"]
+           "band", "group_band", "curves_of", "check_band", "QUORUM"]
 
 BANDS = {"minmax": "min–max", "iqr": "interquartile"}
 """Each band and how the page names it."""
@@ -129,13 +129,23 @@ def group_variants(variants: Sequence[Variant], pool: Sequence[str]) -> list[Gro
     return [Group(" · ".join(key) or name, tuple(members)) for key, members in groups.items()]
 
 
-def band(curves: Sequence[tuple[Any, Any]], kind: str = "minmax", *, log: bool = False,
-         quorum: float = QUORUM) -> Band:
-    """The mean and band of ``curves`` (each ``(x, y)``, x increasing or not; non-finite
-    values, and non-positive ones when ``log``, are left out) on the union of their x
-    (see the module docstring)."""
+def check_band(kind: str) -> str:
+    """``kind`` if it names a band; else a refusal naming the choices."""
     if kind not in BANDS:
         raise TdwError(f"unknown band {kind!r}: use one of {', '.join(BANDS)}")
+    return kind
+
+
+def band(curves: Sequence[tuple[Any, Any]], kind: str = "minmax", *, log: bool = False,
+         quorum: float = QUORUM) -> Band:
+    """The mean and band of ``curves`` (each ``(x, y)``, x increasing or not) on the union
+    of their x (see the module docstring).
+
+    Non-finite values, and non-positive ones when ``log``, are left out, and a member is
+    interpolated across such a gap: a loss that diverged to NaN mid-run, or underflowed to
+    0, leaves the member out of the band where it happened (the hover's member count shows
+    it) rather than dragging the mean."""
+    check_band(kind)
     kept = []
     for x, y in curves:
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -176,7 +186,8 @@ def _metrics(v: Variant) -> Mapping[str, Any]:
 def curves_of(variants: Sequence[Variant]) -> list[Curve]:
     """The curves every one of ``variants`` has: the training metrics they all recorded,
     then the traces of the views they all have analysed (a trace of a metric already
-    listed is not repeated)."""
+    listed is not repeated, and a view that reads the metrics is left out unless every
+    variant has them)."""
     metrics = [_metrics(v) for v in variants]
     shared = sorted((n for n in metrics[0] if all(n in m for m in metrics[1:])),
                     key=lambda n: ("loss" not in n, "acc" not in n, not n.startswith("train"), n))
@@ -184,12 +195,10 @@ def curves_of(variants: Sequence[Variant]) -> list[Curve]:
                     lambda v, n=n: (np.arange(len(v.metrics()[n])), v.metrics()[n]))
               for n in shared]
     labels = {c.label for c in curves}
-    waiting = [v.waiting() for v in variants]
-    for name in variants[0].views():
+    for name in shared_views(list(variants)):
         view = variants[0]._view(name)
         if (view.trace is None or view.trace.label in labels
-                or not all(name in v.views() and name not in w
-                           for v, w in zip(variants, waiting, strict=True))):
+                or ("metrics" in view.reads and not all(metrics))):
             continue
         labels.add(view.trace.label)
         curves.append(Curve(name, view.title, view.trace.label, view.trace.log,
@@ -197,12 +206,19 @@ def curves_of(variants: Sequence[Variant]) -> list[Curve]:
     return curves
 
 
-def group_band(group: Group, curve: Curve, align: str, kind: str = "minmax") -> Band:
+def group_band(group: Group, curve: Curve, align: str, kind: str = "minmax", *,
+               cache: dict[tuple[str, str], tuple[Any, Any]] | None = None) -> Band:
     """The band of ``curve`` over ``group``'s members, each shifted by its offset under
-    ``align`` (its transition, or 0)."""
+    ``align`` (its transition, or 0). ``cache`` keeps each member's ``(x, y)`` by
+    ``(curve name, variant id)`` for the next call (they change with neither the band,
+    the alignment nor the grouping)."""
     align = alignment(align)
+    cache = {} if cache is None else cache
     curves = []
     for v in group.members:
-        x, y = curve.values(v)
+        key = (curve.name, v.id)
+        if key not in cache:
+            cache[key] = curve.values(v)
+        x, y = cache[key]
         curves.append((np.asarray(x, dtype=np.float64) - offset(v, align), y))
     return band(curves, kind, log=curve.log)

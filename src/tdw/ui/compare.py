@@ -22,7 +22,7 @@ import panel as pn
 import param
 
 from tdw.errors import TdwError
-from tdw.explore.align import ALIGNMENTS, alignment
+from tdw.explore.align import ALIGNMENTS, aligned_positions, alignment, shared_views
 from tdw.explore.align import offset as _offset
 from tdw.explore.jupyter import ensure_extension
 from tdw.explore.variant import Variant
@@ -42,16 +42,6 @@ __all__ = ["Compare", "aligned_positions", "index_table", "alignment", "MAX_VARI
 MAX_VARIANTS = 4
 DEFAULT_VIEWS = 3
 """Per-checkpoint views shown side by side until the user picks others."""
-
-
-def aligned_positions(variants: list[Variant], align: str) -> list[int]:
-    """Every position: the union of the variants' checkpoint epochs, shifted by each
-    variant's transition when ``align == "transition"``."""
-    align = alignment(align)
-    positions = set()
-    for v in variants:
-        positions.update(e - _offset(v, align) for e in v.epochs)
-    return sorted(positions)
 
 
 def index_table(variants: list[Variant], positions: list[int], align: str
@@ -94,10 +84,7 @@ class Compare(pn.viewable.Viewer):
             _offset(v, align)
         super().__init__(align=align, **params)
         self._budget = client_budget
-        waiting = [v.waiting() for v in self.variants]
-        shared = [name for name in self.variants[0].views()
-                  if all(name in v.views() and name not in w
-                         for v, w in zip(self.variants, waiting, strict=True))]
+        shared = shared_views(self.variants)
         per_checkpoint = [n for n in shared
                           if self.variants[0]._view(n).scope == "checkpoint"]
         self.view_names = list(views) if views is not None else per_checkpoint[:DEFAULT_VIEWS]

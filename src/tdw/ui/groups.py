@@ -22,11 +22,12 @@ import panel as pn
 import param
 
 from tdw.errors import TdwError
-from tdw.explore.align import ALIGNMENTS, alignment, offset
+from tdw.explore.align import ALIGNMENTS, aligned_positions, alignment, offset, shared_views
 from tdw.explore.groups import (
     BANDS,
     Curve,
     Group,
+    check_band,
     curves_of,
     default_pool,
     group_band,
@@ -39,13 +40,16 @@ from tdw.explore.viewpane import ViewPane
 from tdw.family import plot as _plot
 from tdw.store.store import Store
 
-__all__ = ["GroupCompare", "SMALL_WIDTH"]
+__all__ = ["GroupCompare", "SMALL_WIDTH", "MAX_MULTIPLES"]
 
 SMALL_WIDTH = 300
 """Width in CSS pixels of one member's view in the small multiples."""
+MAX_MULTIPLES = 12
+"""The most members of one group whose view the small multiples draw."""
 
 
-def band_figure(curve: Curve, groups: list[Group], align: str, kind: str):
+def band_figure(curve: Curve, groups: list[Group], align: str, kind: str,
+                cache: dict | None = None):
     """One figure of ``curve``: per group a band and its mean line, with a hover that names
     the group, the position, the mean, the band and how many members are there."""
     from bokeh.models import ColumnDataSource, HoverTool
@@ -56,7 +60,7 @@ def band_figure(curve: Curve, groups: list[Group], align: str, kind: str):
     means = []
     for i, group in enumerate(groups):
         color = _plot.PALETTE[i % len(_plot.PALETTE)]
-        columns = group_band(group, curve, align, kind).columns()
+        columns = group_band(group, curve, align, kind, cache=cache).columns()
         src = ColumnDataSource({**columns, "group": [group.label] * len(columns["x"])},
                                name=f"group-band:{curve.name}:{i}")
         label = f"{group.label} ({len(group)})"
@@ -67,8 +71,9 @@ def band_figure(curve: Curve, groups: list[Group], align: str, kind: str):
     hover = fig.select_one(HoverTool)
     hover.renderers = means
     hover.tooltips = [("group", "@group"), (ALIGNMENTS[align], "@x{0,0}"),
-                      ("mean", "@mean{0.0000}"), (BANDS[kind], "@low{0.0000} to @high{0.0000}"),
+                      ("mean", "@mean{%.4g}"), (BANDS[kind], "@low{%.4g} to @high{%.4g}"),
                       ("members", "@count")]
+    hover.formatters = {"@mean": "printf", "@low": "printf", "@high": "printf"}
     _plot.finish_curves(fig, log=curve.log)
     _plot.legend_outside(fig, side="below")
     return fig
@@ -78,7 +83,7 @@ class GroupCompare(pn.viewable.Viewer):
     """Variants in groups: curves as mean and band, views as small multiples.
 
     Args:
-        variants: two or more variants or ids.
+        variants: two or more variants or ids, each with checkpoints.
         store: the store, for ids.
         pool: the parameters to pool over (default :func:`~tdw.explore.groups.default_pool`).
         band: ``"minmax"`` or ``"iqr"``.
@@ -98,20 +103,18 @@ class GroupCompare(pn.viewable.Viewer):
         if len(variants) < 2:
             raise TdwError(f"a group comparison needs two variants or more, not {len(variants)}")
         self.variants = [v if isinstance(v, Variant) else Variant(v, store) for v in variants]
+        if bare := [v.id for v in self.variants if not v.epochs]:
+            raise TdwError(f"{', '.join(bare)} {'has' if len(bare) == 1 else 'have'} no "
+                           "checkpoints yet: train them first, or leave them out")
         align = alignment(align)
         for v in self.variants:
             offset(v, align)  # refuse now a transition some variant lacks
         pool = default_pool(self.variants) if pool is None else list(pool)
         self.groups = group_variants(self.variants, pool)
-        if band not in BANDS:
-            raise TdwError(f"unknown band {band!r}: use one of {', '.join(BANDS)}")
-        super().__init__(pool=pool, band=band, align=align, **params)
+        super().__init__(pool=pool, band=check_band(band), align=align, **params)
         self.curves = curves_of(self.variants)
-        waiting = [v.waiting() for v in self.variants]
-        self.view_names = [n for n in self.variants[0].views()
-                           if self.variants[0]._view(n).scope == "checkpoint"
-                           and all(n in v.views() and n not in w
-                                   for v, w in zip(self.variants, waiting, strict=True))]
+        self._values: dict = {}  # each member's (x, y) per curve: see group_band
+        self.view_names = shared_views(self.variants, "checkpoint")
         if view is not None and view not in self.view_names:
             raise TdwError(f"cannot show {view!r} for every member; views they all have: "
                            f"{', '.join(self.view_names) or 'none yet (analyse them)'}")
@@ -134,7 +137,9 @@ class GroupCompare(pn.viewable.Viewer):
         self.multiples = pn.Column(sizing_mode="stretch_width",
                                    css_classes=["tdw-group-multiples"])
         self.panes: list[list[ViewPane]] = []
-        self._draw()
+        self._draw_curves()
+        self._place(aligned_positions(self.variants, align)[-1])
+        self._draw_multiples()
         self.pool_widget.param.watch(lambda e: self._set(pool=list(e.new)), "value")
         self.band_widget.param.watch(lambda e: self._set(band=e.new), "value")
         self.align_widget.param.watch(lambda e: self._set(align=e.new), "value")
@@ -142,11 +147,20 @@ class GroupCompare(pn.viewable.Viewer):
         self.slider.param.watch(lambda e: setattr(self, "position", e.new), "value")
         self.param.watch(lambda e: self._move(), "position")
 
-    # -------------------------------------------------------------- logic
-    def positions(self) -> list[int]:
-        """Every position: the members' checkpoint epochs, each shifted by its offset."""
-        return sorted({e - offset(v, self.align) for v in self.variants for e in v.epochs})
+    def take_place_of(self, old: GroupCompare) -> None:
+        """Show what ``old`` showed (the same variants, with more checkpoints or artifacts):
+        its pooling, band and view, at the position nearest its own."""
+        changes = {k: getattr(old, k) for k in ("pool", "band")
+                   if getattr(old, k) != getattr(self, k)}
+        if changes:
+            self._set(**changes)
+        self.pool_widget.value, self.band_widget.value = self.pool, self.band
+        if old.view_widget.value in self.view_names:
+            self.view_widget.value = old.view_widget.value
+        self._place(old.position)
+        self._move()
 
+    # -------------------------------------------------------------- logic
     def epochs_at(self, position: int) -> list[list[int]]:
         """Per group, each member's checkpoint nearest ``position``."""
         return [[v.epochs[_plot.nearest_index(v.epochs, position + offset(v, self.align))]
@@ -164,30 +178,51 @@ class GroupCompare(pn.viewable.Viewer):
             groups = group_variants(self.variants, changes.get("pool", self.pool))
         except TdwError as exc:
             self.message.object, self.message.visible = html.escape(str(exc)), True
-            with param.parameterized.discard_events(self):
-                self.param.update(**before)
             self.pool_widget.value, self.align_widget.value = self.pool, self.align
             return
         self.message.visible = False
+        position = self.position
+        if "align" in changes:  # the first variant keeps its checkpoint, as in Compare
+            first = self.variants[0]
+            epoch = first.epochs[_plot.nearest_index(first.epochs,
+                                                     position + offset(first, self.align))]
+            position = epoch - offset(first, changes["align"])
+        regrouped = groups != self.groups
         self.groups = groups
         self.param.update(**changes)
-        self._draw()
+        self._draw_curves()
+        self._place(position)
+        if regrouped:
+            self._draw_multiples()
+        else:
+            self._move()
 
-    def _draw(self) -> None:
+    def _place(self, position: int) -> None:
+        """Put the slider (and ``position``) at the position nearest ``position``."""
+        positions = aligned_positions(self.variants, self.align)
+        nearest = positions[_plot.nearest_index(positions, position)]
+        with param.parameterized.discard_events(self):
+            self.position = nearest
+        self.slider.param.update(label=ALIGNMENTS[self.align], options=positions,
+                                 value=nearest)
+
+    def _draw_curves(self) -> None:
         sizes = ", ".join(f"{g.label} ({len(g)})" for g in self.groups)
         pooled = ", ".join(self.pool) or "nothing"
         self.summary.object = (f"**{len(self.variants)} variants in {len(self.groups)} "
                                f"group{'s' if len(self.groups) != 1 else ''}**, pooled over "
                                f"{pooled}: {html.escape(sizes)}. Bands: {BANDS[self.band]}; "
                                f"a position is drawn where half a group's members reach.")
-        self.figures.objects = [pn.pane.Bokeh(band_figure(c, self.groups, self.align,
-                                                          self.band)) for c in self.curves]
-        positions = self.positions()
-        with param.parameterized.discard_events(self):
-            self.position = positions[-1]
-        self._draw_multiples()  # before the slider moves: it moves the panes drawn here
-        self.slider.param.update(label=ALIGNMENTS[self.align], options=positions,
-                                 value=self.position)
+        cards = []
+        for curve in self.curves:
+            try:
+                cards.append(pn.pane.Bokeh(band_figure(curve, self.groups, self.align,
+                                                       self.band, self._values)))
+            except TdwError as exc:  # one member lacks what this curve reads
+                cards.append(pn.pane.Alert(f"**{html.escape(curve.title)}**: "
+                                           f"{html.escape(str(exc))}", alert_type="warning",
+                                           width=460))
+        self.figures.objects = cards
 
     def _draw_multiples(self) -> None:
         name = self.view_widget.value
@@ -197,9 +232,11 @@ class GroupCompare(pn.viewable.Viewer):
                 "No per-checkpoint view is analysed for every member yet.")]
             return
         view = self.variants[0]._view(name)
-        rows, self.panes = [], []
+        rows, self.panes, left_out = [], [], 0
         for group, epochs in zip(self.groups, self.epochs_at(self.position), strict=True):
-            panes = [ViewPane(v, view, e) for v, e in zip(group.members, epochs, strict=True)]
+            shown = list(zip(group.members, epochs, strict=True))[:MAX_MULTIPLES]
+            left_out += len(group) - len(shown)
+            panes = [ViewPane(v, view, e) for v, e in shown]
             for pane in panes:
                 _shrink(pane.figure)
             self.panes.append(panes)
@@ -208,14 +245,20 @@ class GroupCompare(pn.viewable.Viewer):
                 pn.FlexBox(*[pn.Column(pn.pane.Markdown(_caption(p), margin=(0, 5)),
                                        pn.pane.Bokeh(p.figure)) for p in panes]),
                 sizing_mode="stretch_width"))
+        if left_out:
+            rows.append(pn.pane.Markdown(
+                f"{left_out} more member{'s' if left_out != 1 else ''} not shown: at most "
+                f"{MAX_MULTIPLES} per group (their curves are in the bands above)."))
         self.multiples.objects = rows
 
     def _move(self) -> None:
+        if not self.panes:
+            return
         for panes, epochs in zip(self.panes, self.epochs_at(self.position), strict=True):
-            for pane, epoch in zip(panes, epochs, strict=True):
+            for pane, epoch in zip(panes, epochs, strict=False):
                 if pane.epoch != epoch:
                     pane.show(epoch)
-        for row, panes in zip(self.multiples.objects, self.panes, strict=True):
+        for row, panes in zip(self.multiples.objects, self.panes, strict=False):
             for cell, pane in zip(row.objects[1].objects, panes, strict=True):
                 cell.objects[0].object = _caption(pane)
 

@@ -6,6 +6,7 @@ reads it::
 
     workbench.ipynb?tab=Explore&variant=p59&epoch=1500
     workbench.ipynb?tab=Compare&variants=p59-ms1,p59-ms2&align=transition
+    workbench.ipynb?tab=Compare&variants=p59-ms1,p59-ms2,p59-ms3&pool=model_seed&band=iqr
     explore.ipynb?variant=p59&epoch=1500
 
 and the pages open that state. A value the page cannot honour (an unknown variant, an epoch
@@ -27,9 +28,10 @@ from panel.custom import AnyWidgetComponent
 
 __all__ = ["Link", "Address", "LINK_KEYS"]
 
-LINK_KEYS = ("tab", "variant", "variants", "epoch", "align")
+LINK_KEYS = ("tab", "variant", "variants", "epoch", "align", "pool", "band")
 """The query parameters a link may carry, in the order an address writes them."""
 
+_NO_POOL = "none"  # a link's pool of no parameter: every variant its own group
 _IGNORED = ("token",)  # Jupyter's own: the server reads it, the page does not
 
 
@@ -44,6 +46,9 @@ class Link:
         variants: the variants Compare opens (ids or prefixes).
         epoch: the checkpoint Explore opens, or Compare's first variant.
         align: Compare's alignment ("epoch" or "transition").
+        pool: the parameters Compare's groups pool over (the link opens groups); empty
+            for none (``pool=none`` in the query).
+        band: the groups' band ("minmax" or "iqr").
         problems: what in the query could not be read, one sentence each (the page shows
             them; the fields then hold only what could be).
     """
@@ -53,14 +58,19 @@ class Link:
     variants: tuple[str, ...] = ()
     epoch: int | None = None
     align: str | None = None
+    pool: tuple[str, ...] | None = None
+    band: str | None = None
     problems: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, query: str | None) -> Link:
         """The link of a URL query string (with or without its leading ``?``).
 
-        >>> Link.parse("?tab=Explore&variant=p59&epoch=1500")
-        Link(tab='Explore', variant='p59', variants=(), epoch=1500, align=None, problems=())
+        >>> link = Link.parse("?tab=Explore&variant=p59&epoch=1500")
+        >>> link.tab, link.variant, link.epoch, link.variants, link.pool, link.problems
+        ('Explore', 'p59', 1500, (), None, ())
+        >>> Link.parse("variants=a,b,c&pool=none").pool, Link.parse("pool=model_seed").pool
+        ((), ('model_seed',))
         >>> Link.parse("epoch=late").problems
         ("the link's epoch 'late' is not a whole number (e.g. epoch=1500)",)
         """
@@ -81,6 +91,9 @@ class Link:
                                     "(e.g. epoch=1500)")
             elif key == "variants":
                 fields["variants"] = tuple(v.strip() for v in value.split(",") if v.strip())
+            elif key == "pool":
+                fields["pool"] = () if value == _NO_POOL else tuple(
+                    v.strip() for v in value.split(",") if v.strip())
             else:
                 fields[key] = value
         return cls(**fields, problems=tuple(problems))
@@ -96,6 +109,8 @@ class Link:
             value = getattr(self, key)
             if key == "variants":
                 value = ",".join(value) or None
+            elif key == "pool" and value is not None:
+                value = ",".join(value) or _NO_POOL
             if value is not None:
                 pairs.append((key, str(value)))
         return urlencode(pairs, safe="/,")  # ids keep their '/', lists their ','

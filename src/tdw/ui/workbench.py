@@ -181,7 +181,7 @@ class Workbench(pn.viewable.Viewer):
         update = lambda *_: setattr(self.address, "query", self.link().query())  # noqa: E731
         self.tabs.param.watch(update, "active")
         self.explore.param.watch(update, ["variant", "epoch"])
-        self.compare.param.watch(update, ["variants", "align"])
+        self.compare.param.watch(update, ["variants", "align", "mode", "pool", "band"])
 
     def link(self) -> Link:
         """The link to what the workbench shows: its tab, and that tab's state."""
