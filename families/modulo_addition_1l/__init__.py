@@ -14,6 +14,7 @@ from tdw.family.family import Family, TrainConfig
 from tdw.family.params import Param, is_prime
 from tdw.library.blocks import block_snapshot, block_trajectory
 from tdw.library.llc import SGLDConfig, make_llc
+from tdw.library.llc_views import LLC_DIAGNOSTIC_VIEWS
 from tdw.library.phase import Signal, make_phase_change
 from tdw.library.progress import graduation, neuron_specialisation
 from tdw.library.spectrum import singular_values
@@ -147,7 +148,7 @@ FAMILY = Family(
     cross_epoch=(parameter_trajectory, block_trajectory,
                  grokking_turn, graduation, neuron_specialisation,
                  make_phase_change(SIGNALS), *DYNAMICS, *TRAJECTORY, *CLASSES, *VIABILITY, *STORY),
-    views=VIEWS,
+    views=(*VIEWS, *LLC_DIAGNOSTIC_VIEWS),
     transition="grokking_turn",
     story="variant_story",
     commands=(INIT_GRADIENTS,),

@@ -2,7 +2,8 @@
 
 :func:`make_plan` compares the catalog with the family's analyzers: an (analyzer,
 checkpoint) pair needs work when its artifact is missing, or was made by another
-analyzer version, on another probe, or from another checkpoint file. Planning is one
+analyzer version, with other options (:func:`tdw.family.analyzer.options_change`), on
+another probe, or from another checkpoint file. Planning is one
 catalog query, so a rerun with nothing to do answers at once.
 
 :func:`execute` analyses each planned checkpoint once: it loads the (hash-verified)
@@ -34,6 +35,7 @@ from tdw.family.analyzer import (
     CheckpointInputs,
     CrossEpochAnalyzer,
     CrossEpochInputs,
+    options_change,
 )
 from tdw.family.artifacts import Artifact
 from tdw.family.family import Family, analyzers_of
@@ -190,8 +192,8 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
     fresh = 0
     for analyzer in per:
         for epoch in epochs:
-            reason = _staleness(stored.get((analyzer.name, epoch)), analyzer.version,
-                                probe_sha, checkpoints[epoch], config.force)
+            reason = _staleness(stored.get((analyzer.name, epoch)), analyzer, probe_sha,
+                                checkpoints[epoch], config.force)
             if reason:
                 items.append(WorkItem(analyzer.name, epoch, reason))
             else:
@@ -199,8 +201,8 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
     planned = {i.analyzer for i in items}
     for analyzer in cross:
         digest = _cross_digest(store, variant.id, analyzer, stored)
-        reason = _staleness(stored.get((analyzer.name, -1)), analyzer.version, probe_sha,
-                            digest, config.force)
+        reason = _staleness(stored.get((analyzer.name, -1)), analyzer, probe_sha, digest,
+                            config.force)
         if not reason and planned & set(analyzer.inputs):
             reason = "stale: its inputs are being recomputed"
         if reason:
@@ -211,14 +213,16 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
                 tuple(a.name for a in per), tuple(a.name for a in cross))
 
 
-def _staleness(stored: ArtifactRecord | None, version: int, probe_sha: str, source_sha: str,
-               force: bool) -> str:
+def _staleness(stored: ArtifactRecord | None, analyzer: Analyzer | CrossEpochAnalyzer,
+               probe_sha: str, source_sha: str, force: bool) -> str:
     if stored is None:
         return "missing"
     if force:
         return "forced"
-    if stored.version != version:
-        return f"stale: analyzer version {stored.version} -> {version}"
+    if stored.version != analyzer.version:
+        return f"stale: analyzer version {stored.version} -> {analyzer.version}"
+    if change := options_change(stored.options, analyzer.options_json):
+        return f"stale: {change}"
     if stored.probe_sha256 != probe_sha:
         return "stale: probe changed"
     if stored.checkpoint_sha256 != source_sha:
@@ -359,10 +363,11 @@ def _run_cross_epoch(store: Store, plan: Plan, name: str) -> None:
     analyzer = analyzers_of(family)[name]
     stored = {(a.analyzer, a.epoch): a for a in store.artifacts(variant.id)}
     schemas = {a.name: a.schema for a in family.analyzers}
+    current = {a.name: (a.version, a.options_json) for a in family.analyzers}
     if analyzer.inputs:  # the checkpoints where every input has a current artifact
         epochs = sorted(set.intersection(*(
             {e for (n, e), row in stored.items()
-             if n == name and e >= 0 and row.version == schemas[name].version}
+             if n == name and e >= 0 and (row.version, row.options) == current[name]}
             for name in analyzer.inputs)))
     else:
         epochs = [c.epoch for c in store.checkpoints(variant.id)]

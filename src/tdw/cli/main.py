@@ -24,6 +24,7 @@ from tdw.cli import (
     families,
     family_commands,
     jobs,
+    llc,
     remove,
     serve,
     sweep,
@@ -35,7 +36,7 @@ from tdw.errors import TdwError
 
 __all__ = ["main", "build_parser"]
 
-_GROUPS = (families, views, train, jobs, sweep, variants, annotate, remove, export, serve,
+_GROUPS = (families, views, train, jobs, sweep, variants, annotate, remove, export, serve, llc,
            family_commands)  # last: it refuses family commands named like a core one
 """The command groups, in the order ``tdw --help`` lists their commands."""
 # A subcommand's parser writes its defaults over the namespace of tdw's own options, so

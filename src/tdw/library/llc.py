@@ -27,8 +27,10 @@ and against the known coefficients of planted quadratic and quartic losses.
 Hyperparameters matter (Lau et al. Appendix; devinterp's calibration notebook): too large
 a step ``eps`` diverges, too small a one does not mix within the draws, and the
 localisation ``gamma`` must hold the chain near ``w*`` without dominating the loss. They
-are a :class:`SGLDConfig`, stored with every estimate, and the per-step loss trace is kept
-so a reader can check that each chain rose to a plateau (burn-in) and stayed there.
+are a :class:`SGLDConfig`, the analyzer's declared options: stored with every estimate,
+and a change makes the estimates made with other settings stale. The per-step loss trace
+is kept so a reader can check that each chain rose to a plateau (burn-in) and stayed there
+(:mod:`tdw.library.llc_views`); :mod:`tdw.library.llc_calibration` picks the settings.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ from tdw.library.weights import trainable_parameters
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["SGLDConfig", "LLCEstimate", "BatchLoss", "sample_llc", "make_llc", "default_nbeta"]
+__all__ = ["SGLDConfig", "LLCEstimate", "BatchLoss", "sample_llc", "make_llc", "default_nbeta",
+           "verdict", "VERDICTS", "chain_loss", "minibatch_loss"]
 
 BatchLoss = Callable[["torch.Tensor | None"], "torch.Tensor"]
 """``(indices,) int64 of training examples, or None for all -> scalar mean loss``,
@@ -139,6 +142,47 @@ class LLCEstimate:
         """How many chains became non-finite."""
         return int(np.sum(~np.isfinite(self.llc_per_chain)))
 
+    @property
+    def verdict(self) -> str:
+        """:func:`verdict` of this estimate."""
+        return verdict(self.llc_mean, self.llc_std, self.drift, self.diverged)
+
+
+VERDICTS = ("diverged", "negative", "not converged", "ok")
+"""What :func:`verdict` may say, worst first."""
+
+
+def verdict(llc_mean: float, llc_std: float, drift: float | None, diverged: int) -> str:
+    """Whether an estimate's chains can be trusted, by the checks of devinterp's
+    calibration guide, in this order:
+
+    * ``"diverged"``: a chain's loss became non-finite (the step is too large);
+    * ``"negative"``: the chains sat below the checkpoint's loss on average (the step is
+      too large for the localisation, or the checkpoint is not at a minimum);
+    * ``"not converged"``: the drift (the LLC of the second half of the draws minus the
+      first half) exceeds both twice the spread over chains and a fifth of the estimate:
+      the chains were still rising or falling (the step is too small, or the burn-in too
+      short), or swinging (the step too large for the localisation). Short chains are
+      noisy: half of a few dozen correlated draws easily differ by a tenth;
+    * ``"ok"`` otherwise.
+
+    >>> verdict(20.0, 1.0, 0.5, 0), verdict(20.0, 1.0, 5.0, 0), verdict(-3.0, 1.0, 0.0, 0)
+    ('ok', 'not converged', 'negative')
+    """
+    if diverged or not math.isfinite(llc_mean):
+        return "diverged"
+    if llc_mean < 0:
+        return "negative"
+    if drift is None or not math.isfinite(drift) \
+            or abs(drift) > max(2 * llc_std, 0.2 * abs(llc_mean)):
+        return "not converged"
+    return "ok"
+
+
+def chain_loss(trace: np.ndarray, burnin: int) -> np.ndarray:
+    """``(chain,)`` the mean loss of each chain over its draws (NaN once it diverged)."""
+    return np.asarray(trace, dtype=np.float64)[:, burnin:].mean(axis=1)
+
 
 def _generator(seed: int, chain: int) -> torch.Generator:
     """A CPU generator for stream ``(seed, chain)`` (mixed by numpy's SeedSequence)."""
@@ -200,7 +244,7 @@ def sample_llc(loss: BatchLoss, params: Sequence[torch.Tensor], n: int,
 def _estimate(trace: np.ndarray, init_loss: float, nbeta: float, n: int,
               burnin: int) -> LLCEstimate:
     draws = trace[:, burnin:]  # (chain, draw); a diverged chain has NaN in it
-    per_chain = nbeta * (draws.mean(axis=1) - init_loss)  # (chain,)
+    per_chain = nbeta * (chain_loss(trace, burnin) - init_loss)  # (chain,)
     finite = np.isfinite(per_chain)
     mean = float(per_chain[finite].mean()) if finite.any() else math.nan
     std = float(per_chain[finite].std()) if finite.any() else math.nan
@@ -213,7 +257,7 @@ def _estimate(trace: np.ndarray, init_loss: float, nbeta: float, n: int,
 
 
 # ------------------------------------------------------------------ the analyzer
-def _minibatch_loss(model: Any, readout: Callable[[Any, torch.Tensor], torch.Tensor],
+def minibatch_loss(model: Any, readout: Callable[[Any, torch.Tensor], torch.Tensor],
                     data: Dataset) -> BatchLoss:
     """The training loss of ``model`` on examples ``indices`` (the family's readout and the
     training cross-entropy of :func:`tdw.family.model.loss_and_accuracy`)."""
@@ -234,7 +278,7 @@ def _nan_to_none(value: float) -> float | None:
 
 def make_llc(readout: Callable[[Any, torch.Tensor], torch.Tensor],
              dataset: Callable[[Mapping[str, Any]], Dataset],
-             config: SGLDConfig = SGLDConfig(), *, version: int = 1) -> Analyzer:
+             config: SGLDConfig = SGLDConfig(), *, version: int = 2) -> Analyzer:
     """The ``llc`` analyzer for a family: the local learning coefficient of its training
     loss at each checkpoint (:func:`sample_llc` over all trainable parameters).
 
@@ -242,9 +286,11 @@ def make_llc(readout: Callable[[Any, torch.Tensor], torch.Tensor],
         readout: the family's readout, ``(model, tokens) -> logits``; the loss is the
             training cross-entropy on those logits, exactly as in training.
         dataset: the family's dataset function; its training split is sampled.
-        config: the SGLD hyperparameters, declared in every artifact (``sgld``).
-        version: the analyzer version; a family bumps it when it changes ``config``, so
-            that estimates made with other hyperparameters become stale.
+        config: the SGLD hyperparameters: the analyzer's ``options``, recorded in every
+            artifact (``options``, and ``sgld`` as before) and in its catalog row, so that
+            estimates made with other hyperparameters become stale without a version bump.
+        version: the analyzer version; bump it when the estimator itself changes.
+            (Version 2 records the options; version 1 artifacts are stale.)
 
     The cost is ``chains * (burnin + draws)`` forward and backward passes over a minibatch,
     plus one forward pass over the training set; the model's weights are restored bit for
@@ -255,7 +301,7 @@ def make_llc(readout: Callable[[Any, torch.Tensor], torch.Tensor],
     def compute(inputs: CheckpointInputs) -> Output:
         data = dataset(inputs.values)
         params = list(trainable_parameters(inputs.model).values())
-        estimate = sample_llc(_minibatch_loss(inputs.model, readout, data), params,
+        estimate = sample_llc(minibatch_loss(inputs.model, readout, data), params,
                               int(data.train_tokens.shape[0]), config)
         return ({"loss_trace": estimate.loss_trace.astype(np.float32),
                  "llc_per_chain": estimate.llc_per_chain.astype(np.float32)},
@@ -299,4 +345,5 @@ def make_llc(readout: Callable[[Any, torch.Tensor], torch.Tensor],
         ),
         compute=compute,
         needs_model=True,
+        options=config,
     )

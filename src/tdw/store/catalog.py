@@ -1,5 +1,6 @@
 """The SQLite catalog: the index of a store (families, variants, probes, checkpoints,
-artifacts, jobs, sweeps, and each variant's tags and note).
+artifacts with the options they were computed with, jobs, sweeps, and each variant's tags
+and note).
 
 The catalog runs in WAL mode so a dashboard can read while a job writes, and every
 write is one short transaction. Files are the truth: a catalog row points at a file
@@ -18,7 +19,7 @@ from tdw.errors import StoreError
 
 __all__ = ["Catalog", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -101,7 +102,8 @@ CREATE INDEX IF NOT EXISTS jobs_variant ON jobs(variant, state);
 """
 
 # Each schema version's additions, applied in order to an older store when it is opened.
-# Additions only (new tables, new indexes), so a store stays readable by its own rows.
+# Additions only (new tables, new indexes, new nullable columns at the end of a table), so a
+# store stays readable by its own rows.
 _MIGRATIONS: dict[int, str] = {
     2: """
 CREATE TABLE IF NOT EXISTS sweeps (
@@ -145,7 +147,16 @@ CREATE TABLE IF NOT EXISTS variant_notes (
     updated REAL NOT NULL
 );
 """,
+    4: "",
 }
+
+_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
+    # The canonical JSON of the options an artifact was computed with (tdw.family.analyzer.
+    # options_json); NULL for an analyzer without options and for a row made before schema 4.
+    4: (("artifacts", "options", "TEXT"),),
+}
+"""Each schema version's new columns, ``(table, column, declaration)``, added after the
+table's existing columns (ALTER TABLE, which has no IF NOT EXISTS: see ``_add_columns``)."""
 
 
 class Catalog:
@@ -192,6 +203,8 @@ class Catalog:
         self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:  # a new store: every version's tables, then the version
+            for target in _COLUMNS:
+                self._add_columns(target)
             self._db.executescript("BEGIN IMMEDIATE;" + "".join(_MIGRATIONS.values())
                                    + "INSERT OR IGNORE INTO meta VALUES ('schema_version', "
                                    f"'{SCHEMA_VERSION}');COMMIT;")
@@ -205,8 +218,18 @@ class Catalog:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             # The additions and the new version commit together: a killed migration leaves
             # the old version, and the next opener runs it again (its DDL is idempotent).
+            self._add_columns(target)
             self._db.executescript(f"BEGIN IMMEDIATE;{_MIGRATIONS[target]}UPDATE meta SET "
                                    f"value = '{target}' WHERE key = 'schema_version';COMMIT;")
+
+    def _add_columns(self, target: int) -> None:
+        """Add version ``target``'s new columns unless they exist: looked up and added in
+        one write transaction, so concurrent openers and a rerun after a kill add each once."""
+        with self.transaction() as db:
+            for table, column, declaration in _COLUMNS.get(target, ()):
+                present = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

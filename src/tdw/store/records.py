@@ -6,14 +6,17 @@ checkpoints and artifacts (the files the catalog indexes), and its loaded probe.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tdw.family.analyzer import OPTIONS, options_json
 
 if TYPE_CHECKING:  # the records themselves need no torch
     import torch
 
-__all__ = ["VariantRecord", "CheckpointRecord", "ArtifactRecord", "Probe"]
+__all__ = ["VariantRecord", "CheckpointRecord", "ArtifactRecord", "Probe", "row_options"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,19 @@ class ArtifactRecord:
     sha256: str
     path: str
     bytes: int
+    options: str | None = None  # the options it was made with (options_json); None if none
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ArtifactRecord:
+        """The record of a catalog row (``SELECT *``; columns it does not hold are ignored)."""
+        keys = set(row.keys())
+        return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in keys})
+
+
+def row_options(attrs: Mapping[str, Any]) -> str | None:
+    """What an artifact's catalog row records of its options: the canonical text of its
+    ``options`` attribute, or None if it has none."""
+    return options_json(attrs.get(OPTIONS))
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from tdw.store import sealed, trash
 from tdw.store.atomic import sha256_bytes, sha256_file
 from tdw.store.catalog import Catalog, now
 from tdw.store.placement import INDEXED_TABLES, place
-from tdw.store.records import ArtifactRecord, CheckpointRecord, Probe, VariantRecord
+from tdw.store.records import ArtifactRecord, CheckpointRecord, Probe, VariantRecord, row_options
 from tdw.store.serialisation import (
     FORMAT,
     array_bytes,
@@ -329,7 +329,8 @@ class Store:
         self._place(vid, rel, data, digest, "artifacts",
                     {"variant": vid, "analyzer": schema.analyzer, "epoch": epoch},
                     (vid, schema.analyzer, epoch, schema.version, artifact.probe_sha256,
-                     artifact.checkpoint_sha256, digest, str(rel), len(data), now()))
+                     artifact.checkpoint_sha256, digest, str(rel), len(data), now(),
+                     row_options(artifact.attrs)))
         return digest
 
     def signature(self, vid: str) -> tuple:
@@ -356,10 +357,9 @@ class Store:
     def artifacts(self, vid: str) -> list[ArtifactRecord]:
         """Every artifact the catalog indexes for ``vid``, by analyzer then epoch (no file is
         read: this is what planning compares with the family's analyzers)."""
-        rows = self.catalog.query("SELECT variant, analyzer, epoch, version, probe_sha256, "
-                                  "checkpoint_sha256, sha256, path, bytes FROM artifacts "
-                                  "WHERE variant = ? ORDER BY analyzer, epoch", (vid,))
-        return [ArtifactRecord(**dict(r)) for r in rows]
+        rows = self.catalog.query("SELECT * FROM artifacts WHERE variant = ? ORDER BY "
+                                  "analyzer, epoch", (vid,))
+        return [ArtifactRecord.from_row(r) for r in rows]
 
     def artifact_bytes(self, vid: str, analyzer: str, epoch: int | None
                        ) -> tuple[sqlite3.Row, bytes]:
