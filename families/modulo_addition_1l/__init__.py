@@ -22,7 +22,7 @@ from tdw.library.trajectory import parameter_trajectory
 from tdw.library.turn import grokking_turn
 from tdw.library.weights import effective_dimensionality, make_flatness, parameter_snapshot
 
-from . import data
+from . import data, recipes
 from .grid import D_HEAD, D_MLP, D_MODEL, N_HEADS
 from .init_sweep import COMMAND as INIT_GRADIENTS
 from .pages import PAGES
@@ -50,6 +50,13 @@ PARAMS = (
     Param("lr", "float", 1e-3, "AdamW learning rate", minimum=1e-6, maximum=1.0),
     Param("weight_decay", "float", 1.0, "AdamW weight decay (drives the clean-up phase)",
           minimum=0.0, maximum=100.0),
+    # Not identity: variants made before it existed keep their ids (they are "tdw"); a
+    # miscope variant's id carries the hash of recipe=miscope. See the README.
+    Param("recipe", "str", recipes.DEFAULT_RECIPE,
+          "split and initial weights: tdw (numpy split, TransformerLens 4 bridge init) or "
+          "miscope (the user's earlier tool: torch randperm split, HookedTransformer init, "
+          "frozen biases)",
+          choices=recipes.RECIPES),
 )
 
 
@@ -137,6 +144,7 @@ FAMILY = Family(
     ),
     params=PARAMS,
     model_config=model_config,
+    boot=recipes.make_boot(model_config),  # the recipe's initial weights (recipes.py)
     dataset=data.dataset,
     probe=data.probe,
     train_config=train_config,

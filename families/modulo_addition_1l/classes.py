@@ -113,7 +113,7 @@ def _class_accuracy(inputs: CrossEpochInputs) -> Output:
     values = inputs.values
     p = values["p"]
     epochs = np.asarray(inputs.epochs, dtype=np.int64)  # (checkpoint,)
-    is_train = data.train_mask(p, values["data_seed"], values["train_fraction"]).numpy()
+    is_train = data.split_mask(values).numpy()
     correct = np.stack([a["correct"].reshape(-1) for a in inputs.artifacts["prediction_trace"]]
                        ) > 0  # (checkpoint, a*p+b)
     classes = answer_classes(p)  # (a*p+b,)

@@ -28,7 +28,7 @@ import numpy as np
 from tdw.errors import ParameterError, StoreError, TdwError
 from tdw.family.commands import Command, CommandResult
 from tdw.family.family import variant_id
-from tdw.family.model import boot_model, live_tensors
+from tdw.family.model import boot_variant, live_tensors
 from tdw.family.params import parse_assignments
 from tdw.family.registry import get_family
 from tdw.store.store import Store
@@ -131,7 +131,7 @@ def seed_energies(values: Mapping[str, Any], seed: int) -> tuple[np.ndarray, flo
     """The untrained model of ``values`` with ``model_seed = seed``: its ``(site, freq)``
     gradient rms and training loss, as :mod:`.gradients` measures a checkpoint."""
     values = {**values, "model_seed": seed}
-    model = boot_model(get_family(FAMILY).model_config(values))
+    model = boot_variant(get_family(FAMILY), values, Path("."))  # the recipe's weights
     loss, grads = _loss_gradients(model, answer_logits, data.dataset(values))
     weights = {name: to_numpy(t) for name, t in live_tensors(model).items()}
     functions = site_functions(weights, grads, values["p"], model.cfg.n_heads)
@@ -301,7 +301,7 @@ def sweep_values(store: Store, given: Mapping[str, Any], preset: str | None = No
 def report(result: InitSweep, trained: Trained | None = None, note: str = "") -> str:
     """The sweep as ``tdw init-gradients`` prints it."""
     v, n_freq = result.values, result.rms.shape[-1]
-    n_train = int(data.train_mask(v["p"], v["data_seed"], v["train_fraction"]).sum())
+    n_train = int(data.split_mask(v).sum())
     keys = set(result.keys)
     rows = [[f"{k}*" if k in keys else k] + [
         f"{100 * result.mean[i, k - 1]:.2f} ±{100 * result.spread[i, k - 1]:.2f} "

@@ -238,7 +238,7 @@ def separation_bound(p: int, size: int) -> float:
 def _frequency_viability(inputs: CrossEpochInputs) -> Output:
     values = inputs.values
     p = values["p"]
-    mask = data.train_mask(p, values["data_seed"], values["train_fraction"]).numpy()
+    mask = data.split_mask(values).numpy()
     counts = role_counts(p, mask)  # (role, x)
     keys = sorted(int(k) for k in inputs.artifacts["dominant_frequencies"][-1]
                   .attrs["key_frequencies"])

@@ -13,7 +13,8 @@ def test_builtin_family_is_registered_with_typed_parameters():
     names = [p.name for p in fam.params]
     assert names[:3] == ["p", "model_seed", "data_seed"]
     assert fam.resolve() == {"p": 113, "model_seed": 999, "data_seed": 598, "train_fraction": 0.3,
-                             "n_epochs": 25_000, "lr": 1e-3, "weight_decay": 1.0}
+                             "n_epochs": 25_000, "lr": 1e-3, "weight_decay": 1.0,
+                             "recipe": "tdw"}
 
 
 def test_unknown_family_lists_known_ones():

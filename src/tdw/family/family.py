@@ -118,8 +118,10 @@ class Family:
         boot: ``(values, folder, device) -> model`` for a family whose models are not
             built by ``boot_native(model_config(values))``, e.g. an imported checkpoint
             series booted with ``TransformerBridge.boot_transformers`` from the Hugging
-            Face config stored in the variant's ``folder`` (absolute). The engine loads
-            each checkpoint's weights into it. None: ``boot_native``.
+            Face config stored in the variant's ``folder`` (absolute), or Modulo
+            Addition's ``miscope`` recipe, whose initial weights are HookedTransformer's.
+            Training starts from its weights; the engine loads each checkpoint's weights
+            into it. None: ``boot_native``.
         imported_by: for a family whose variants are imported rather than trained, the
             command that imports one (``tdw import ...``); ``tdw train`` refuses the family
             and names this command instead. Empty for trained families.

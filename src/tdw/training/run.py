@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tdw.errors import TdwError
 from tdw.family.family import Family, variant_id
-from tdw.family.model import boot_model, pick_device
+from tdw.family.model import boot_variant, pick_device
 from tdw.family.registry import get_family
 from tdw.family.schedule import Schedule, parse_schedule
 from tdw.store.records import VariantRecord
@@ -90,7 +90,7 @@ class TrainingRun:
     def execute(self, callbacks: Sequence[Callback] = ()) -> TrainResult:
         fam, values, vid = self.family, self.values, self.variant.id
         config = fam.train_config(values)
-        model = boot_model(fam.model_config(values), self.device)
+        model = boot_variant(fam, values, self.store.path(self.variant.folder), self.device)
         data = fam.dataset(values).to(self.device)
         self.store.ensure_probe(vid, fam.probe(values))
         optimizer = make_optimizer(model, config)
