@@ -54,7 +54,7 @@ PARAMS = (
     # miscope variant's id carries the hash of recipe=miscope. See the README.
     Param("recipe", "str", recipes.DEFAULT_RECIPE,
           "split and initial weights: tdw (numpy split, TransformerLens 4 bridge init) or "
-          "miscope (the user's earlier tool: torch randperm split, HookedTransformer init, "
+          "miscope (MIScope's and Nanda's demo's: torch randperm split, HookedTransformer init, "
           "frozen biases)",
           choices=recipes.RECIPES),
 )

@@ -3,7 +3,7 @@
 Pairs are indexed ``a * p + b`` everywhere (dataset split, probe, analyzer grids), so a
 (p*p,) vector reshapes to a (p, p) grid over (a, b). The split depends on the variant's
 recipe (:mod:`.recipes`): ``tdw`` draws it with numpy and trains in grid order, ``miscope``
-with ``torch.randperm`` and trains in that permutation's order, as the user's tool did.
+with ``torch.randperm`` and trains in that permutation's order, as MIScope did.
 """
 
 from __future__ import annotations

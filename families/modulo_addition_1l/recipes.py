@@ -2,7 +2,7 @@
 
 ``tdw`` (the default) draws the split with ``numpy.random.default_rng(data_seed)`` and
 takes the initial weights of the TransformerLens 4 bridge (``boot_native``, seeded by
-``model_seed``). ``miscope`` is the recipe of the user's earlier tool, MIScope, and of
+``model_seed``). ``miscope`` is the recipe of MIScope and of
 Nanda's Grokking demo: ``torch.manual_seed(data_seed); torch.randperm(p * p)`` with the
 first ``int(p * p * train_fraction)`` pairs for training, and the weights TransformerLens
 2.x's ``HookedTransformer(cfg)`` gives with ``init_weights=True, seed=model_seed``.

@@ -146,6 +146,22 @@ def test_a_schema_3_store_gains_the_options_column_and_its_rows_count_as_options
     assert {i.analyzer for i in plan.items} == {"scaled"} and plan.up_to_date == 3
 
 
+def test_a_migration_killed_after_the_column_or_run_twice_adds_it_once(trained, tmp_path):
+    import shutil
+
+    root, vid = trained
+    shutil.copytree(root, tmp_path / "half")
+    db = sqlite3.connect(tmp_path / "half" / "catalog.sqlite")  # the column, but version 3
+    db.executescript("UPDATE meta SET value = '3' WHERE key = 'schema_version';")
+    db.close()
+    first, second = Store(tmp_path / "half"), Store(tmp_path / "half")  # two openers
+    for store in (first, second):
+        assert store.catalog.one("SELECT value FROM meta")[0] == "4"
+        columns = [r["name"] for r in store.catalog.query("PRAGMA table_info(artifacts)")]
+        assert columns.count("options") == 1
+    assert len(first.artifacts(vid)) == len(Store(root).artifacts(vid))  # no row lost
+
+
 def test_a_new_store_has_the_column_in_the_same_place_as_a_migrated_one(tmp_path):
     columns = [r["name"] for r in Store(tmp_path / "new").catalog.query(
         "PRAGMA table_info(artifacts)")]

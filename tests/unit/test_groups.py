@@ -68,8 +68,8 @@ def test_a_log_curve_is_averaged_in_log_space_and_skips_what_a_log_axis_cannot_s
 # ------------------------------------------------------------------------- pooling
 def test_pooling_groups_the_variants_that_differ_only_in_the_pooled_parameters(store, six):
     variants = _variants(store, six)
-    assert varying(variants) == ["data_seed", "model_seed"]
-    assert default_pool(variants) == ["data_seed", "model_seed"]
+    assert varying(variants) == ["model_seed", "data_seed"]  # in the family's order
+    assert default_pool(variants) == ["model_seed", "data_seed"]
     (everything,) = group_variants(variants, ["data_seed", "model_seed"])
     assert everything.label == "modulo_addition_1l" and len(everything) == 6
     by_data = group_variants(variants, ["model_seed"])
@@ -77,9 +77,9 @@ def test_pooling_groups_the_variants_that_differ_only_in_the_pooled_parameters(s
     assert [[v.id for v in g.members] for g in by_data] == [
         [six[ds, ms] for ms in (1, 2, 3)] for ds in (1, 2)]
     singles = group_variants(variants, [])
-    assert len(singles) == 6 and singles[0].label == "data_seed=1 · model_seed=1"
+    assert len(singles) == 6 and singles[0].label == "model_seed=1 · data_seed=1"
     with pytest.raises(TdwError, match="cannot pool over p: the parameters that vary here "
-                                       "are data_seed, model_seed"):
+                                       "are model_seed, data_seed"):
         group_variants(variants, ["p"])
 
 
@@ -272,3 +272,16 @@ def test_a_poll_rebuild_keeps_the_groups_state(store, six):
     page.poll_variants()
     assert page.compare is not old and page.compare.pool == ["model_seed"]
     assert page.compare.position == 5
+
+
+def test_a_record_from_before_a_parameter_existed_means_its_default(store, six):
+    import json
+
+    old = six[1, 1]
+    params = dict(store.variant(old).params)
+    del params["recipe"]  # as written before the recipe parameter existed
+    with store.catalog.transaction() as db:
+        db.execute("UPDATE variants SET params = ? WHERE id = ?", (json.dumps(params), old))
+    variants = _variants(store, six)
+    assert "recipe" not in store.variant(old).params and variants[0].params["recipe"] == "tdw"
+    assert varying(variants) == ["model_seed", "data_seed"]  # not recipe: both are tdw

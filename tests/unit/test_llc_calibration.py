@@ -84,8 +84,11 @@ def test_no_ok_cell_means_no_recommendation():
 @pytest.mark.parametrize("lrs", [[], [0.0], [-1e-3], [math.nan]])
 def test_a_bad_grid_is_refused_before_any_chain_runs(lrs):
     loss, w = _quadratic()
-    with pytest.raises(ParameterError, match="positive lr"):
+    with pytest.raises(ParameterError, match="positive lr values.*e.g. --lr 1e-5"):
         calibrate(loss, [w], N, lrs=lrs, localizations=[1.0])
+    with pytest.raises(ParameterError, match="positive localization values.*e.g. "
+                                             "--localization 100,1000"):
+        calibrate(loss, [w], N, lrs=[1e-3], localizations=lrs)
 
 
 def test_the_verdict_rules_in_order():
@@ -102,5 +105,5 @@ def test_the_trace_views_headline_states_estimate_drift_and_verdict():
     attrs = {"llc_mean": 12.345, "llc_std": 0.42, "drift": 0.2, "diverged_chains": 0,
              "options": {"chains": 4}}
     assert headline(attrs) == ("LLC 12.3 ± 0.42, drift 0.2, 0 of 4 chains diverged: ok")
-    old = {**attrs, "drift": None, "options": None, "sgld": {"chains": 2}}  # version 1
-    assert headline(old).endswith("drift n/a, 0 of 2 chains diverged: not converged")
+    short = {**attrs, "drift": None, "options": {"chains": 2}}  # too few draws to halve
+    assert headline(short).endswith("drift n/a, 0 of 2 chains diverged: not converged")

@@ -58,6 +58,28 @@ def test_outcomes_are_read_from_the_catalog_and_artifacts_or_say_why_not(store: 
         "not started",)
 
 
+def test_an_artifact_of_an_older_analyzer_is_one_reason_for_every_variant(store, monkeypatch):
+    from tdw.errors import IntegrityError, StoreError
+    from tdw.explore.variant import Variant
+
+    record = recorded_sweep(store, SIX, keys={k: [3] for k in [(7, 1), (7, 2), (11, 3)]})
+    ids = [m.variant for m in sweep_mod.members(store, record.id)]
+
+    def old(self, analyzer, epoch=None):  # as the store says it, naming the variant
+        raise StoreError(f"artifact {analyzer} of {self.id} is version 1, the analyzer is 2")
+
+    monkeypatch.setattr(Variant, "artifact", old)
+    keys = outcomes.measure(store, ids, _outcome("number of key frequencies"))
+    assert keys.missing() == {"out of date: re-run tdw analyze": 3, "not analysed": 3}
+
+    def damaged(self, analyzer, epoch=None):
+        raise IntegrityError(f"{self.id}: sha256 mismatch")
+
+    monkeypatch.setattr(Variant, "artifact", damaged)
+    keys = outcomes.measure(store, ids, _outcome("number of key frequencies"))
+    assert keys.missing() == {"damaged: run tdw verify": 3, "not analysed": 3}
+
+
 def test_an_unknown_outcome_names_the_known_ones():
     with pytest.raises(UnknownNameError, match="final test accuracy"):
         outcomes.outcome(get_family(FAMILY), "final accuracy")
@@ -134,7 +156,36 @@ def test_the_sweeps_page_maps_each_sweep_and_a_click_opens_its_variant(store: St
     smap.source.selected.indices = [4]  # what the tap tool does in the browser
     assert opened == [data["variant"][4]]
     assert smap.source.selected.indices == []  # a second click on it opens it again
+    # a variant without checkpoints (a grey cell while it waits to train) opens nothing
+    store.catalog.execute("DELETE FROM checkpoints WHERE variant = ?", (data["variant"][2],))
+    smap.source.selected.indices = [2]
+    assert opened == [data["variant"][4]]
+    assert f"{data['variant'][2]} has no checkpoints yet: nothing to open." in \
+        smap.note.object
 
+
+
+def test_a_poll_measures_again_only_the_variants_that_changed(store: Store, monkeypatch):
+    from tdw.ui.sweeps import SweepList
+
+    record = recorded_sweep(store, SIX)
+    ids = [m.variant for m in sweep_mod.members(store, record.id)]
+    measured: list[list[str]] = []
+    real = outcomes.measure
+
+    def counting(store_, variants, wanted):
+        measured.append(list(variants))
+        return real(store_, variants, wanted)
+
+    monkeypatch.setattr(outcomes, "measure", counting)
+    page = SweepList(store)
+    assert measured == [ids]  # once, when the card is made
+    page.refresh()
+    assert measured == [ids]  # nothing changed: nothing measured
+    store.update_variant(ids[4], final_test_acc=0.99)
+    page.refresh()
+    assert measured == [ids, [ids[4]]]
+    assert page.cards[record.id].map.source.data["value"].count(99.0) == 1
 
 # ------------------------------------------------------------------ the form
 @pytest.fixture
@@ -176,7 +227,7 @@ def test_the_form_refuses_a_bad_grid_in_the_words_of_the_cli(store, values):
     assert said.replace("'", "&#x27;") in form.plan.object
 
 
-def test_the_form_refuses_a_bad_executor_and_a_name_swept_and_fixed(store):
+def test_the_form_words_its_refusals_in_its_own_terms(store):
     form = _form(store)
     assert not form.start.disabled and "Will sweep 2 variants of modulo_addition_1l on local" \
         in form.plan.object
@@ -184,7 +235,15 @@ def test_the_form_refuses_a_bad_executor_and_a_name_swept_and_fixed(store):
     assert form.start.disabled and "is not an executor" in form.plan.object
     form.executor.value_input = "local:2"
     form.fixed.value_input = "model_seed=3"
-    assert form.start.disabled and "both swept (--grid) and fixed (--set)" in form.plan.object
+    assert form.start.disabled and ("model_seed is swept and also fixed: remove it from the "
+                                    "fixed values") in form.plan.object
+    form.fixed.value_input = ""
+    form.add_row("model_seed", "4")  # the same parameter in a second row
+    assert form.start.disabled and "rows 1 and 2 both sweep model_seed" in form.plan.object
+    for row in list(form.grid):
+        form._remove(row)
+    assert form.start.disabled and "add a swept parameter" in form.plan.object
+    assert form.submit() is None and "add a swept parameter" in form.feedback.object
 
 
 def test_the_form_starts_a_sweep_like_the_cli_and_the_page_shows_its_card(

@@ -13,9 +13,9 @@ tdw uses, has no ``HookedTransformer``), and the same torch as tdw (the fixture 
 torch's generator). The fixture committed with the repository was written with
 transformer-lens 2.18.0 and torch 2.13.0+cpu::
 
-    python3 -m venv /work/tl2venv
-    /work/tl2venv/bin/pip install "torch==2.13.0" "transformer-lens<3" "datasets<4" "pyarrow<19"
-    /work/tl2venv/bin/python families/modulo_addition_1l/tools/miscope_fixture.py
+    python3 -m venv /tmp/tl2 # any throwaway folder
+    /tmp/tl2/bin/pip install "torch==2.13.0" "transformer-lens<3" "datasets<4" "pyarrow<19"
+    /tmp/tl2/bin/python families/modulo_addition_1l/tools/miscope_fixture.py
 
 (``datasets<4`` and ``pyarrow<19``: transformer-lens 2.x imports ``datasets``, and the newest
 ``datasets``/``pyarrow`` need numpy 2, which that transformer-lens does not allow.)

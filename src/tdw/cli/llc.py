@@ -57,7 +57,7 @@ def _advice(cal: Calibration, family: str) -> str:
     return (f"recommended: lr {best.lr:g}, localization {best.localization:g} (the largest ok "
             "step, then the smallest ok localisation).\nPut them into the SGLDConfig the "
             f"family {family} passes to make_llc (modulo_addition_1l's is LLC_CONFIG),\n"
-            f"  SGLDConfig(lr={best.lr!r}, localization={best.localization!r}, ...)\n"
+            f"  SGLDConfig(lr={best.lr:.3g}, localization={best.localization:.3g}, ...)\n"
             "and the next tdw analyze recomputes the llc estimates made with the old settings.")
 
 

@@ -35,7 +35,7 @@ class Variant:
         self.record = self.store.variant(ref)
         self.id = self.record.id
         self.family = get_family(self.record.family)
-        self.params = dict(self.record.params)
+        self.params = self.family.complete(self.record.params)
         self.epochs = tuple(c.epoch for c in self.store.checkpoints(self.id))
         self._analyzers = analyzers_of(self.family)
         # Every artifact of a variant fits easily (0.25 MB per checkpoint at p = 59), and a

@@ -197,6 +197,11 @@ class Family:
                 return p
         raise UnknownNameError(f"parameter of {self.name}", name, [p.name for p in self.params])
 
+    def complete(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored variant's values with every declared parameter: a record written before
+        a parameter existed lacks it, and means its default (its id never carried it)."""
+        return {**{p.name: p.default for p in self.params}, **stored}
+
     def resolve(self, given: Mapping[str, Any] | None = None, *, preset: str | None = None
                 ) -> dict[str, Any]:
         """Typed values for every parameter: preset first, then ``given`` on top, each

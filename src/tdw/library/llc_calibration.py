@@ -111,12 +111,16 @@ class Calibration:
         return gridplot(panels, ncols=len(lrs))
 
 
+_EXAMPLES = {"lr": "--lr 1e-5,3e-5,1e-4",
+             "localization": "--localization 100,1000"}
+
+
 def _grid(name: str, values: Sequence[float]) -> list[float]:
     grid = [float(v) for v in values]
     if not grid or any(not math.isfinite(v) or v <= 0 for v in grid):
         from tdw.errors import ParameterError
         raise ParameterError(f"calibration needs one or more positive {name} values, got "
-                             f"{list(values)}; e.g. --lr 1e-5,3e-5,1e-4")
+                             f"{list(values)}; e.g. {_EXAMPLES.get(name, name)}")
     return grid
 
 

@@ -28,8 +28,9 @@ INIT = "#444444"
 
 
 def _options(attrs) -> dict:
-    """The SGLD settings of an artifact (``options``; ``sgld`` in a version 1 one)."""
-    return attrs.get("options") or attrs["sgld"]
+    """The SGLD settings of an artifact (the store refuses the version 1 artifacts that
+    recorded them only as ``sgld``: they are recomputed)."""
+    return attrs["options"]
 
 
 def headline(attrs) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tdw.errors import TdwError, UnknownNameError
+from tdw.errors import IntegrityError, TdwError, UnknownNameError
 from tdw.explore.variant import Variant
 from tdw.family.family import Family, analyzers_of
 from tdw.store.store import Store
@@ -58,17 +58,28 @@ def _test_accuracy(variant: Variant) -> float:
     return float(value)
 
 
+def _readable(variant: Variant, analyzer: str, epoch: int | None) -> Any:
+    """The artifact, or :class:`Missing` with one reason for every variant alike (the
+    store's message names the variant: a map counts reasons)."""
+    try:
+        return variant.artifact(analyzer, epoch)
+    except IntegrityError:
+        raise Missing("damaged: run tdw verify") from None
+    except TdwError:  # an older version or schema of the analyzer
+        raise Missing("out of date: re-run tdw analyze") from None
+
+
 def _turn(index: int) -> Callable[[Variant], float]:
     def read(variant: Variant) -> float:
         name = variant.family.transition
         if name is None:
             raise Missing(f"{variant.family.name} detects no transition")
-        turn = variant.turn()
-        if turn is not None:
-            return float(turn[index])
-        if -1 in variant.store.artifact_epochs(variant.id).get(name, set()):
+        if -1 not in variant.store.artifact_epochs(variant.id).get(name, set()):
+            raise Missing("not analysed")
+        attrs = _readable(variant, name, None).attrs
+        if attrs.get("turn_epoch") is None:
             raise Missing("no transition found")
-        raise Missing("not analysed")
+        return float(attrs["turn_epoch"] if index == 0 else attrs["confidence"])
     return read
 
 
@@ -77,10 +88,7 @@ def _last_artifact(variant: Variant, analyzer: str) -> Any:
     epochs = variant.store.artifact_epochs(variant.id).get(analyzer)
     if not epochs:
         raise Missing("not analysed")
-    try:
-        return variant.artifact(analyzer, max(epochs))
-    except TdwError as exc:
-        raise Missing(str(exc)) from None
+    return _readable(variant, analyzer, max(epochs))
 
 
 def _llc(variant: Variant) -> float:

@@ -134,12 +134,36 @@ class SweepForm(pn.viewable.Viewer):
             preset="" if self.preset.value == _NO_PRESET else self.preset.value or "",
             analyze=self.analyze.value)
 
+    def _problem(self) -> str | None:
+        """What the form's own layout gets wrong, in the form's terms (the checks behind
+        :meth:`spec` word the same faults in the command line's)."""
+        if not self.grid:
+            return "add a swept parameter (+ swept parameter): a sweep varies at least one"
+        rows: dict[str, list[int]] = {}
+        for number, row in enumerate(self.grid, start=1):
+            rows.setdefault(row.parameter.value, []).append(number)
+        for name, numbers in rows.items():
+            if len(numbers) > 1:
+                return (f"rows {' and '.join(map(str, numbers))} both sweep {name}: give one "
+                        "row all its values, or pick another parameter")
+        fixed = {item.split("=", 1)[0].strip() for item in (self.fixed.value_input or "").split()}
+        if both := sorted(set(rows) & fixed):
+            return (f"{', '.join(both)} {'is' if len(both) == 1 else 'are'} swept and also "
+                    "fixed: remove it from the fixed values")
+        return None
+
+    def _checked(self) -> tuple[SweepSpec, str, list]:
+        """The sweep, its executor and its points, or the refusal (a TdwError)."""
+        if problem := self._problem():
+            raise TdwError(problem)
+        spec = self.spec()
+        executor, points = coordinator.check(self.store, spec, self.executor.value_input or "")
+        return spec, executor, points
+
     def check(self) -> bool:
         """Check the form; say what Start would do, or why it would be refused."""
         try:
-            spec = self.spec()
-            executor, points = coordinator.check(self.store, spec, self.executor.value_input
-                                                 or "")
+            spec, executor, points = self._checked()
         except TdwError as exc:
             self.plan.object = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             self.start.disabled = True
@@ -153,9 +177,7 @@ class SweepForm(pn.viewable.Viewer):
     def submit(self) -> SweepRecord | None:
         """Start the sweep in the background, as ``tdw sweep --background`` does."""
         try:
-            spec = self.spec()
-            executor, points = coordinator.check(self.store, spec, self.executor.value_input
-                                                 or "")
+            spec, executor, points = self._checked()
             record, pid = coordinator.start_sweep(self.store, spec, executor, points)
         except TdwError as exc:
             self.feedback.alert_type, self.feedback.object = "danger", str(exc)

@@ -21,6 +21,7 @@ from typing import Any
 
 import panel as pn
 
+from tdw.errors import TdwError
 from tdw.family.plot.style import PALETTE, figure
 from tdw.family.registry import families
 from tdw.store.store import Store
@@ -193,10 +194,13 @@ class SweepMap(pn.viewable.Viewer):
         record: the sweep.
         members: its variants now.
         on_open: called with a variant's id when its point is clicked, or None.
+        stamps: the variants' catalog stamps now (:func:`tdw.store.listing.variant_stamps`),
+            so that the first :meth:`update` with the same ones measures nothing again.
     """
 
     def __init__(self, store: Store, record: SweepRecord, members: Sequence[SweepMember], *,
-                 on_open: Callable[[str], None] | None = None, **params: Any):
+                 on_open: Callable[[str], None] | None = None,
+                 stamps: Mapping[str, tuple] | None = None, **params: Any):
         super().__init__(**params)
         self.store, self.id, self.on_open = store, record.id, on_open
         self.axes = tuple(record.spec.grid.axes)
@@ -205,7 +209,10 @@ class SweepMap(pn.viewable.Viewer):
                                          value=self.choices[0].name, width=240)
         self.note = pn.pane.HTML("", margin=(0, 10), css_classes=["tdw-sweep-map-note"])
         self.members = list(members)
-        self._seen: tuple = ()
+        self._stamps: Mapping[str, tuple] = stamps or {}
+        self._seen: tuple = tuple((m.variant, m.state, self._stamps.get(m.variant))
+                                  for m in self.members)
+        self._cache: dict[tuple[str, str], tuple] = {}  # (variant, outcome) -> (seen, value, why)
         measured = self._measure()
         self.figure, self.source = map_figure(self.id, self.axes,
                                               map_columns(self.axes, self.members, measured),
@@ -222,15 +229,25 @@ class SweepMap(pn.viewable.Viewer):
         return f"{chosen.name} (%)" if chosen.percent else chosen.name
 
     def _measure(self) -> outcome_mod.Measured:
-        return outcome_mod.measure(self.store, [m.variant for m in self.members],
-                                   self._chosen())
+        """The chosen outcome of every member, measured again only for the members whose
+        state or catalog rows changed since it was last measured (a running sweep changes
+        one or two members between polls; a measure may read an artifact)."""
+        chosen = self._chosen()
+        seen = {m.variant: (m.state, self._stamps.get(m.variant)) for m in self.members}
+        stale = [v for v, s in seen.items() if self._cache.get((v, chosen.name), (None,))[0] != s]
+        if stale:
+            fresh = outcome_mod.measure(self.store, stale, chosen)
+            for vid, value, why in zip(stale, fresh.values, fresh.reasons, strict=True):
+                self._cache[(vid, chosen.name)] = (seen[vid], value, why)
+        rows = [self._cache[(m.variant, chosen.name)] for m in self.members]
+        return outcome_mod.Measured(chosen, tuple(r[1] for r in rows), tuple(r[2] for r in rows))
 
     def update(self, members: Sequence[SweepMember], stamps: Mapping[str, tuple]) -> None:
         """Redraw if the variants' states or catalog rows changed (``stamps``:
         :func:`tdw.store.listing.variant_stamps`), else nothing."""
         seen = tuple((m.variant, m.state, stamps.get(m.variant)) for m in members)
         if seen != self._seen:
-            self._seen, self.members = seen, list(members)
+            self._seen, self.members, self._stamps = seen, list(members), stamps
             self._redraw()
 
     def _redraw(self) -> None:
@@ -254,7 +271,13 @@ class SweepMap(pn.viewable.Viewer):
             return
         variant = self.source.data["variant"][new[0]]
         self.source.selected.indices = []
-        if self.on_open is not None:
+        try:
+            opened = bool(self.store.checkpoints(self.store.variant(variant).id))
+        except TdwError:
+            opened = False
+        if not opened:  # a grey cell: nothing to explore yet
+            self.note.object = html.escape(f"{variant} has no checkpoints yet: nothing to open.")
+        elif self.on_open is not None:
             self.on_open(variant)
 
     def __panel__(self):

@@ -63,7 +63,9 @@ class SweepCard(pn.viewable.Viewer):
         self.title, self.bar, self.status, self.cancel = progress_header("Cancel sweep", 120,
                                                                          self._cancel)
         self.table = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
-        self.map = SweepMap(store, record, sweep_mod.members(store, record.id), on_open=on_open)
+        stamps = listing.variant_stamps(store.catalog) if stamps is None else stamps
+        self.map = SweepMap(store, record, sweep_mod.members(store, record.id), on_open=on_open,
+                            stamps=stamps)
         self.refresh(record, stamps)
 
     def refresh(self, record: sweep_mod.SweepRecord,

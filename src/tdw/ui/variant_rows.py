@@ -130,8 +130,9 @@ def _progress(record: VariantRecord, job: JobRecord | None) -> float | None:
 def _parameters(record: VariantRecord) -> Row:
     fam = families().get(record.family)
     order = [p.name for p in fam.params] if fam is not None else []
-    names = [n for n in order if n in record.params] + sorted(set(record.params) - set(order))
-    return {param_column(n): record.params[n] for n in names}
+    params = fam.complete(record.params) if fam is not None else record.params
+    names = [n for n in order if n in params] + sorted(set(params) - set(order))
+    return {param_column(n): params[n] for n in names}
 
 
 def variant_rows(store: Store, cache: RowCache | None = None) -> list[Row]:

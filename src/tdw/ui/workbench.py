@@ -169,8 +169,7 @@ class Workbench(pn.viewable.Viewer):
         self.compare = ComparePage(self.store, link=page_link, address=False)
         self.variants = VariantTable(self.store, on_compare=self._compare_variants)
         self.variants.param.watch(self._open_variant, "selected")
-        self.sweeps = SweepList(self.store, on_open=lambda v: (setattr(self.explore, "variant", v),
-                                setattr(self.tabs, "active", TABS.index("Explore"))))
+        self.sweeps = SweepList(self.store, on_open=self._show_in_explore)
         pages = {"Explore": self.explore, "Compare": self.compare, "Variants": self.variants,
                  "Train": self.train, "Analyze": self.analyze, "Sweeps": self.sweeps}
         self.tabs = pn.Tabs(*[(name, pages[name]) for name in TABS],
@@ -191,8 +190,11 @@ class Workbench(pn.viewable.Viewer):
 
     def _open_variant(self, event: param.parameterized.Event) -> None:
         if event.new:
-            self.explore.variant = event.new
-            self.tabs.active = TABS.index("Explore")
+            self._show_in_explore(event.new)
+
+    def _show_in_explore(self, variant: str) -> None:
+        self.explore.variant = variant
+        self.tabs.active = TABS.index("Explore")
 
     def _compare_variants(self, variants: list[str]) -> None:
         self.compare.show(variants)
