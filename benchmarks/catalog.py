@@ -26,7 +26,8 @@ FAMILY = "modulo_addition_1l"
 def fill(store: Store, n_variants: int, n_checkpoints: int) -> list[str]:
     """Synthetic rows for ``n_variants`` fully analysed variants; their ids."""
     fam = get_family(FAMILY)
-    versions = {a.name: a.version for a in fam.analyzers}  # up to date: none is stale
+    # up to date, options included: none is stale
+    versions = {a.name: (a.version, a.options_json) for a in fam.analyzers}
     fake = lambda *parts: hashlib.sha256(repr(parts).encode()).hexdigest()  # noqa: E731
     ids = []
     with store.catalog.transaction() as db:
@@ -46,10 +47,12 @@ def fill(store: Store, n_variants: int, n_checkpoints: int) -> list[str]:
             db.executemany("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, 0)",
                            [(vid, e, fake(vid, e), f"{vid}/epoch_{e}", 900_000) for e in epochs])
             db.executemany(
-                "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                "INSERT INTO artifacts (variant, analyzer, epoch, version, probe_sha256, "
+                "checkpoint_sha256, sha256, path, bytes, created, options) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
                 [(vid, name, e, version, fake(vid, "probe"), fake(vid, e), fake(vid, name, e),
-                  f"{vid}/{name}/{e}", 20_000) for name, version in versions.items()
-                 for e in epochs])
+                  f"{vid}/{name}/{e}", 20_000, options)
+                 for name, (version, options) in versions.items() for e in epochs])
     return ids
 
 
