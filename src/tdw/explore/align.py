@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from tdw.errors import TdwError
 from tdw.explore.variant import Variant
+from tdw.family.plot import nearest_index
 
-__all__ = ["ALIGNMENTS", "alignment", "offset", "aligned_positions", "shared_views"]
+__all__ = ["ALIGNMENTS", "alignment", "offset", "epoch_at", "aligned_positions",
+           "shared_views"]
 
 ALIGNMENTS = {"epoch": "epoch", "transition": "epochs since transition"}
 """Each alignment and what a position is called under it."""
@@ -39,6 +41,13 @@ def offset(variant: Variant, align: str) -> int:
                            "by epoch)")
         return turn[0]
     return 0
+
+
+def epoch_at(variant: Variant, position: int, align: str) -> int:
+    """The checkpoint of ``variant`` nearest ``position`` under ``align`` (the earlier of
+    a tie)."""
+    target = position + offset(variant, align)
+    return variant.epochs[nearest_index(variant.epochs, target)]
 
 
 def aligned_positions(variants: list[Variant], align: str) -> list[int]:

@@ -22,7 +22,13 @@ import panel as pn
 import param
 
 from tdw.errors import TdwError
-from tdw.explore.align import ALIGNMENTS, aligned_positions, alignment, shared_views
+from tdw.explore.align import (
+    ALIGNMENTS,
+    aligned_positions,
+    alignment,
+    epoch_at,
+    shared_views,
+)
 from tdw.explore.align import offset as _offset
 from tdw.explore.jupyter import ensure_extension
 from tdw.explore.variant import Variant
@@ -150,11 +156,7 @@ class Compare(pn.viewable.Viewer):
     # -------------------------------------------------------------- logic
     def epochs_at(self, position: int) -> list[int]:
         """Each variant's checkpoint nearest ``position`` under the current alignment."""
-        out = []
-        for v in self.variants:
-            target = position + _offset(v, self.align)
-            out.append(v.epochs[_plot.nearest_index(v.epochs, target)])
-        return out
+        return [epoch_at(v, position, self.align) for v in self.variants]
 
     def note(self, position: int) -> str:
         """What the caption says of ``position``: the checkpoint each variant shows."""

@@ -22,7 +22,14 @@ import panel as pn
 import param
 
 from tdw.errors import TdwError
-from tdw.explore.align import ALIGNMENTS, aligned_positions, alignment, offset, shared_views
+from tdw.explore.align import (
+    ALIGNMENTS,
+    aligned_positions,
+    alignment,
+    epoch_at,
+    offset,
+    shared_views,
+)
 from tdw.explore.groups import (
     BANDS,
     Curve,
@@ -163,8 +170,7 @@ class GroupCompare(pn.viewable.Viewer):
     # -------------------------------------------------------------- logic
     def epochs_at(self, position: int) -> list[list[int]]:
         """Per group, each member's checkpoint nearest ``position``."""
-        return [[v.epochs[_plot.nearest_index(v.epochs, position + offset(v, self.align))]
-                 for v in g.members] for g in self.groups]
+        return [[epoch_at(v, position, self.align) for v in g.members] for g in self.groups]
 
     def _set(self, **changes: Any) -> None:
         """Apply a control's change, or keep the former state and say why it was refused."""
@@ -184,9 +190,7 @@ class GroupCompare(pn.viewable.Viewer):
         position = self.position
         if "align" in changes:  # the first variant keeps its checkpoint, as in Compare
             first = self.variants[0]
-            epoch = first.epochs[_plot.nearest_index(first.epochs,
-                                                     position + offset(first, self.align))]
-            position = epoch - offset(first, changes["align"])
+            position = epoch_at(first, position, self.align) - offset(first, changes["align"])
         regrouped = groups != self.groups
         self.groups = groups
         self.param.update(**changes)
