@@ -122,7 +122,7 @@ def _repeated_metric(model, probe, kind: str, layer: int, n_copies: int,
                              [(f"blocks.{layer}.attn.hook_z", hook)])
         values = metric_at_last(logits, {k: probe[k].repeat(len(copies))
                                          for k in ("correct", "wrong")}, kind)
-        out[start:start + len(copies)] = values.reshape(len(copies), n).mean(1).numpy()
+        out[start:start + len(copies)] = values.reshape(len(copies), n).mean(1).cpu().numpy()
     return out
 
 
@@ -134,8 +134,8 @@ def _answer_metric(inputs: CheckpointInputs) -> Output:
     metric = metric_at_last(logits[torch.arange(len(logits)), probe["last"]], probe, kind)
     source = metric_at_last(last_logits(inputs.model, probe["source_tokens"], probe["last"]),
                             probe, kind)
-    return ({"metric": metric.numpy().astype(np.float32),
-             "source_metric": source.numpy().astype(np.float32)},
+    return ({"metric": metric.cpu().numpy().astype(np.float32),
+             "source_metric": source.cpu().numpy().astype(np.float32)},
             {"metric_name": kind, "mean": float(metric.mean()),
              "accuracy": float((metric > 0).double().mean()),
              "source_mean": float(source.mean()),

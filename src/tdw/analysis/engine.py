@@ -17,17 +17,18 @@ A killed run leaves complete artifacts or none; the next run fills only the gaps
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tdw.analysis.device import device_plan, device_queue
+from tdw.analysis.worker import STATE as _STATE
+from tdw.analysis.worker import init_worker as _init_worker
 from tdw.errors import ParameterError, ProbeMismatchError, TdwError, UnknownNameError
 from tdw.family.analyzer import (
     LOGITS,
@@ -39,14 +40,11 @@ from tdw.family.analyzer import (
 )
 from tdw.family.artifacts import Artifact
 from tdw.family.family import Family, analyzers_of
-from tdw.family.model import boot_variant, load_weights
+from tdw.family.model import check_device, load_weights
 from tdw.family.registry import get_family
 from tdw.family.schedule import parse_schedule
 from tdw.store.records import ArtifactRecord
 from tdw.store.store import Store
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["AnalysisRunConfig", "Plan", "WorkItem", "AnalysisReport", "make_plan", "execute"]
 
@@ -64,7 +62,9 @@ class AnalysisRunConfig:
         checkpoints: a schedule-style spec of epochs (``"0-5000/500,end"``); empty for all
             stored checkpoints. Naming an epoch without a checkpoint is an error.
         force: recompute even up-to-date artifacts.
-        workers: worker processes; 0 for one per CPU core.
+        workers: worker processes; 0 for one per CPU core, or one per GPU on CUDA.
+        device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` (every GPU),
+            ``cuda:N`` or ``mps`` (:mod:`tdw.analysis.device`); checked on creation.
     """
 
     variant: str
@@ -72,12 +72,17 @@ class AnalysisRunConfig:
     checkpoints: str = ""
     force: bool = False
     workers: int = 0
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) \
                 or self.workers < 0:
             raise ParameterError(f"workers must be a whole number >= 0 (0: one per CPU core), "
                                  f"got {self.workers!r}")
+        if not isinstance(self.device, str) or not self.device.strip():
+            raise ParameterError(f"device must be auto, cpu, cuda or cuda:N, got "
+                                 f"{self.device!r}")
+        check_device(self.device)  # a device this machine lacks fails now, before any work
 
 
 @dataclass(frozen=True)
@@ -241,40 +246,6 @@ def _cross_digest(store: Store, vid: str, analyzer: CrossEpochAnalyzer,
 
 
 # ------------------------------------------------------------------ execution
-@dataclass
-class _Worker:
-    """Per-process state: the store, the model, the probe and the final weights, loaded once."""
-
-    store: Store
-    family: Family
-    values: Mapping[str, Any]
-    probe: Mapping[str, torch.Tensor]
-    final_weights: Mapping[str, torch.Tensor]
-    model: Any
-
-
-_STATE: dict[str, _Worker] = {}
-
-
-def _init_worker(root: str, vid: str, probe_sha: str, threads: int) -> None:
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    # torch's own pool, and numpy's and scipy's BLAS (OpenBLAS starts one thread per core in
-    # every process): N workers on N cores must not run N x N threads.
-    torch.set_num_threads(threads)
-    threadpool_limits(limits=threads)
-    store = Store(root)
-    variant = store.variant(vid)
-    family = get_family(variant.family)
-    probe = store.require_probe(vid, probe_sha)  # re-hashes the file: never a changed probe
-    final = store.checkpoints(vid)[-1].epoch
-    model = boot_variant(family, variant.params, store.path(variant.folder), "cpu")
-    model.eval()
-    _STATE["worker"] = _Worker(store, family, variant.params, probe.tensors,
-                               store.load_checkpoint(vid, final), model)
-
-
 def _analyze_checkpoint(vid: str, epoch: int, names: list[str], probe_sha: str
                         ) -> dict[str, float]:
     import torch
@@ -287,7 +258,7 @@ def _analyze_checkpoint(vid: str, epoch: int, names: list[str], probe_sha: str
     activations: dict[str, torch.Tensor] = {}
     with torch.inference_mode():
         if hooks:
-            tokens = w.probe["tokens"]
+            tokens = w.probe["tokens"].to(w.device)
             wanted = set(hooks) - {LOGITS}
             logits, cache = w.model.run_with_cache(tokens, names_filter=lambda n: n in wanted)
             activations = {h: cache[h] for h in wanted}
@@ -308,9 +279,10 @@ def _analyze_checkpoint(vid: str, epoch: int, names: list[str], probe_sha: str
     return seconds
 
 
-def execute(store: Store, plan: Plan, *, workers: int = 0,
+def execute(store: Store, plan: Plan, *, workers: int = 0, device: str = "auto",
             progress: Progress | None = None) -> AnalysisReport:
-    """Fill the plan's gaps: per-checkpoint work in parallel, then cross-epoch analyzers."""
+    """Fill the plan's gaps: per-checkpoint work in parallel on ``device`` (workers and
+    threads by :func:`tdw.analysis.device.device_plan`), then cross-epoch analyzers."""
     import torch
     began = time.perf_counter()
     tasks = sorted(plan.by_epoch().items())
@@ -318,7 +290,9 @@ def execute(store: Store, plan: Plan, *, workers: int = 0,
     total = len(tasks) + len(cross)
     done = 0
     seconds: dict[str, float] = {}
-    n_workers = min(workers or os.cpu_count() or 1, max(1, len(tasks)))
+    machine = device_plan(device, workers=workers, tasks=len(tasks),
+                          lone_threads=torch.get_num_threads())
+    n_workers = machine.workers
 
     def finished(result: Mapping[str, float]) -> None:
         nonlocal done
@@ -329,14 +303,17 @@ def execute(store: Store, plan: Plan, *, workers: int = 0,
             progress(done, total)
 
     if tasks and n_workers == 1:
-        _init_worker(str(store.root), plan.variant, plan.probe_sha256, torch.get_num_threads())
+        _init_worker(str(store.root), plan.variant, plan.probe_sha256, machine.threads,
+                     machine.devices[0])
         for epoch, names in tasks:
             finished(_analyze_checkpoint(plan.variant, epoch, names, plan.probe_sha256))
     elif tasks:
-        with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"),
-                                 initializer=_init_worker,
+        context = get_context("spawn")
+        devices = device_queue(context, machine)  # each worker process takes its own GPU
+        with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
                                  initargs=(str(store.root), plan.variant, plan.probe_sha256,
-                                           1)) as pool:
+                                           machine.threads, machine.devices[0],
+                                           devices)) as pool:
             futures = [pool.submit(_analyze_checkpoint, plan.variant, epoch, names,
                                    plan.probe_sha256) for epoch, names in tasks]
             try:

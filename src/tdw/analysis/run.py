@@ -34,12 +34,14 @@ class AnalysisRun:
     @classmethod
     def prepare(cls, *, variant: str, analyzers: str | Sequence[str] = (),
                 checkpoints: str = "", force: bool = False, workers: int = 0,
-                store: str | Store | None = None) -> AnalysisRun:
-        """Plan the analysis; unknown analyzers or checkpoints raise before any work."""
+                device: str = "auto", store: str | Store | None = None) -> AnalysisRun:
+        """Plan the analysis; unknown analyzers or checkpoints, or a device this machine
+        lacks, raise before any work."""
         store = store if isinstance(store, Store) else Store(store or None)
         names = tuple(n.strip() for n in (analyzers.split(",") if isinstance(analyzers, str)
                                           else analyzers) if n.strip())
-        config = AnalysisRunConfig(store.variant(variant).id, names, checkpoints, force, workers)
+        config = AnalysisRunConfig(store.variant(variant).id, names, checkpoints, force, workers,
+                                   device)
         return cls(store, config, make_plan(store, config))
 
     def describe(self) -> str:
@@ -51,4 +53,5 @@ class AnalysisRun:
         folder = self.store.path(self.store.variant(self.config.variant).folder / "artifacts")
         with exclusive(folder):
             plan = make_plan(self.store, self.config)
-            return execute(self.store, plan, workers=self.config.workers, progress=progress)
+            return execute(self.store, plan, workers=self.config.workers,
+                           device=self.config.device, progress=progress)

@@ -90,7 +90,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                        "tdw sweep status [ID] or tdw sweep cancel ID")
     spec = sweep_mod.SweepSpec.from_cli(args.target, args.grid or [], args.set or [],
                                         preset=args.preset or "", schedule=args.schedule or "",
-                                        analyze=args.analyze, analyzers=args.analyzers or "")
+                                        analyze=args.analyze, analyzers=args.analyzers or "",
+                                        device=args.device)
     executor_spec, points = coordinator.check(store, spec, args.executor)
     if args.dry_run:
         print(f"would sweep {len(points)} variants of {spec.family} on {executor_spec}:")
@@ -103,7 +104,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               f"coordinated in the background (pid {pid}); follow it with: tdw sweep status "
               f"{record.id}; its log: {store.path(f'sweeps/{record.id}/coordinator.log')}")
         return 0
-    executor = open_executor(executor_spec)  # an unreachable scheduler fails before any write
+    # an unreachable scheduler fails before any write
+    executor = open_executor(executor_spec, spec.device)
     try:
         record = sweep_mod.create(store, spec, points, str(executor_spec))
         print(f"sweep {record.id}: {len(points)} variants of {spec.family} on {executor_spec} "
@@ -162,6 +164,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="local[:N] (default: N = cores/2), dask://HOST:PORT (an existing Dask "
                    "scheduler; the store must be on a filesystem every worker sees) or "
                    "dask-local[:N] (a LocalCluster of N worker processes here)")
+    p.add_argument("--device", default="auto", help="where every job runs: auto (CUDA when "
+                   "available), cpu, cuda or cuda:N; on CUDA at most one job per GPU")
     p.add_argument("--background", action="store_true", help="coordinate the sweep in a "
                    "process of its own and return at once; see tdw sweep status")
     p.add_argument("--dry-run", action="store_true", help="list the variants and stop")

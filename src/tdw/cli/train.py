@@ -53,13 +53,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def analyse(store: Store, variant: str, *, analyzers: str = "", checkpoints: str = "",
-            force: bool = False, workers: int = 0, background: bool = False) -> int:
+            force: bool = False, workers: int = 0, device: str = "auto",
+            background: bool = False) -> int:
     """Analyse what is missing of ``variant`` as a job, printing the plan, and follow the
     job unless ``background``; the exit status of ``tdw analyze``. Family commands that
     ask for an analysis (:class:`~tdw.family.commands.CommandResult`) run through here too.
     """
     run, record = launch.start_analysis(store, variant, analyzers=analyzers,
-                                        checkpoints=checkpoints, force=force, workers=workers)
+                                        checkpoints=checkpoints, force=force, workers=workers,
+                                        device=device)
     print(run.describe())
     if record is None:
         return 0
@@ -76,13 +78,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.dry_run:
         run = AnalysisRun.prepare(variant=args.variant, analyzers=args.analyzers or "",
                                   checkpoints=args.checkpoints or "", force=args.force,
-                                  workers=args.workers, store=store)
+                                  workers=args.workers, device=args.device, store=store)
         print(run.describe())
         # With nothing to do the real command queues no job, so nothing can refuse it.
         return 0 if run.plan.empty else _dry_verdict(store, "analyze", run.config.variant)
     return analyse(store, args.variant, analyzers=args.analyzers or "",
                    checkpoints=args.checkpoints or "", force=args.force, workers=args.workers,
-                   background=args.background)
+                   device=args.device, background=args.background)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -94,7 +96,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help="named parameter preset, e.g. quick")
     p.add_argument("--schedule",
                    help="checkpoint schedule, e.g. '0-1500/100,log:1500-25000/40,end'")
-    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when available), cpu, cuda or cuda:N")
     p.add_argument("--background", action="store_true", help="return at once; see tdw jobs")
     p.add_argument("--force", action="store_true", help="retrain a finished variant from scratch")
     p.add_argument("--resume", action="store_true",
@@ -108,7 +111,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--analyzers", help="comma-separated analyzer names (default: all)")
     p.add_argument("--checkpoints", help="epochs to analyse, schedule syntax (default: all)")
     p.add_argument("--force", action="store_true", help="recompute up-to-date artifacts too")
-    p.add_argument("--workers", type=int, default=0, help="worker processes (default: cores)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="worker processes (default: one per core, or one per GPU on CUDA)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when available), cpu, cuda (every GPU) or cuda:N")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop; exit 2, "
                    "saying why, if the real command would be refused (a training job holds "
                    "the variant)")

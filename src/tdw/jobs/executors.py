@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from tdw.errors import TdwError
 from tdw.jobs import jobs
+from tdw.jobs.gpus import GpuSlots, gpu_slots, pins_gpu, wants_gpu
 from tdw.jobs.process import coordinator_lock, spawn
 from tdw.jobs.remote import remove_abandoned_scratch, run_job
 from tdw.store import jobs as job_table
@@ -50,7 +51,7 @@ def share_of_cores(slots: int) -> int:
     return max(1, (os.cpu_count() or 1) // slots) if slots > 1 else 0
 
 
-def local_cluster(workers: int) -> Any:
+def local_cluster(workers: int, gpus: int = 0) -> Any:
     """A ``distributed.LocalCluster`` of ``workers`` single-threaded worker processes that
     leaves this process's environment alone.
 
@@ -60,13 +61,18 @@ def local_cluster(workers: int) -> Any:
     thread. A one-thread run does not reproduce a two-thread run bit for bit, so a resumed
     variant would differ from one trained in a single go. The cluster's jobs get their
     share of the cores explicitly instead (:func:`share_of_cores`).
+
+    With ``gpus``, the cluster has one worker per GPU (at most ``workers``), each declaring
+    the resource ``GPU: 1``; a CUDA job asks for it, so no two jobs share a GPU.
     """
     import dask
     from distributed import LocalCluster
 
+    resources = {"resources": {"GPU": 1}} if gpus else {}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": {}}):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                            dashboard_address=None)
+        return LocalCluster(n_workers=min(workers, gpus) if gpus else workers,
+                            threads_per_worker=1, processes=True, dashboard_address=None,
+                            **resources)
 
 
 def default_slots() -> int:
@@ -135,6 +141,9 @@ class Executor(Protocol):
     slots: int
     """How many jobs it runs at once."""
 
+    gpu: bool
+    """Whether its jobs run on CUDA GPUs, one job per GPU."""
+
     def start(self, store: Store, record: JobRecord) -> None:
         """Start queued job ``record`` (already in the catalog)."""
 
@@ -151,32 +160,50 @@ class Executor(Protocol):
         """Release the executor's resources (connections, a cluster it started)."""
 
 
-def open_executor(spec: ExecutorSpec | str) -> Executor:
-    """A ready executor: a Dask scheduler is reached now, so a wrong address fails before
-    anything is recorded."""
+def open_executor(spec: ExecutorSpec | str, device: str = "auto",
+                  gpus: int | None = None) -> Executor:
+    """A ready executor for jobs on ``device``: a Dask scheduler is reached now, so a wrong
+    address fails before anything is recorded. ``gpus``: this machine's CUDA devices
+    (None: ask torch)."""
     spec = parse_executor(spec) if isinstance(spec, str) else spec
     if spec.kind == "local":
-        return LocalExecutor(spec)
-    return DaskExecutor.connect(spec)
+        return LocalExecutor(spec, device, gpus)
+    return DaskExecutor.connect(spec, device=device, gpus=gpus)
+
+
+def _local_gpus(device: str, gpus: int | None) -> int:
+    if gpus is not None or device == "cpu":
+        return gpus or 0
+    from tdw.analysis.device import cuda_count
+    return cuda_count()
 
 
 class LocalExecutor:
     """Runner processes on this machine (:func:`tdw.jobs.process.spawn`), ``slots`` at a
-    time."""
+    time; on CUDA at most one per GPU, each pinned to a GPU of its own
+    (:mod:`tdw.jobs.gpus`)."""
 
-    def __init__(self, spec: ExecutorSpec = ExecutorSpec("local")):
-        self.spec, self.slots = spec, spec.workers or default_slots()
+    def __init__(self, spec: ExecutorSpec = ExecutorSpec("local"), device: str = "auto",
+                 gpus: int | None = None):
+        gpus = _local_gpus(device, gpus)
+        self.spec, self.slots = spec, gpu_slots(device, gpus, spec.workers or default_slots())
+        self._gpus = GpuSlots(gpus) if pins_gpu(device, gpus) else None
+        self.gpu = wants_gpu(device, gpus)
         self._started: set[int] = set()
 
     def start(self, store: Store, record: JobRecord) -> None:
         # N jobs share the cores: each gets its share of threads rather than all of them.
-        spawn(store, record.id, threads=share_of_cores(self.slots))
+        gpu = self._gpus.take(record.id) if self._gpus is not None else None
+        spawn(store, record.id, threads=share_of_cores(self.slots), gpu=gpu)
         self._started.add(record.id)
 
     def poll(self, store: Store) -> None:
         jobs.reconcile(store)
-        self._started = {i for i in self._started
-                         if jobs.job(store, i).state not in FINISHED}
+        ended = {i for i in self._started if jobs.job(store, i).state in FINISHED}
+        for job_id in ended:
+            if self._gpus is not None:
+                self._gpus.release(job_id)
+        self._started -= ended
 
     def stop(self, store: Store, job_id: int) -> None:
         if jobs.job(store, job_id).state in ACTIVE:
@@ -200,7 +227,8 @@ class DaskExecutor:
     from the last checkpoint. Past that the job is failed with the reason.
     """
 
-    def __init__(self, spec: ExecutorSpec, client: Any, cluster: Any = None):
+    def __init__(self, spec: ExecutorSpec, client: Any, cluster: Any = None,
+                 device: str = "auto"):
         self.spec, self.client, self.cluster = spec, client, cluster
         self.topic = f"tdw-{uuid.uuid4().hex[:12]}"
         self._events: deque[dict[str, Any]] = deque()
@@ -209,18 +237,30 @@ class DaskExecutor:
         self._stopping: set[int] = set()  # jobs whose cancel event is set
         self._lock = threading.Lock()
         client.subscribe_topic(self.topic, self._on_event)
-        self.slots = max(1, sum(w.get("nthreads", 1) for w in
-                                client.scheduler_info()["workers"].values()))
+        workers = client.scheduler_info()["workers"].values()
+        # GPUs the workers declare (dask worker --resources GPU=1); CUDA jobs ask for one.
+        gpus = int(sum(w.get("resources", {}).get("GPU", 0) for w in workers))
+        self.gpu = wants_gpu(device, gpus)
+        if self.gpu and not gpus:
+            raise ExecutorError(
+                f"--device {device}: no worker of the Dask scheduler declares a GPU; start "
+                "each worker of a GPU machine with `dask worker ADDRESS --resources GPU=1` "
+                "(one per GPU, with CUDA_VISIBLE_DEVICES set), or use --device cpu")
+        self.slots = gpu_slots(device, gpus, max(1, sum(w.get("nthreads", 1)
+                                                        for w in workers)))
 
     @classmethod
-    def connect(cls, spec: ExecutorSpec, timeout: float = 10.0) -> DaskExecutor:
-        """Reach the scheduler of ``spec`` (or start a LocalCluster); refuse one with no
-        workers."""
+    def connect(cls, spec: ExecutorSpec, timeout: float = 10.0, *, device: str = "auto",
+                gpus: int | None = None) -> DaskExecutor:
+        """Reach the scheduler of ``spec`` (or start a LocalCluster, with one worker per GPU
+        for jobs on CUDA); refuse one with no workers."""
         from distributed import Client
 
         cluster = None
         if spec.kind == "dask-local":
-            cluster = local_cluster(spec.workers or default_slots())
+            here = _local_gpus(device, gpus)
+            cluster = local_cluster(spec.workers or default_slots(),
+                                    here if wants_gpu(device, here) else 0)
             address = cluster.scheduler_address
         else:
             address = spec.address
@@ -236,7 +276,7 @@ class DaskExecutor:
             raise ExecutorError(f"the Dask scheduler at {address} has no workers; start one "
                                 f"with `dask worker {address}` (on a machine that sees the "
                                 "store at the same path)")
-        return cls(spec, client, cluster)
+        return cls(spec, client, cluster, device)
 
     # ---------------------------------------------------------------- interface
     def start(self, store: Store, record: JobRecord) -> None:
@@ -249,10 +289,13 @@ class DaskExecutor:
         # A cluster started here shares these cores; a remote worker's jobs keep its
         # environment (Dask's default there is OMP_NUM_THREADS=1; see docs/sweeps.md).
         threads = share_of_cores(self.slots) if self.cluster is not None else 0
+        # A CUDA job holds one GPU of its worker; a local cluster's worker N has GPU N.
+        gpu = {"resources": {"GPU": 1}} if self.gpu else {}
         future = self.client.submit(run_job, str(store.root.resolve()), job,
                                     variant_rows(store.catalog, record.variant), self.topic,
-                                    self._cancel_name(record.id), threads=threads, pure=False,
-                                    key=f"tdw-job-{record.id}-{self.topic}")
+                                    self._cancel_name(record.id), threads=threads,
+                                    pin_gpu=self.gpu and self.cluster is not None, pure=False,
+                                    key=f"tdw-job-{record.id}-{self.topic}", **gpu)
         self._futures[record.id] = future
 
     def poll(self, store: Store) -> None:

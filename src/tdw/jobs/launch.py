@@ -20,7 +20,7 @@ from tdw.store.store import Store
 from tdw.training.run import check_training
 
 __all__ = ["TrainingRequest", "validate_training", "training_parameters", "start_training",
-           "start_analysis"]
+           "start_analysis", "analysis_parameters"]
 
 
 @dataclass(frozen=True)
@@ -66,15 +66,20 @@ def start_training(store: Store, request: TrainingRequest) -> JobRecord:
 
 
 def start_analysis(store: Store, variant: str, *, analyzers: str | Sequence[str] = (),
-                   checkpoints: str = "", force: bool = False, workers: int = 0
-                   ) -> tuple[AnalysisRun, JobRecord | None]:
+                   checkpoints: str = "", force: bool = False, workers: int = 0,
+                   device: str = "auto") -> tuple[AnalysisRun, JobRecord | None]:
     """Plan an analysis and, unless there is nothing to do, queue its job."""
     run = AnalysisRun.prepare(variant=variant, analyzers=analyzers, checkpoints=checkpoints,
-                              force=force, workers=workers, store=store)
+                              force=force, workers=workers, device=device, store=store)
     if run.plan.empty:
         return run, None
-    config = run.config
-    record = jobs.submit(store, "analyze", config.variant, {
-        "variant": config.variant, "analyzers": ",".join(config.analyzers),
-        "checkpoints": config.checkpoints, "force": config.force, "workers": config.workers})
+    record = jobs.submit(store, "analyze", run.config.variant, analysis_parameters(run))
     return run, record
+
+
+def analysis_parameters(run: AnalysisRun) -> dict[str, Any]:
+    """The ``analyze.ipynb`` parameters of a prepared analysis."""
+    c = run.config
+    return {"variant": c.variant, "analyzers": ",".join(c.analyzers),
+            "checkpoints": c.checkpoints, "force": c.force, "workers": c.workers,
+            "device": c.device}

@@ -82,7 +82,8 @@ def check_parameters(store: Store, kind: str, variant: str, parameters: Mapping[
         expected_variant = AnalysisRun.prepare(
             variant=values["variant"], analyzers=values["analyzers"],
             checkpoints=values["checkpoints"], force=values["force"],
-            workers=values["workers"], store=store).config.variant
+            workers=values["workers"], device=values["device"],
+            store=store).config.variant
     else:
         return
     if variant != expected_variant:

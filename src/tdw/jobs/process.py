@@ -25,7 +25,7 @@ from tdw.store.locks import held_elsewhere
 from tdw.store.store import Store
 
 __all__ = ["spawn", "alive", "kill", "stop", "runner_alive", "runner_lock", "coordinator_lock",
-           "THREAD_VARIABLES", "SPIN_COUNT", "job_environment"]
+           "THREAD_VARIABLES", "SPIN_COUNT", "CUBLAS_WORKSPACE", "job_environment"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 """The environment variables that cap a job's torch/BLAS threads."""
@@ -44,16 +44,29 @@ The wait changes no number of a run, unlike the thread count (see
 :func:`tdw.training.loop.deterministic`), so it is safe to set for every job."""
 
 
-def job_environment(base: Mapping[str, str], threads: int = 0) -> dict[str, str]:
+CUBLAS_WORKSPACE = ":4096:8"
+"""``CUBLAS_WORKSPACE_CONFIG`` of a job: cuBLAS reproduces its results bit for bit only with
+a fixed workspace (torch's deterministic algorithms raise without it), which a resumed
+CUDA training needs to continue exactly as one run in a single go. Harmless on the CPU."""
+
+
+def job_environment(base: Mapping[str, str], threads: int = 0,
+                    gpu: int | None = None) -> dict[str, str]:
     """The environment of a job's runner, and so of its kernel and workers, from ``base``.
 
-    ``threads`` caps torch/BLAS threads (0 leaves them be). The OpenMP wait is bounded by
-    :data:`SPIN_COUNT` unless ``base`` already says how threads should wait
-    (``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``): a user's own setting wins.
+    ``threads`` caps torch/BLAS threads (0 leaves them be). ``gpu`` pins the job to that
+    CUDA device (``CUDA_VISIBLE_DEVICES``; inside the job it is ``cuda:0``), as a sweep
+    does so that two jobs never share a GPU; None leaves the devices be. The OpenMP wait is
+    bounded by :data:`SPIN_COUNT` unless ``base`` already says how threads should wait
+    (``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``), and ``CUBLAS_WORKSPACE_CONFIG`` is
+    :data:`CUBLAS_WORKSPACE` unless set: a user's own setting wins.
     """
     env = dict(base)
     if threads:
         env.update({name: str(threads) for name in THREAD_VARIABLES})
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    env.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     if "GOMP_SPINCOUNT" not in env and "OMP_WAIT_POLICY" not in env:
         env["GOMP_SPINCOUNT"] = SPIN_COUNT
     # papermill's "python3" kernel may resolve `python` on PATH: make it this interpreter.
@@ -64,18 +77,19 @@ _CHILDREN: dict[int, subprocess.Popen] = {}  # runners started by this process, 
 
 
 def spawn(store: Store, job_id: int, *, die_with_parent: bool = False,
-          threads: int = 0) -> int:
+          threads: int = 0, gpu: int | None = None) -> int:
     """Start the runner of queued job ``job_id`` (``python -m tdw.jobs.runner ROOT ID``),
     record its pid, and return it.
 
     ``die_with_parent`` (Linux) has the kernel kill the runner when this process dies, as a
     Dask worker's runner must: a retry elsewhere may not race an orphan. ``threads`` caps
     the job's torch/BLAS threads (when several jobs share the cores); 0 leaves them be.
-    The runner's environment comes from :func:`job_environment`.
+    ``gpu`` pins the job to one CUDA device. The runner's environment comes from
+    :func:`job_environment`.
     """
     folder = store.path(Path("jobs") / str(job_id))
     folder.mkdir(parents=True, exist_ok=True)
-    env = job_environment(os.environ, threads)
+    env = job_environment(os.environ, threads, gpu)
     with open(folder / "runner.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tdw.jobs.runner", str(store.root), str(job_id)],

@@ -42,13 +42,16 @@ SHARED = ("variants", "jobs")
 
 
 def run_job(root: str, job: dict[str, Any], rows: Rows, topic: str,
-            cancel_event: str, period: float = 0.5, threads: int = 0) -> dict[str, Any]:
+            cancel_event: str, period: float = 0.5, threads: int = 0,
+            pin_gpu: bool = False) -> dict[str, Any]:
     """Run job ``job`` (its ``id``, ``kind``, ``variant``, ``params`` JSON) of the store at
     ``root`` on this Dask worker; returns the final report (job fields and variant rows).
 
     ``rows`` are the variant's catalog rows at submission; progress reports go to the
     Dask event ``topic``; setting the Dask ``Event`` named ``cancel_event`` cancels the job.
     ``threads`` caps the job's torch/BLAS threads; 0 keeps this worker's environment.
+    ``pin_gpu`` (a worker of a local cluster, one per GPU) pins the job to the GPU of the
+    worker's number.
     """
     from distributed import Event, get_worker
 
@@ -71,7 +74,8 @@ def run_job(root: str, job: dict[str, Any], rows: Rows, topic: str,
         plant(local.catalog, rows, job)
         if job["kind"] == "train":
             index_orphan_checkpoints(local, job["variant"])
-        spawn(local, job["id"], die_with_parent=True, threads=threads)
+        spawn(local, job["id"], die_with_parent=True, threads=threads,
+              gpu=int(worker.name) if pin_gpu else None)
         sent_job: dict[str, Any] = {}
         sent_rows: tuple = ()
         since: float | None = None  # progress reports carry rows created since then

@@ -184,11 +184,26 @@ def chain_loss(trace: np.ndarray, burnin: int) -> np.ndarray:
     return np.asarray(trace, dtype=np.float64)[:, burnin:].mean(axis=1)
 
 
-def _generator(seed: int, chain: int) -> torch.Generator:
-    """A CPU generator for stream ``(seed, chain)`` (mixed by numpy's SeedSequence)."""
+def _generator(seed: int, chain: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator on ``device`` for stream ``(seed, chain)`` (mixed by numpy's
+    SeedSequence)."""
     import torch
     state = np.random.SeedSequence([seed, chain]).generate_state(1, np.uint64)[0]
-    return torch.Generator().manual_seed(int(state))
+    return torch.Generator(device=device).manual_seed(int(state))
+
+
+_CHECK_EVERY = 16
+"""Steps between the sampler's questions to the device whether a chain has diverged."""
+
+
+def _masked(values: Sequence[torch.Tensor], steps: int) -> torch.Tensor:
+    """``(steps,)`` losses of one chain: NaN from its first non-finite loss on, and after
+    the last step it ran. Computed on the device, without waiting for it."""
+    import torch
+    trace = torch.stack(list(values))
+    alive = torch.cumprod(torch.isfinite(trace).to(torch.int8), 0).bool()
+    trace = torch.where(alive, trace, torch.full_like(trace, math.nan))
+    return torch.cat([trace, trace.new_full((steps - len(trace),), math.nan)])
 
 
 def sample_llc(loss: BatchLoss, params: Sequence[torch.Tensor], n: int,
@@ -208,29 +223,43 @@ def sample_llc(loss: BatchLoss, params: Sequence[torch.Tensor], n: int,
         raise ValueError(f"need at least one training example, got n={n}")
     nbeta = config.nbeta if config.nbeta is not None else default_nbeta(n)
     batch = None if config.batch_size is None or config.batch_size >= n else config.batch_size
+    device = params[0].device
     start = [p.detach().clone() for p in params]
-    trace = np.full((config.chains, config.steps), np.nan)  # (chain, step)
+    chains: list[torch.Tensor] = []  # per chain (step,) losses, on the device
     half_step, noise_scale = config.lr / 2, math.sqrt(config.lr)
     try:
         with torch.no_grad():
             init_loss = float(loss(None))
         for chain in range(config.chains):
+            # Minibatch indices from a CPU stream; the noise from the same stream on the CPU
+            # (the numbers of every CPU estimate so far) or from one on the parameters'
+            # device, so that no step waits for the host.
             generator = _generator(config.seed, chain)
+            noise_from = generator if device.type == "cpu" else _generator(
+                config.seed, chain, device)
+            values: list[torch.Tensor] = []
+            alive = torch.ones((), dtype=torch.bool, device=device)
             for step in range(config.steps):
                 indices = None if batch is None else torch.randperm(
                     n, generator=generator)[:batch]
                 with torch.enable_grad():
                     value = loss(indices)
                     grads = torch.autograd.grad(value, params)
-                value = float(value.detach())
-                if not math.isfinite(value):
+                value = value.detach()
+                alive = alive & torch.isfinite(value)
+                values.append(value)
+                # A diverged chain stops contributing: its trace is NaN from its first
+                # non-finite loss on (masked below). Asking the device whether it diverged
+                # only every _CHECK_EVERY steps spares the host a wait at every step.
+                if (step + 1) % _CHECK_EVERY == 0 and not bool(alive):
                     break
-                trace[chain, step] = value
                 with torch.no_grad():
                     for p, w0, g in zip(params, start, grads, strict=True):
                         drift = g * nbeta + (p - w0) * config.localization
-                        noise = torch.randn(p.shape, generator=generator).to(p.device, p.dtype)
+                        noise = torch.randn(p.shape, generator=noise_from,
+                                            device=noise_from.device).to(p.device, p.dtype)
                         p.add_(drift, alpha=-half_step).add_(noise, alpha=noise_scale)
+            chains.append(_masked(values, config.steps))
             with torch.no_grad():
                 for p, w0 in zip(params, start, strict=True):
                     p.copy_(w0)
@@ -238,6 +267,7 @@ def sample_llc(loss: BatchLoss, params: Sequence[torch.Tensor], n: int,
         with torch.no_grad():
             for p, w0 in zip(params, start, strict=True):
                 p.copy_(w0)
+    trace = torch.stack(chains).cpu().to(torch.float64).numpy()  # the one wait for the device
     return _estimate(trace, init_loss, nbeta, n, config.burnin)
 
 
@@ -299,7 +329,8 @@ def make_llc(readout: Callable[[Any, torch.Tensor], torch.Tensor],
     declared = asdict(config)
 
     def compute(inputs: CheckpointInputs) -> Output:
-        data = dataset(inputs.values)
+        params_device = next(inputs.model.parameters()).device
+        data = dataset(inputs.values).to(params_device)
         params = list(trainable_parameters(inputs.model).values())
         estimate = sample_llc(minibatch_loss(inputs.model, readout, data), params,
                               int(data.train_tokens.shape[0]), config)

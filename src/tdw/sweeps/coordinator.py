@@ -57,12 +57,14 @@ def _set_member(store: Store, sweep_id: int, position: int, **fields: Any) -> No
 
 
 def _next_job(store: Store, spec: SweepSpec, member: SweepMember, slots: int, *,
-              trained: bool = False) -> JobRecord | None:
+              trained: bool = False, gpu: bool = False) -> JobRecord | None:
     """Record the job the variant needs next (training, else analysis), or None if done.
-    ``trained``: its training job just succeeded, so it must not need training again."""
+    ``trained``: its training job just succeeded, so it must not need training again.
+    ``gpu``: the executor runs the jobs on GPUs."""
     try:
         request = launch.validate_training(store, spec.family, {**spec.fixed, **member.params},
-                                           preset=spec.preset or None, schedule=spec.schedule)
+                                           preset=spec.preset or None, schedule=spec.schedule,
+                                           device=spec.device)
     except AlreadyTrained:
         request = None
     if request is not None and trained:
@@ -80,15 +82,14 @@ def _next_job(store: Store, spec: SweepSpec, member: SweepMember, slots: int, *,
         return record
     if not spec.analyze:
         return None
-    workers = max(1, (os.cpu_count() or 1) // slots)
+    # Its share of the cores on the CPU; on a GPU (the job's own) the engine's default of
+    # one worker per GPU.
+    workers = 0 if gpu else max(1, (os.cpu_count() or 1) // slots)
     run = AnalysisRun.prepare(variant=member.variant, analyzers=spec.analyzers,
-                              workers=workers, store=store)
+                              workers=workers, device=spec.device, store=store)
     if run.plan.empty:
         return None
-    c = run.config
-    record = jobs.record(store, "analyze", c.variant, {
-        "variant": c.variant, "analyzers": ",".join(c.analyzers), "checkpoints": c.checkpoints,
-        "force": c.force, "workers": c.workers})
+    record = jobs.record(store, "analyze", run.config.variant, launch.analysis_parameters(run))
     _set_member(store, member.sweep, member.position, state="analyzing", analyze_job=record.id,
                 error=None)
     return record
@@ -169,7 +170,8 @@ def _coordinate(store: Store, record: SweepRecord, executor: Executor,
                 member = _member(store, sweep_id, position)
                 try:
                     job = _next_job(store, spec, member, executor.slots,
-                                    trained=position in trained)
+                                    trained=position in trained,
+                                    gpu=getattr(executor, "gpu", False))
                 except TdwError as exc:
                     _set_member(store, sweep_id, position, state="failed", error=str(exc))
                     continue
@@ -269,7 +271,7 @@ def start_sweep(store: Store, spec: SweepSpec, executor: ExecutorSpec,
     --background``, the Sweeps page's Start); returns its record and the coordinator's pid.
     An unreachable Dask scheduler fails before anything is written."""
     if executor.kind == "dask":
-        open_executor(executor).close()
+        open_executor(executor, spec.device).close()
     record = create(store, spec, points, str(executor))
     return record, start_background(store, record.id, str(executor))
 
@@ -281,7 +283,7 @@ def _interrupt(signum, frame):  # noqa: ARG001
 def _main(root: str, sweep_id: str, executor: str) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # kill PID stops it as cleanly as a cancel
     store = Store(root)
-    opened = open_executor(executor)
+    opened = open_executor(executor, sweep(store, int(sweep_id)).spec.device)
     try:
         final = run(store, int(sweep_id), opened)
     finally:

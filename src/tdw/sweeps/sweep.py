@@ -20,6 +20,7 @@ from typing import Any
 
 from tdw.errors import TdwError, UnknownNameError
 from tdw.family.family import Family, variant_id
+from tdw.family.model import check_device
 from tdw.family.params import parse_assignments
 from tdw.family.registry import get_family
 from tdw.jobs import jobs
@@ -104,6 +105,8 @@ class SweepSpec:
         schedule: the checkpoint schedule, or empty for the family's default.
         analyze: whether each trained variant is also analysed.
         analyzers: the analyzers to run when analysing; empty for all of the family's.
+        device: where every job of the sweep runs: ``auto`` (CUDA when available), ``cpu``,
+            ``cuda`` or ``cuda:N``; on CUDA at most one job per GPU (:mod:`tdw.jobs.gpus`).
     """
 
     family: str
@@ -113,6 +116,7 @@ class SweepSpec:
     schedule: str = ""
     analyze: bool = False
     analyzers: tuple[str, ...] = ()
+    device: str = "auto"
 
     def key(self) -> str:
         """Canonical JSON: what the catalog stores, and how a re-run finds its sweep."""
@@ -121,6 +125,8 @@ class SweepSpec:
                 "schedule": self.schedule, "analyze": self.analyze}
         if self.analyzers:  # absent when empty, so earlier sweeps keep their keys
             data["analyzers"] = list(self.analyzers)
+        if self.device != "auto":  # likewise
+            data["device"] = self.device
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -128,13 +134,15 @@ class SweepSpec:
         data = json.loads(text)
         grid = Grid(tuple((n, tuple(v)) for n, v in data["grid"]))
         return cls(data["family"], grid, data["fixed"], data["preset"], data["schedule"],
-                   data["analyze"], tuple(data.get("analyzers", ())))
+                   data["analyze"], tuple(data.get("analyzers", ())),
+                   data.get("device", "auto"))
 
     @classmethod
     def from_cli(cls, family: str, grid: Sequence[str], sets: Sequence[str] = (), *,
                  preset: str = "", schedule: str = "", analyze: bool = False,
-                 analyzers: str = "") -> SweepSpec:
-        """The spec of ``tdw sweep``'s arguments; naming ``analyzers`` implies ``analyze``."""
+                 analyzers: str = "", device: str = "auto") -> SweepSpec:
+        """The spec of ``tdw sweep``'s arguments; naming ``analyzers`` implies ``analyze``.
+        A device this machine lacks is refused here, before anything is recorded."""
         fam = get_family(family)
         parsed = Grid.parse(fam, grid)
         fixed = parse_assignments(sets)
@@ -145,8 +153,9 @@ class SweepSpec:
         for name in names:
             if name not in known:
                 raise UnknownNameError(f"analyzer of {fam.name}", name, known)
+        check_device(device)
         return cls(fam.name, parsed, fixed, preset or "", schedule or "",
-                   analyze or bool(names), names)
+                   analyze or bool(names), names, device)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 import panel as pn
 import param
 
+from tdw.analysis.device import device_choices, visible_gpus
 from tdw.analysis.run import AnalysisRun
 from tdw.errors import TdwError
 from tdw.family.registry import families
@@ -20,6 +21,12 @@ from tdw.ui.live import LiveTraining
 from tdw.ui.schedule_editor import ScheduleEditor, SchedulePreview
 
 __all__ = ["TrainPage", "AnalyzePage"]
+
+def _device_picker() -> pn.widgets.Select:
+    """Where a job runs: auto (CUDA when available), the CPU, or one of this machine's GPUs."""
+    return pn.widgets.Select(label="device", options=device_choices(visible_gpus()),
+                             value="auto", width=120)
+
 
 _PLAN_STYLE = ("background:#f6f8fa; border:1px solid #e1e4e8; border-radius:4px; "
                "padding:8px 12px; font-size:12px; white-space:pre-wrap; margin:0")
@@ -40,6 +47,8 @@ class TrainPage(pn.viewable.Viewer):
         self.preview = SchedulePreview()
         self.preview_variant = pn.widgets.Select(label="preview on variant", width=420)
         self.request_text = pn.pane.Markdown("", margin=(0, 10))
+        self.device = _device_picker()
+        self.device.param.watch(lambda e: self._check(), "value")
         self.start = pn.widgets.Button(label="Start training", color="primary", width=160)
         self.start.on_click(self._start)
         self.feedback = pn.pane.Alert("", alert_type="info", visible=False)
@@ -74,7 +83,7 @@ class TrainPage(pn.viewable.Viewer):
         if self.schedule.schedule is None:
             raise TdwError(f"schedule: {self.schedule.error}")
         return launch.validate_training(self.store, self.family.value, self.form.values,
-                                        schedule=self.schedule.spec)
+                                        schedule=self.schedule.spec, device=self.device.value)
 
     def _check(self) -> None:
         n = self._n_epochs()
@@ -124,7 +133,7 @@ class TrainPage(pn.viewable.Viewer):
             pn.pane.Markdown("#### Checkpoint schedule"),
             pn.Row(self.schedule, pn.Column(self.preview_variant, self.preview),
                    sizing_mode="stretch_width"),
-            pn.Row(self.start, self.request_text), self.feedback,
+            pn.Row(self.device, self.start, self.request_text), self.feedback,
             pn.pane.Markdown("#### Training, live"), self.live,
             pn.pane.Markdown("#### Jobs"), self.job_list, sizing_mode="stretch_width")
 
@@ -143,12 +152,13 @@ class AnalyzePage(pn.viewable.Viewer):
         self.checkpoints = pn.widgets.TextInput(
             label="checkpoints (empty: all)", placeholder="e.g. 0-1000/100,end", width=300)
         self.force = pn.widgets.Checkbox(label="recompute up-to-date artifacts", value=False)
+        self.device = _device_picker()
         self.plan_text = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["tdw-plan"])
         self.start = pn.widgets.Button(label="Start analysis", color="primary", width=160)
         self.start.on_click(self._start)
         self.feedback = pn.pane.Alert("", alert_type="info", visible=False)
         self.picker.param.watch(self._pick, "value")
-        for w in (self.analyzers, self.checkpoints, self.force):
+        for w in (self.analyzers, self.checkpoints, self.force, self.device):
             w.param.watch(lambda e: self._plan(), "value")
         self.refresh_variants()
 
@@ -175,7 +185,8 @@ class AnalyzePage(pn.viewable.Viewer):
         try:
             run = AnalysisRun.prepare(
                 variant=self.variant, analyzers=self.analyzers.value,
-                checkpoints=self.checkpoints.value, force=self.force.value, store=self.store)
+                checkpoints=self.checkpoints.value, force=self.force.value,
+                device=self.device.value, store=self.store)
         except TdwError as exc:
             self.plan_text.object = f"<b style='color:#b00'>{html.escape(str(exc))}</b>"
             self.start.disabled = True
@@ -188,7 +199,8 @@ class AnalyzePage(pn.viewable.Viewer):
         try:
             run, record = launch.start_analysis(
                 self.store, self.variant, analyzers=self.analyzers.value,
-                checkpoints=self.checkpoints.value, force=self.force.value)
+                checkpoints=self.checkpoints.value, force=self.force.value,
+                device=self.device.value)
         except TdwError as exc:
             self.feedback.alert_type, self.feedback.object = "danger", str(exc)
         else:
@@ -199,7 +211,8 @@ class AnalyzePage(pn.viewable.Viewer):
         self.feedback.visible = True
 
     def __panel__(self):
-        return pn.Column(self.picker, self.analyzers, pn.Row(self.checkpoints, self.force),
+        return pn.Column(self.picker, self.analyzers,
+                         pn.Row(self.checkpoints, self.device, self.force),
                          pn.pane.Markdown("#### What is missing"), self.plan_text,
                          pn.Row(self.start), self.feedback, pn.pane.Markdown("#### Jobs"),
                          self.job_list, sizing_mode="stretch_width")
