@@ -88,12 +88,13 @@ def analysis_profile(root: Path, n_checkpoints: int = 20) -> tuple[dict[str, flo
 
     The parts of one checkpoint as a worker does them, timed one by one on one thread (as
     each of the engine's worker processes runs): loading the checkpoint, the shared
-    filtered forward pass, each per-checkpoint analyzer of the analysis benchmark; plus
-    the full ``run_with_cache`` that the naive loop repeats for every analyzer reading
+    forward pass (the family's ``probe_forward``, else the bridge's filtered
+    ``run_with_cache``), each per-checkpoint analyzer of the analysis benchmark; plus the
+    full ``run_with_cache`` that the naive loop repeats for every analyzer reading
     activations. Middle checkpoints of the benchmark's 100-checkpoint variant.
     """
     from benchmarks.analysis import _per_checkpoint, trained_variant
-    from tdw.analysis.engine import LOGITS
+    from tdw.analysis.forward import shared_forward
     from tdw.family.analyzer import CheckpointInputs
     from tdw.family.model import load_weights
     from tdw.family.registry import get_family
@@ -126,12 +127,10 @@ def analysis_profile(root: Path, n_checkpoints: int = 20) -> tuple[dict[str, flo
                             store.load_checkpoint(vid, c.epoch))
             timed("loading the checkpoint", lambda w=weights: load_weights(model, w))
             with torch.inference_mode():
-                logits, cache = timed("shared filtered forward (tdw, once)", lambda:
-                                      model.run_with_cache(probe["tokens"],
-                                                           names_filter=hooks.__contains__))
+                activations = timed("shared forward (tdw, once)", lambda:
+                                    shared_forward(fam, model, probe, hooks))
                 timed("full run_with_cache (naive loop, per analyzer reading activations)",
                       lambda: model.run_with_cache(probe["tokens"]))
-            activations = {h: logits if h == LOGITS else cache[h] for h in hooks}
             for analyzer in analyzers:
                 inputs = CheckpointInputs(
                     variant.params, checkpoint.epoch, weights, final, probe,
@@ -166,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             naive_only = "full run_with_cache (naive loop, per analyzer reading activations)"
             ours = {k: v for k, v in parts.items() if k != naive_only}
             tdw_ms = sum(ours.values())
-            naive_ms = tdw_ms - ours["shared filtered forward (tdw, once)"] + \
+            naive_ms = tdw_ms - ours["shared forward (tdw, once)"] + \
                 hooked * parts[naive_only]
             print("analysis, one thread, ms per checkpoint (median of 20 checkpoints):")
             for name, ms in parts.items():

@@ -24,6 +24,7 @@ from tdw.library.weights import effective_dimensionality, make_flatness, paramet
 
 from . import data, recipes
 from .grid import D_HEAD, D_MLP, D_MODEL, N_HEADS
+from .grid_forward import grid_activations, grid_logits, is_grid
 from .init_sweep import COMMAND as INIT_GRADIENTS
 from .pages import PAGES
 from .readout import answer_logits
@@ -93,11 +94,15 @@ def default_schedule(values: Mapping[str, Any]) -> str:
 
 
 def probe_loss(model, probe: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """Cross-entropy over the full (a, b) grid: the loss whose landscape ``flatness`` probes."""
+    """Cross-entropy over the full (a, b) grid: the loss whose landscape ``flatness`` probes
+    (logits from the token tables of ``grid_forward.py``: the bridge's, with a fifth of the
+    arithmetic of the answer-position readout)."""
     import torch
     import torch.nn.functional as F
-    return F.cross_entropy(answer_logits(model, probe["tokens"]).to(torch.float64),
-                           probe["labels"])
+    tokens = probe["tokens"]
+    p = int(tokens[0, 2])
+    logits = grid_logits(model, p) if is_grid(tokens, p) else answer_logits(model, tokens)
+    return F.cross_entropy(logits.to(torch.float64), probe["labels"].to(logits.device))
 
 
 LLC_CONFIG = SGLDConfig(lr=3e-5, localization=1000.0, chains=2, draws=80, burnin=40,
@@ -150,6 +155,7 @@ FAMILY = Family(
     train_config=train_config,
     default_schedule=default_schedule,
     readout=answer_logits,
+    probe_forward=grid_activations,
     analyzers=(*ANALYZERS, parameter_snapshot, block_snapshot,
                effective_dimensionality, singular_values,
                make_flatness(probe_loss), make_llc(answer_logits, data.dataset, LLC_CONFIG)),

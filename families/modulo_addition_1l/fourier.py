@@ -33,6 +33,7 @@ import numpy as np
 
 __all__ = ["basis", "frequencies", "project", "project_2d", "power_by_frequency",
            "power_by_frequency_2d", "nonconstant_power_2d", "frequency_fractions_2d",
+           "frequency_fractions_of_power", "low_frequency_fraction_of_power",
            "low_frequency_fraction_2d"]
 
 
@@ -129,7 +130,11 @@ def frequency_fractions_2d(grid: np.ndarray) -> np.ndarray:
     >>> np.round(frequency_fractions_2d(grid), 6).tolist()
     [0.2, 0.0, 0.0, 0.8, 0.0]
     """
-    by_freq = power_by_frequency_2d(grid)  # (..., freq_a, freq_b)
+    return frequency_fractions_of_power(power_by_frequency_2d(grid))
+
+
+def frequency_fractions_of_power(by_freq: np.ndarray) -> np.ndarray:
+    """:func:`frequency_fractions_2d` from a grid's :func:`power_by_frequency_2d`."""
     own = (np.diagonal(by_freq, axis1=-2, axis2=-1)[..., 1:]  # (..., freq): (k, k)
            + by_freq[..., 1:, 0] + by_freq[..., 0, 1:])  # (k, 0) and (0, k)
     return _shares(own, nonconstant_power_2d(by_freq))
@@ -144,6 +149,10 @@ def low_frequency_fraction_2d(grid: np.ndarray, cutoff: int) -> np.ndarray:
     >>> float(np.round(low_frequency_fraction_2d(grid, cutoff=1), 6))
     0.5
     """
-    by_freq = power_by_frequency_2d(grid)  # (..., freq_a, freq_b)
+    return low_frequency_fraction_of_power(power_by_frequency_2d(grid), cutoff)
+
+
+def low_frequency_fraction_of_power(by_freq: np.ndarray, cutoff: int) -> np.ndarray:
+    """:func:`low_frequency_fraction_2d` from a grid's :func:`power_by_frequency_2d`."""
     low = by_freq[..., : cutoff + 1, : cutoff + 1].sum((-2, -1)) - by_freq[..., 0, 0]
     return _shares(low, nonconstant_power_2d(by_freq))

@@ -66,7 +66,7 @@ from tdw.family.model import live_tensors, loss_and_accuracy
 
 from . import data, fourier
 from .grid import CITE, dominant_frequency, to_numpy
-from .readout import answer_logits
+from .readout import table_logits
 
 if TYPE_CHECKING:
     import torch
@@ -176,7 +176,8 @@ def make_gradient_sites(readout: Callable[[Any, torch.Tensor], torch.Tensor],
 
     def compute(inputs: CheckpointInputs) -> Output:
         p, model = inputs.values["p"], inputs.model
-        loss, grads = _loss_gradients(model, readout, dataset(inputs.values))
+        device = next(model.parameters()).device
+        loss, grads = _loss_gradients(model, readout, dataset(inputs.values).to(device))
         live = live_tensors(model)
         weights = {name: to_numpy(live[name]) for name in _READ}
         functions = site_functions(weights, grads, p, model.cfg.n_heads)
@@ -214,4 +215,4 @@ def make_gradient_sites(readout: Callable[[Any, torch.Tensor], torch.Tensor],
     )
 
 
-ANALYZERS: tuple[Analyzer, ...] = (make_gradient_sites(answer_logits, data.dataset),)
+ANALYZERS: tuple[Analyzer, ...] = (make_gradient_sites(table_logits, data.dataset),)

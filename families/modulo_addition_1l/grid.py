@@ -26,7 +26,9 @@ __all__ = ["D_MODEL", "N_HEADS", "D_HEAD", "D_MLP", "ANSWER", "MLP_POST", "PATTE
 
 # Nanda et al.'s architecture; the family fixes it, variants differ only in their parameters.
 D_MODEL, N_HEADS, D_HEAD, D_MLP = 128, 4, 32, 512
-ANSWER = 2  # the position of '=', where the answer is read
+ANSWER = -1
+"""The position of '=' (the last, 2), where the answer is read; counted from the end
+because the analysis engine's forward (``grid_forward.py``) keeps only that position."""
 MLP_POST = "blocks.0.mlp.hook_post"  # (p*p, 3, d_mlp)
 PATTERN = "blocks.0.attn.hook_pattern"  # (p*p, head, query_pos, key_pos)
 LOGITS = "logits"  # (p*p, 3, p)

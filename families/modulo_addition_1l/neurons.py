@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -115,6 +115,22 @@ def _neuron_grids(inputs: CheckpointInputs) -> np.ndarray:
     return as_grids(to_numpy(inputs.activations[MLP_POST][:, ANSWER]), p)
 
 
+_LAST_POWER: list[tuple[Any, np.ndarray]] = []
+"""``[(activations, power)]``: the last checkpoint's neuron power spectra, which both
+neuron_freq_clusters and coarseness read; the engine hands both the same activation tensor,
+so the second finds it here (the tensor is held, so its identity cannot be reused)."""
+
+
+def _neuron_power(inputs: CheckpointInputs, grids: np.ndarray | None = None) -> np.ndarray:
+    """``(neuron, freq_a, freq_b)`` :func:`.fourier.power_by_frequency_2d` of every neuron
+    (``grids``: :func:`_neuron_grids`, when the caller has them)."""
+    post = inputs.activations[MLP_POST]
+    if not (_LAST_POWER and _LAST_POWER[0][0] is post):
+        grids = _neuron_grids(inputs) if grids is None else grids
+        _LAST_POWER[:] = [(post, fourier.power_by_frequency_2d(grids))]
+    return _LAST_POWER[0][1]
+
+
 def _neuron_freq_clusters(inputs: CheckpointInputs) -> Output:
     """Each neuron's share of variance over the (a, b) grid per frequency, and the clusters.
 
@@ -128,7 +144,7 @@ def _neuron_freq_clusters(inputs: CheckpointInputs) -> Output:
     grid, to tell strong neurons from nearly dead ones.
     """
     grids = _neuron_grids(inputs)  # (neuron, a, b)
-    fraction = fourier.frequency_fractions_2d(grids)  # (neuron, freq)
+    fraction = fourier.frequency_fractions_of_power(_neuron_power(inputs, grids))  # (neuron, freq)
     dominant = dominant_frequency(fraction)  # (neuron,)
     specialised = dominant[fraction.max(-1) >= SPECIALISED]  # (n_specialised,)
     count = np.bincount(specialised, minlength=fraction.shape[-1] + 1)[1:]  # (freq,)
@@ -158,7 +174,7 @@ def _coarseness(inputs: CheckpointInputs) -> Output:
     """
     p = inputs.values["p"]
     cutoff = low_cutoff(p)
-    coarse = fourier.low_frequency_fraction_2d(_neuron_grids(inputs), cutoff)  # (neuron,)
+    coarse = fourier.low_frequency_fraction_of_power(_neuron_power(inputs), cutoff)  # (neuron,)
     return ({"coarseness": coarse.astype(np.float32)},
             {"mean": float(coarse.mean()), "median": float(np.median(coarse)),
              "fraction_coarse": float((coarse >= COARSE).mean()), "low_cutoff": cutoff})

@@ -8,9 +8,10 @@ catalog query, so a rerun with nothing to do answers at once.
 
 :func:`execute` analyses each planned checkpoint once: it loads the (hash-verified)
 weights, runs **one** forward pass on the probe with only the hooks the planned analyzers
-declared (``names_filter``), hands every analyzer its slice, and writes each artifact
-atomically. Checkpoints are spread over worker processes, each holding one checkpoint's
-activations at a time. Cross-epoch analyzers run afterwards on the stored artifacts.
+declared (the family's ``probe_forward`` when it has one, else the bridge's
+``run_with_cache`` with a ``names_filter``), hands every analyzer its slice, and writes
+each artifact atomically. Checkpoints are spread over worker processes, each holding one
+checkpoint's activations at a time. Cross-epoch analyzers run afterwards on the stored artifacts.
 A killed run leaves complete artifacts or none; the next run fills only the gaps.
 """
 
@@ -27,11 +28,11 @@ from multiprocessing import get_context
 import numpy as np
 
 from tdw.analysis.device import device_plan, device_queue
+from tdw.analysis.forward import shared_forward
 from tdw.analysis.worker import STATE as _STATE
 from tdw.analysis.worker import init_worker as _init_worker
 from tdw.errors import ParameterError, ProbeMismatchError, TdwError, UnknownNameError
 from tdw.family.analyzer import (
-    LOGITS,
     Analyzer,
     CheckpointInputs,
     CrossEpochAnalyzer,
@@ -255,16 +256,8 @@ def _analyze_checkpoint(vid: str, epoch: int, names: list[str], probe_sha: str
     checkpoint_sha = w.store.checkpoint(vid, epoch).sha256
     load_weights(w.model, weights, source=f"checkpoint {epoch} of {vid}")
     hooks = sorted({h for a in chosen for h in a.hooks})
-    activations: dict[str, torch.Tensor] = {}
     with torch.inference_mode():
-        if hooks:
-            tokens = w.probe["tokens"].to(w.device)
-            wanted = set(hooks) - {LOGITS}
-            logits, cache = w.model.run_with_cache(tokens, names_filter=lambda n: n in wanted)
-            activations = {h: cache[h] for h in wanted}
-            if LOGITS in hooks:
-                activations[LOGITS] = logits
-            del cache
+        activations = shared_forward(w.family, w.model, w.probe, hooks) if hooks else {}
     seconds: dict[str, float] = {}
     for analyzer in chosen:
         began = time.perf_counter()

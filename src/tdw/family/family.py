@@ -102,6 +102,13 @@ class Family:
             position, or ``(batch, pos, d_vocab_out)`` logits for a per-position loss;
             the training loss and accuracy are computed on these (see
             :func:`tdw.family.model.loss_and_accuracy`).
+        probe_forward: ``(model, probe, hooks) -> {hook: tensor}``, a faster forward pass
+            on the probe for the analysis engine's shared forward, or None when it cannot
+            compute every hook asked for (the engine then runs the bridge's
+            ``run_with_cache``). It must equal the bridge's hooks in exact arithmetic
+            (a test should hold it to them), but may keep only the positions the family's
+            analyzers read (Modulo Addition's keeps the answer position, as a position
+            axis of length one). ``LOGITS`` names the logits. None: always the bridge.
         analyzers: the family's per-checkpoint analyzers (:class:`~tdw.family.analyzer.Analyzer`).
         cross_epoch: analyzers over all checkpoints
             (:class:`~tdw.family.analyzer.CrossEpochAnalyzer`).
@@ -155,6 +162,8 @@ class Family:
     readout: Callable[[Any, torch.Tensor], torch.Tensor] = field(
         default=lambda model, tokens: model(tokens)[:, -1, :]
     )
+    probe_forward: Callable[[Any, Mapping[str, torch.Tensor], frozenset[str]],
+                            Mapping[str, torch.Tensor] | None] | None = None
     analyzers: tuple[Any, ...] = ()
     cross_epoch: tuple[Any, ...] = ()
     views: tuple[Any, ...] = ()

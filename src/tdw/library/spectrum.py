@@ -32,7 +32,7 @@ import numpy as np
 
 from tdw.family.analyzer import Analyzer, CheckpointInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
-from tdw.library.weights import weight_matrices
+from tdw.library.weights import singular_values_of
 
 __all__ = ["TOP_FRACTION", "top_count", "spectrum_measures", "singular_values"]
 
@@ -74,11 +74,8 @@ def spectrum_measures(values: np.ndarray) -> dict[str, float]:
 
 def _singular_values(inputs: CheckpointInputs) -> Output:
     """Every 2-D weight's singular values (float64 SVD), NaN-padded, and their summaries."""
-    import torch
-
-    names = weight_matrices(inputs.weights)
-    spectra = [torch.linalg.svdvals(inputs.weights[name].detach().to("cpu", torch.float64)
-                                    ).numpy() for name in names]  # each (rank,), descending
+    by_name = singular_values_of(inputs.weights)  # each (rank,), descending
+    names, spectra = list(by_name), list(by_name.values())
     width = max((s.size for s in spectra), default=0)
     padded = np.full((len(names), width), np.nan, dtype=np.float32)  # (matrix, index)
     for row, s in zip(padded, spectra, strict=True):

@@ -31,6 +31,7 @@ __all__ = [
     "flatten", "random_projection", "participation_ratio", "weight_matrices",
     "trainable_parameters",
     "direction", "parameter_snapshot", "effective_dimensionality", "make_flatness",
+    "singular_values_of",
     "readout_cross_entropy",
 ]
 
@@ -133,10 +134,33 @@ def weight_matrices(weights: Mapping[str, torch.Tensor]) -> list[str]:
     return sorted(name for name, tensor in weights.items() if tensor.ndim == 2)
 
 
+_LAST_SPECTRA: list[tuple[tuple, dict[str, np.ndarray]]] = []
+"""``[(key, spectra)]``: the last checkpoint's singular values, which both
+``effective_dimensionality`` and ``singular_values`` (:mod:`tdw.library.spectrum`) read.
+The key holds every matrix with its in-place version, so a tensor changed in place, or
+another checkpoint's, is never answered from here."""
+
+
+def singular_values_of(weights: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """``{name: (rank,) float64 singular values, descending}`` of each 2-D tensor of
+    ``weights`` (:func:`weight_matrices`), computed once per checkpoint."""
+    import torch
+    names = weight_matrices(weights)
+    key = tuple((name, weights[name], weights[name]._version) for name in names)
+    if not (_LAST_SPECTRA and len(_LAST_SPECTRA[0][0]) == len(key) and all(
+            n == m and a is b and u == v
+            for (n, a, u), (m, b, v) in zip(_LAST_SPECTRA[0][0], key, strict=True))):
+        spectra = {name: torch.linalg.svdvals(weights[name].detach().to("cpu", torch.float64)
+                                              ).numpy() for name in names}
+        _LAST_SPECTRA[:] = [(key, spectra)]
+    return _LAST_SPECTRA[0][1]
+
+
 def _effective_dimensionality(inputs: CheckpointInputs) -> Output:
-    names = weight_matrices(inputs.weights)
-    ratios = [participation_ratio(inputs.weights[name]) for name in names]
-    return {"participation_ratio": np.array(ratios, dtype=np.float32)}, {"matrices": names}
+    spectra = singular_values_of(inputs.weights)
+    ratios = [(s ** 2).sum() ** 2 / (s ** 4).sum() for s in spectra.values()]
+    return ({"participation_ratio": np.array(ratios, dtype=np.float32)},
+            {"matrices": list(spectra)})
 
 
 effective_dimensionality = Analyzer(
@@ -234,18 +258,23 @@ def make_flatness(loss_fn: Callable[[Any, Mapping[str, torch.Tensor]], torch.Ten
     if n_directions < 1:
         raise ValueError(f"flatness needs at least one direction, got {n_directions}")
 
+    steps: dict[tuple, list[dict[str, torch.Tensor]]] = {}  # the same at every checkpoint
+
     def compute(inputs: CheckpointInputs) -> Output:
         import torch
         params = trainable_parameters(inputs.model)
         base = {name: t.detach().clone() for name, t in params.items()}
         shapes = {name: tuple(t.shape) for name, t in base.items()}
+        key = tuple(sorted(shapes.items()))
+        if key not in steps:  # drawn once per process (a few ms each), kept for the next
+            steps.clear()
+            steps[key] = [{name: radius * d for name, d in direction(shapes, seed, i).items()}
+                          for i in range(n_directions)]
         with torch.no_grad():
             base_loss = float(loss_fn(inputs.model, inputs.probe))
             try:
-                losses = []
-                for index in range(n_directions):
-                    step = {name: radius * d for name, d in direction(shapes, seed, index).items()}
-                    losses.append(_perturbed_loss(loss_fn, inputs, params, base, step))
+                losses = [_perturbed_loss(loss_fn, inputs, params, base, step)
+                          for step in steps[key]]
             finally:
                 for name, tensor in params.items():
                     tensor.copy_(base[name])
