@@ -78,16 +78,19 @@ def tdw_analysis(store: Store, vid: str, names: tuple[str, ...] = (), force: boo
 
 def _agree(store: Store, vid: str, out: Path, names: tuple[str, ...]) -> str:
     fam = get_family(store.variant(vid).family)
-    compared, whole, moved = 0, 0, 0
+    floats, whole, moved = 0, 0, 0
     for checkpoint in store.checkpoints(vid):
         for analyzer in (a for a in fam.analyzers if a.name in names):
             ours = store.load_artifact(vid, analyzer.schema, checkpoint.epoch).arrays
             theirs = np.load(out / f"{analyzer.name}_{checkpoint.epoch}.npz")
             for name, array in ours.items():
-                compared += 1
+                where = f"{analyzer.name}.{name} at epoch {checkpoint.epoch}"
                 if array.dtype.kind != "f":  # counts and argmaxes: see below
-                    whole += array.size
-                    moved += int((array != theirs[name]).sum())
+                    differ = int((array != theirs[name]).sum())
+                    if differ > max(2, array.size // 10):
+                        raise AssertionError(f"{where}: {differ} of {array.size} entries differ "
+                                             "between tdw and the naive loop")
+                    whole, moved = whole + array.size, moved + differ
                     continue
                 # float32 rounding (the two forwards add in other orders) reaches 1e-4 in
                 # measures of nearly degenerate geometry (angles of points near a centre)
@@ -96,17 +99,18 @@ def _agree(store: Store, vid: str, out: Path, names: tuple[str, ...]) -> str:
                 if not np.allclose(array, theirs[name], rtol=max(1e-3, 2 * ulp),
                                    atol=max(1e-5, 2 * ulp * np.abs(array).max(initial=0)),
                                    equal_nan=True):
-                    raise AssertionError(f"{analyzer.name}.{name} at epoch {checkpoint.epoch}: "
-                                         f"tdw and the naive loop disagree: {array} against "
-                                         f"{theirs[name]}")
+                    raise AssertionError(f"{where}: tdw and the naive loop disagree: {array} "
+                                         f"against {theirs[name]}")
+                floats += 1
     # An argmax over near-equal values (a neuron's frequency shares at initialisation) may
-    # fall the other way under that rounding, and a count of them with it: a few, not more.
-    if moved > 0.02 * whole:
+    # fall the other way under that rounding, and a count of them with it: a few entries of
+    # an array (two for a count that moved), a few in a thousand in all; not more.
+    if moved > 0.005 * whole:
         raise AssertionError(f"{moved} of {whole} integer entries differ between tdw and the "
                              "naive loop: more than rounding at near ties explains")
-    return (f"{compared} arrays equal within 1e-3 relative (float16 ones within two units in "
-            f"the last place); {moved} of {whole:,} integer entries (argmaxes, counts) differ, "
-            "at near ties")
+    return (f"{floats} float arrays equal within 1e-3 relative (float16 ones within two units "
+            f"in the last place); {moved} of {whole:,} integer entries (argmaxes, counts) "
+            "differ, at near ties")
 
 
 SAMPLERS = ("llc",)

@@ -61,10 +61,10 @@ SITES = ("resid_post", "attn_out", "mlp_out", "resid_pre")
 """The sites, in the order of the ``site`` axis: the block's output, then its terms. The
 output comes first because a view's site selector starts at 0."""
 HOOKS = {
-    "resid_post": "blocks.0.hook_resid_post",  # (p*p, 3, d_model)
-    "attn_out": "blocks.0.hook_attn_out",  # (p*p, 3, d_model)
-    "mlp_out": "blocks.0.hook_mlp_out",  # (p*p, 3, d_model)
-    "resid_pre": "blocks.0.hook_resid_pre",  # (p*p, 3, d_model)
+    "resid_post": "blocks.0.hook_resid_post",  # (p*p, pos, d_model), as in grid.py
+    "attn_out": "blocks.0.hook_attn_out",  # (p*p, pos, d_model)
+    "mlp_out": "blocks.0.hook_mlp_out",  # (p*p, pos, d_model)
+    "resid_pre": "blocks.0.hook_resid_pre",  # (p*p, pos, d_model)
 }
 MATRIX_SITES = 3
 """The class x class matrices and the centroids in the residual basis are stored for the

@@ -29,9 +29,11 @@ D_MODEL, N_HEADS, D_HEAD, D_MLP = 128, 4, 32, 512
 ANSWER = -1
 """The position of '=' (the last, 2), where the answer is read; counted from the end
 because the analysis engine's forward (``grid_forward.py``) keeps only that position."""
-MLP_POST = "blocks.0.mlp.hook_post"  # (p*p, 3, d_mlp)
+# The hooks' shapes: the position axis has 3 entries from the bridge, 1 (the answer) from
+# the engine's table forward (grid_forward.py); read position ANSWER.
+MLP_POST = "blocks.0.mlp.hook_post"  # (p*p, pos, d_mlp)
 PATTERN = "blocks.0.attn.hook_pattern"  # (p*p, head, query_pos, key_pos)
-LOGITS = "logits"  # (p*p, 3, p)
+LOGITS = "logits"  # (p*p, pos, p)
 
 CITE = "Nanda et al. 2023, arXiv:2301.05217"
 

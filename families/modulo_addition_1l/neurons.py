@@ -116,19 +116,26 @@ def _neuron_grids(inputs: CheckpointInputs) -> np.ndarray:
 
 
 _LAST_POWER: list[tuple[Any, np.ndarray]] = []
-"""``[(activations, power)]``: the last checkpoint's neuron power spectra, which both
-neuron_freq_clusters and coarseness read; the engine hands both the same activation tensor,
-so the second finds it here (the tensor is held, so its identity cannot be reused)."""
+"""``[(weak reference to the activations, power)]``: the last checkpoint's neuron power
+spectra, which both neuron_freq_clusters and coarseness read; the engine hands both the
+same activation tensor, so the second finds them here. The key is the tensor's identity
+alone (activations made under ``torch.inference_mode`` keep no in-place version): the
+engine never changes them, and a tensor changed in place between the two analyzers would
+be answered from here."""
 
 
 def _neuron_power(inputs: CheckpointInputs, grids: np.ndarray | None = None) -> np.ndarray:
     """``(neuron, freq_a, freq_b)`` :func:`.fourier.power_by_frequency_2d` of every neuron
     (``grids``: :func:`_neuron_grids`, when the caller has them)."""
+    import weakref
     post = inputs.activations[MLP_POST]
-    if not (_LAST_POWER and _LAST_POWER[0][0] is post):
-        grids = _neuron_grids(inputs) if grids is None else grids
-        _LAST_POWER[:] = [(post, fourier.power_by_frequency_2d(grids))]
-    return _LAST_POWER[0][1]
+    if _LAST_POWER and _LAST_POWER[0][0]() is post:
+        return _LAST_POWER[0][1]
+    grids = _neuron_grids(inputs) if grids is None else grids
+    power = fourier.power_by_frequency_2d(grids)
+    power.flags.writeable = False  # shared by two analyzers
+    _LAST_POWER[:] = [(weakref.ref(post), power)]
+    return power
 
 
 def _neuron_freq_clusters(inputs: CheckpointInputs) -> Output:

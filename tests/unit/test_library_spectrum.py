@@ -194,3 +194,18 @@ def test_the_concentration_lines_hold_the_artifacts(context) -> None:
     epochs, mean = view.trace.values(context)
     assert epochs == [0, 10, 20] and mean[-1] == pytest.approx((1.4 + columns[
         "stable_rank"]["ys"][1][-1] + 8) / 3, rel=1e-5)
+
+
+def test_the_shared_spectra_follow_in_place_changes_and_inference_tensors():
+    from tdw.library.weights import singular_values_of
+
+    weights = {"w.weight": torch.randn(6, 4, generator=torch.Generator().manual_seed(0))}
+    first = singular_values_of(weights)
+    assert singular_values_of(weights) is first  # the second analyzer's read: reused
+    assert not first["w.weight"].flags.writeable  # shared, so read-only
+    weights["w.weight"].mul_(2)  # changed in place: computed again
+    np.testing.assert_allclose(singular_values_of(weights)["w.weight"],
+                               2 * first["w.weight"], rtol=1e-12)
+    with torch.inference_mode():  # no version counter: computed, not cached
+        frozen = {"w.weight": torch.ones(3, 3)}
+    assert singular_values_of(frozen)["w.weight"][0] == pytest.approx(3.0)

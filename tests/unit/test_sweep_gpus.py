@@ -127,6 +127,8 @@ def test_dask_cuda_jobs_ask_for_a_gpu_resource(store: Store, monkeypatch):
     assert submitted["resources"] == {"GPU": 1}
     assert submitted["pin_gpu"] is False  # a remote worker is given its GPU by its owner
     assert start(_dask("auto", gpu_workers, cluster="here"), 2)["pin_gpu"] is True
+    # cuda:N names its GPU itself: pinned to worker N's GPU, only GPU 0 would be visible
+    assert start(_dask("cuda:1", gpu_workers, cluster="here"), 4)["pin_gpu"] is False
     cpu = _dask("cpu", gpu_workers)
     assert not cpu.gpu and cpu.slots == 8
     assert "resources" not in start(cpu, 3)
@@ -144,6 +146,25 @@ def test_the_job_environment_fixes_the_cublas_workspace_and_pins_a_gpu():
     assert job_environment({"CUBLAS_WORKSPACE_CONFIG": ":16:8"})[
         "CUBLAS_WORKSPACE_CONFIG"] == ":16:8"  # the user's own setting wins
     assert job_environment({}, gpu=1)["CUDA_VISIBLE_DEVICES"] == "1"
+    # a scheduler that gave this process GPUs 2 and 3: index 1 is physical GPU 3
+    given = {"CUDA_VISIBLE_DEVICES": "2,3"}
+    assert job_environment(given, gpu=1)["CUDA_VISIBLE_DEVICES"] == "3"
+    uuids = {"CUDA_VISIBLE_DEVICES": "GPU-aa, GPU-bb"}
+    assert job_environment(uuids, gpu=0)["CUDA_VISIBLE_DEVICES"] == "GPU-aa"
+    with pytest.raises(TdwError, match="not among CUDA_VISIBLE_DEVICES=2,3"):
+        job_environment(given, gpu=2)
+
+
+def test_a_job_that_fails_to_start_gives_its_gpu_back(store: Store, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("no such file")
+
+    monkeypatch.setattr(executors, "spawn", refuse)
+    local = LocalExecutor(ExecutorSpec("local", workers=2), "auto", gpus=1)
+    for job_id in (1, 2):  # without the release, job 2 would find the only GPU held
+        with pytest.raises(OSError):
+            local.start(store, _Record(job_id))
+    assert local.idle()
 
 
 def test_the_sweep_device_is_kept_in_its_key_and_reaches_every_job(store: Store):

@@ -109,6 +109,8 @@ class Family:
             (a test should hold it to them), but may keep only the positions the family's
             analyzers read (Modulo Addition's keeps the answer position, as a position
             axis of length one). ``LOGITS`` names the logits. None: always the bridge.
+            A family made from another with ``dataclasses.replace`` inherits it: pass
+            ``probe_forward=None`` when its analyzers read positions the original's skip.
         analyzers: the family's per-checkpoint analyzers (:class:`~tdw.family.analyzer.Analyzer`).
         cross_epoch: analyzers over all checkpoints
             (:class:`~tdw.family.analyzer.CrossEpochAnalyzer`).

@@ -194,7 +194,12 @@ class LocalExecutor:
     def start(self, store: Store, record: JobRecord) -> None:
         # N jobs share the cores: each gets its share of threads rather than all of them.
         gpu = self._gpus.take(record.id) if self._gpus is not None else None
-        spawn(store, record.id, threads=share_of_cores(self.slots), gpu=gpu)
+        try:
+            spawn(store, record.id, threads=share_of_cores(self.slots), gpu=gpu)
+        except BaseException:
+            if self._gpus is not None:  # a job that never started holds no GPU
+                self._gpus.release(record.id)
+            raise
         self._started.add(record.id)
 
     def poll(self, store: Store) -> None:
@@ -241,6 +246,7 @@ class DaskExecutor:
         # GPUs the workers declare (dask worker --resources GPU=1); CUDA jobs ask for one.
         gpus = int(sum(w.get("resources", {}).get("GPU", 0) for w in workers))
         self.gpu = wants_gpu(device, gpus)
+        self.pins = pins_gpu(device, gpus)  # each job a GPU of its own (not cuda:N)
         if self.gpu and not gpus:
             raise ExecutorError(
                 f"--device {device}: no worker of the Dask scheduler declares a GPU; start "
@@ -294,7 +300,7 @@ class DaskExecutor:
         future = self.client.submit(run_job, str(store.root.resolve()), job,
                                     variant_rows(store.catalog, record.variant), self.topic,
                                     self._cancel_name(record.id), threads=threads,
-                                    pin_gpu=self.gpu and self.cluster is not None, pure=False,
+                                    pin_gpu=self.pins and self.cluster is not None, pure=False,
                                     key=f"tdw-job-{record.id}-{self.topic}", **gpu)
         self._futures[record.id] = future
 

@@ -19,13 +19,15 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from tdw.errors import TdwError
 from tdw.store import jobs as job_table
 from tdw.store.jobs import JobRecord
 from tdw.store.locks import held_elsewhere
 from tdw.store.store import Store
 
 __all__ = ["spawn", "alive", "kill", "stop", "runner_alive", "runner_lock", "coordinator_lock",
-           "THREAD_VARIABLES", "SPIN_COUNT", "CUBLAS_WORKSPACE", "job_environment"]
+           "THREAD_VARIABLES", "SPIN_COUNT", "CUBLAS_WORKSPACE", "job_environment",
+           "visible_device"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 """The environment variables that cap a job's torch/BLAS threads."""
@@ -46,8 +48,25 @@ The wait changes no number of a run, unlike the thread count (see
 
 CUBLAS_WORKSPACE = ":4096:8"
 """``CUBLAS_WORKSPACE_CONFIG`` of a job: cuBLAS reproduces its results bit for bit only with
-a fixed workspace (torch's deterministic algorithms raise without it), which a resumed
+a fixed workspace (torch's deterministic algorithms warn without it), which a resumed
 CUDA training needs to continue exactly as one run in a single go. Harmless on the CPU."""
+
+
+def visible_device(base: Mapping[str, str], gpu: int) -> str:
+    """The ``CUDA_VISIBLE_DEVICES`` entry of GPU index ``gpu`` as this process counts them:
+    when ``base`` already narrows the devices (a scheduler's ``2,3``, UUIDs, MIG slices),
+    index ``gpu`` is its ``gpu``-th entry, not physical GPU ``gpu``.
+
+    >>> visible_device({"CUDA_VISIBLE_DEVICES": "2,3"}, 1), visible_device({}, 1)
+    ('3', '1')
+    """
+    given = [d.strip() for d in base.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    if not given:
+        return str(gpu)
+    if gpu >= len(given):
+        raise TdwError(f"GPU {gpu} is not among CUDA_VISIBLE_DEVICES={','.join(given)}; "
+                       "run fewer jobs at once, or make more GPUs visible")
+    return given[gpu]
 
 
 def job_environment(base: Mapping[str, str], threads: int = 0,
@@ -65,7 +84,7 @@ def job_environment(base: Mapping[str, str], threads: int = 0,
     if threads:
         env.update({name: str(threads) for name in THREAD_VARIABLES})
     if gpu is not None:
-        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        env["CUDA_VISIBLE_DEVICES"] = visible_device(base, gpu)
     env.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     if "GOMP_SPINCOUNT" not in env and "OMP_WAIT_POLICY" not in env:
         env["GOMP_SPINCOUNT"] = SPIN_COUNT

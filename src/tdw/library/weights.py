@@ -137,28 +137,39 @@ def weight_matrices(weights: Mapping[str, torch.Tensor]) -> list[str]:
 _LAST_SPECTRA: list[tuple[tuple, dict[str, np.ndarray]]] = []
 """``[(key, spectra)]``: the last checkpoint's singular values, which both
 ``effective_dimensionality`` and ``singular_values`` (:mod:`tdw.library.spectrum`) read.
-The key holds every matrix with its in-place version, so a tensor changed in place, or
-another checkpoint's, is never answered from here."""
+The key holds a weak reference to every matrix (it keeps none alive) and its in-place
+version, so a tensor changed in place, or another checkpoint's, is never answered from
+here; tensors made under ``torch.inference_mode`` keep no version and are not cached."""
 
 
 def singular_values_of(weights: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
     """``{name: (rank,) float64 singular values, descending}`` of each 2-D tensor of
-    ``weights`` (:func:`weight_matrices`), computed once per checkpoint."""
+    ``weights`` (:func:`weight_matrices`), computed once per checkpoint (read-only arrays:
+    two analyzers share them)."""
+    import weakref
+
     import torch
     names = weight_matrices(weights)
-    key = tuple((name, weights[name], weights[name]._version) for name in names)
-    if not (_LAST_SPECTRA and len(_LAST_SPECTRA[0][0]) == len(key) and all(
-            n == m and a is b and u == v
-            for (n, a, u), (m, b, v) in zip(_LAST_SPECTRA[0][0], key, strict=True))):
-        spectra = {name: torch.linalg.svdvals(weights[name].detach().to("cpu", torch.float64)
-                                              ).numpy() for name in names}
+    cacheable = not any(weights[name].is_inference() for name in names)
+    key = tuple((name, weakref.ref(weights[name]), weights[name]._version) for name in names
+                ) if cacheable else ()
+    if cacheable and _LAST_SPECTRA and len(_LAST_SPECTRA[0][0]) == len(key) and all(
+            n == m and a() is weights[n] and u == v
+            for (n, a, u), (m, _, v) in zip(_LAST_SPECTRA[0][0], key, strict=True)):
+        return _LAST_SPECTRA[0][1]
+    spectra = {name: torch.linalg.svdvals(weights[name].detach().to("cpu", torch.float64)
+                                          ).numpy() for name in names}
+    for values in spectra.values():
+        values.flags.writeable = False
+    if cacheable:
         _LAST_SPECTRA[:] = [(key, spectra)]
-    return _LAST_SPECTRA[0][1]
+    return spectra
 
 
 def _effective_dimensionality(inputs: CheckpointInputs) -> Output:
     spectra = singular_values_of(inputs.weights)
-    ratios = [(s ** 2).sum() ** 2 / (s ** 4).sum() for s in spectra.values()]
+    with np.errstate(invalid="ignore", divide="ignore"):  # an all-zero matrix: NaN
+        ratios = [(s ** 2).sum() ** 2 / (s ** 4).sum() for s in spectra.values()]
     return ({"participation_ratio": np.array(ratios, dtype=np.float32)},
             {"matrices": list(spectra)})
 
@@ -266,15 +277,17 @@ def make_flatness(loss_fn: Callable[[Any, Mapping[str, torch.Tensor]], torch.Ten
         base = {name: t.detach().clone() for name, t in params.items()}
         shapes = {name: tuple(t.shape) for name, t in base.items()}
         key = tuple(sorted(shapes.items()))
-        if key not in steps:  # drawn once per process (a few ms each), kept for the next
+        drawn = steps.get(key)
+        if drawn is None:  # drawn once per process (a few ms each), kept for the next
+            drawn = [{name: radius * d for name, d in direction(shapes, seed, i).items()}
+                     for i in range(n_directions)]
             steps.clear()
-            steps[key] = [{name: radius * d for name, d in direction(shapes, seed, i).items()}
-                          for i in range(n_directions)]
+            steps[key] = drawn
         with torch.no_grad():
             base_loss = float(loss_fn(inputs.model, inputs.probe))
             try:
                 losses = [_perturbed_loss(loss_fn, inputs, params, base, step)
-                          for step in steps[key]]
+                          for step in drawn]
             finally:
                 for name, tensor in params.items():
                     tensor.copy_(base[name])
