@@ -138,20 +138,12 @@ def _forward(model: Any, p: int, wanted: Collection[str]) -> dict[str, torch.Ten
     pre = g.mix(_through(g.vo, w_in)) + (_linear(w, "blocks.0.mlp.in", g.x_eq + g.b_o))
     post = pre.relu()  # (a*b, d_mlp)
     attn_out = g.mix(g.vo) + g.b_o  # (a*b, d_model)
-    resid_mid = resid_pre + attn_out
-    unembed = w["unembed.weight"]
-    if wanted & {MLP_OUT, RESID_POST}:
+    if wanted & {MLP_OUT, RESID_POST, LOGITS}:  # logits alone, faster: _logits
         mlp_out = _linear(w, "blocks.0.mlp.out", post)
-        resid_post = resid_mid + mlp_out
-        logits = _linear(w, "unembed", resid_post) if LOGITS in wanted else None
-        out.update({MLP_OUT: mlp_out, RESID_POST: resid_post})
-    elif LOGITS in wanted:  # W_out folded into the unembedding: one product of d_mlp x p
-        through_mlp = post @ (unembed @ w["blocks.0.mlp.out.weight"]).T
-        bias = unembed @ w["blocks.0.mlp.out.bias"] + w["unembed.bias"]
-        logits = resid_mid @ unembed.T + through_mlp + bias
+        resid_post = resid_pre + attn_out + mlp_out
+        out.update({MLP_OUT: mlp_out, RESID_POST: resid_post,
+                    LOGITS: _linear(w, "unembed", resid_post)})
     out.update({RESID_PRE: resid_pre, ATTN_OUT: attn_out, MLP_POST: post})
-    if LOGITS in wanted:
-        out[LOGITS] = logits
     out[PATTERN] = g.pattern.reshape(p * p, g.pattern.shape[2], 1, 3)  # (pair, head, q, key)
     return {h: (t if h == PATTERN else t[:, None]) for h, t in out.items() if h in wanted}
 

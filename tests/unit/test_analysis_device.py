@@ -121,7 +121,7 @@ def test_a_pool_worker_takes_its_device_from_the_queue(copied):
     devices.put("cpu")
     worker.init_worker(str(store.root), vid, sha, torch.get_num_threads(), "cuda:5", devices)
     state = worker.STATE.pop("worker")
-    assert devices.empty() and state.device == torch.device("cpu")
+    assert devices.empty() and next(state.model.parameters()).device == torch.device("cpu")
     assert {p.device.type for p in state.model.parameters()} == {"cpu"}
 
 

@@ -24,8 +24,9 @@ __all__ = ["WorkerState", "STATE", "init_worker"]
 class WorkerState:
     """Per-process state: the store, the model, the probe and the final weights, loaded once.
 
-    The model lives on ``device``; the probe and the weights stay on the host (analyzers
-    read them with numpy): a forward pass moves the probe's tokens to ``device``.
+    The model lives on the worker's device; the probe and the weights stay on the host
+    (analyzers read them with numpy): the shared forward (:mod:`tdw.analysis.forward`)
+    moves the probe's tokens to the model's device.
     """
 
     store: Store
@@ -34,7 +35,6 @@ class WorkerState:
     probe: Mapping[str, torch.Tensor]
     final_weights: Mapping[str, torch.Tensor]
     model: Any
-    device: torch.device
 
 
 STATE: dict[str, WorkerState] = {}
@@ -63,5 +63,4 @@ def init_worker(root: str, vid: str, probe_sha: str, threads: int, device: str,
     model = boot_variant(family, variant.params, store.path(variant.folder), device)
     model.eval()
     STATE["worker"] = WorkerState(store, family, variant.params, probe.tensors,
-                                  store.load_checkpoint(vid, final), model,
-                                  torch.device(device))
+                                  store.load_checkpoint(vid, final), model)
