@@ -14,11 +14,11 @@ average), which only a rewrite changes. ``name@arg`` passes an argument (an epoc
 signal, a seed). Reading a block back against its template gives the values it holds
 (:meth:`Template.read`), so a check compares figure by figure and names the stale one.
 
->>> t = Template("README.md", "demo", "Epoch {turn}, {~train_job} as a job.")
->>> t.render({"turn": "961", "~train_job": "2 min 36 s"})
+>>> t = Template("README.md", "demo", "Epoch {transition}, {~train_job} as a job.")
+>>> t.render({"transition": "961", "~train_job": "2 min 36 s"})
 'Epoch 961, 2 min 36 s as a job.'
 >>> t.read("Epoch 961, 2 min 41 s as a job.")
-{'turn': '961', '~train_job': '2 min 41 s'}
+{'transition': '961', '~train_job': '2 min 41 s'}
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the analyzers whose artifacts it reads (``ALL`` for every one), and whether it i
 *measured* (a time, a load average, the number of cores: it changes from run to run) or
 deterministic (the same preset gives the same value on this CPU build). A template writes
 ``{name}`` or ``{~name}``, with ``@arg`` where the figure takes one (an epoch, ``end``,
-``memorised``, ``generalised`` or ``turn``; an epoch range ``a-b``; a signal; a seed).
+``memorised``, ``generalised`` or ``transition``; an epoch range ``a-b``; a signal; a seed).
 
 Epoch arguments name checkpoints for artifacts and any epoch for per-epoch metrics.
 """
@@ -114,14 +114,14 @@ def story(run: RunData):
 
 def epoch(run: RunData, arg: str | None) -> int:
     """An epoch argument: a number, ``end``, or the run's ``memorised``, ``generalised``
-    or ``turn`` epoch (:func:`tdw.library.story.tell`)."""
+    or ``transition`` epoch (:func:`tdw.library.story.tell`)."""
     if arg is None:
         raise FigureError("this figure needs an epoch: NAME@EPOCH")
     if arg.isdigit():
         return int(arg)
     if arg == "end":
         return run.variant.record.n_epochs
-    if arg in ("memorised", "generalised", "turn"):
+    if arg in ("memorised", "generalised", "transition"):
         found = getattr(story(run), f"{arg}_epoch")
         if found is None:
             raise FigureError(f"{run.variant.id} has no {arg} epoch")

@@ -38,7 +38,7 @@ def _phase(run: RunData, array: str, arg: str | None):
 
 @figure("phase_onset", needs=("phase_change",))
 def _phase_onset(run: RunData, arg: str | None) -> str:
-    return count(attr(run, "phase_change", "turn_epoch"))
+    return count(attr(run, "phase_change", "transition_epoch"))
 
 
 attr_figure("phase_confidence", "phase_change", "confidence", confidence)

@@ -32,7 +32,7 @@ from benchmarks._docs_figures import (
 )
 from benchmarks._docs_runs import RunData
 from tdw.cli.format import pct as cli_pct
-from tdw.library.turn import fall_window
+from tdw.library.transition import fall_window
 
 # ------------------------------------------------------------ the run and its schedule
 
@@ -81,10 +81,10 @@ def _artifacts_plain(run: RunData, arg: str | None) -> str:
 @figure("window_checkpoints", run=lambda arg: arg or "quick")
 def _window_checkpoints(run: RunData, arg: str | None) -> str:
     """Checkpoints of run ``arg`` in the grokking window (the 10%-90% fall of the smoothed
-    log test loss, :func:`tdw.library.turn.fall_window`)."""
+    log test loss, :func:`tdw.library.transition.fall_window`)."""
     window = fall_window(run.variant.metrics()["test_loss"])
     if window is None:
-        raise FigureError(f"{run.variant.id} has no grokking window (no turn)")
+        raise FigureError(f"{run.variant.id} has no grokking window (no transition)")
     return str(sum(window[0] <= e <= window[1] for e in run.variant.epochs))
 
 
@@ -158,19 +158,19 @@ def _summary_test_loss(run: RunData, arg: str | None) -> str:
 
 # ----------------------------------------------------------------------------- analyses
 
-@figure("turn", needs=("grokking_turn",))
-def _turn(run: RunData, arg: str | None) -> str:
-    turn = attr(run, "grokking_turn", "turn_epoch")
-    return "none" if turn is None else count(turn)
+@figure("transition", needs=("grokking_transition",))
+def _transition(run: RunData, arg: str | None) -> str:
+    found = attr(run, "grokking_transition", "transition_epoch")
+    return "none" if found is None else count(found)
 
 
-@figure("steepest", needs=("grokking_turn",))
+@figure("steepest", needs=("grokking_transition",))
 def _steepest(run: RunData, arg: str | None) -> str:
-    steepest = attr(run, "grokking_turn", "steepest_epoch")
+    steepest = attr(run, "grokking_transition", "steepest_epoch")
     return "none" if steepest is None else count(steepest)
 
 
-attr_figure("turn_confidence", "grokking_turn", "confidence", confidence)
+attr_figure("transition_confidence", "grokking_transition", "confidence", confidence)
 attr_figure("keys", "dominant_frequencies", "key_frequencies", listing)
 attr_figure("key_share", "dominant_frequencies", "key_share", pct)
 attr_figure("restricted", "progress_measures", "restricted_loss", num)
@@ -289,12 +289,12 @@ def _first_mover_fate(run: RunData, arg: str | None) -> str:
 @figure("story_brief", needs=("variant_story",), run=lambda arg: f"quick_ms{arg}")
 def _story_brief(run: RunData, arg: str | None) -> str:
     """One seed's story in brief: ``healthy (plateau to 717, 95% at 1,301; first mover 11
-    at 450)`` or ``no grokking (80.9% at the end, no turn detected; ...)``."""
+    at 450)`` or ``no grokking (80.9% at the end, no transition detected; ...)``."""
     told = _story(run)
     if told["generalised_epoch"] is None:
-        turn = told["turn_epoch"]
+        turn = told["transition_epoch"]
         parts = [f"{pct(told['final_test_acc'], 1)} at the end",
-                 "no turn detected" if turn is None else f"turn at {count(turn)}"]
+                 "no transition detected" if turn is None else f"transition at {count(turn)}"]
     else:
         plateau = told["windows"]["plateau"]
         parts = [f"plateau to {count(plateau[1])}" if plateau else "no plateau",

@@ -84,7 +84,7 @@ job 1: train {variant}
 ```"""),
     Template(GUIDE, "guide_transition", """\
 The one epoch tdw does compute is the **transition**: for this family, the onset of the test
-loss's main fall, detected by `grokking_turn` at epoch **{turn}** (confidence {turn_confidence}; see
+loss's main fall, detected by `grokking_transition` at epoch **{transition}** (confidence {transition_confidence}; see
 [glossary.md](glossary.md#the-transition))."""),
     Template(GUIDE, "guide_whole_run", """\
 The **Loss** view (log scale) shows the whole story. The train loss falls from {train_loss@0} to
@@ -122,7 +122,7 @@ happening underneath:"""),
 - **Local learning coefficient**: it falls steadily, from {llc@150} at epoch 150 to {llc@1000} at
   1,000."""),
     Template(GUIDE, "guide_clean_up", """\
-- **Loss**: after the transition at {turn} the test loss falls from {test_loss@1000} at epoch 1,000 to
+- **Loss**: after the transition at {transition} the test loss falls from {test_loss@1000} at epoch 1,000 to
   {test_loss@end} at the end, steepest around epoch {steepest}. Test accuracy passes 95% at epoch {generalised}
   and is 100% from epoch {perfect}.
 - **Progress measures**: the excluded loss peaks at {excluded_peak} at epoch {excluded_peak_epoch} and falls to {excluded@end}.
@@ -140,7 +140,7 @@ happening underneath:"""),
   b, {neuron0_frequency} periods across the 59 residues ({neuron0_share} of its variance is in frequency {neuron0_frequency}):"""),
     Template(GUIDE, "guide_detectors", """\
 Its title says "from epoch {phase_onset}": the onset of the restricted loss's jump, steepest at
-{phase_steepest@restricted_loss}. The red line is the family's transition ({turn}, from `grokking_turn`). Only the
+{phase_steepest@restricted_loss}. The red line is the family's transition ({transition}, from `grokking_transition`). Only the
 restricted loss agrees. The LLC's steepest fall is at epoch {phase_steepest@LLC}, during memorisation. The
 test loss counts as "no jump": it falls by {phase_decades@test_loss} decades over epochs {phase_span@test_loss}, but that
 span is more than half the run, which this detector treats as a drift."""),
@@ -153,14 +153,14 @@ span is more than half the run, which this detector treats as a drift."""),
     Template(MODULO, "modulo_artifact_size", """\
 On the quick preset (p = 59) the artifacts come to {artifact_mb} MB per checkpoint, against {checkpoint_mb} MB
 for the checkpoint itself."""),
-    Template(MODULO, "modulo_turn", """\
-On the quick preset: epoch {turn}, steepest descent at {steepest}, confidence {turn_confidence}."""),
+    Template(MODULO, "modulo_transition", """\
+On the quick preset: epoch {transition}, steepest descent at {steepest}, confidence {transition_confidence}."""),
     Template(MODULO, "modulo_phase_change", """\
 On the quick preset it reports "{phase_summary}", confidence {phase_confidence}. The test loss does fall, by {test_loss_decades}
 decades over the run, but its jump spans epochs {phase_span@test_loss}, more than half of the 2,500
 epochs, so this rule counts it as a drift; that is why the family's transition comes from
-`grokking_turn`, which reads every epoch of the test loss. The `phase_change` view's title
-gives the phase-change epoch ({phase_onset}); its red line is the family's transition ({turn})."""),
+`grokking_transition`, which reads every epoch of the test loss. The `phase_change` view's title
+gives the phase-change epoch ({phase_onset}); its red line is the family's transition ({transition})."""),
     Template(MODULO, "modulo_stories", """\
 On the quick preset's four seeds (p = 59, 2,500 epochs): seed 999 is {story_label}, first descent
 {window@first_descent}, plateau {window@plateau}, cascade {window@cascade}, second descent {window@second_descent}, first mover

@@ -9,8 +9,8 @@ writes exactly its epochs, and training is deterministic, so the fixed run's che
 are known without training it; ``--train-fixed`` trains it too and checks that its
 checkpoints are the schedule's epochs and its per-epoch metrics bitwise those of the
 adaptive runs. The grokking window is
-computed once from them with :func:`tdw.library.turn.fall_window` (the 10%-90% fall of the
-smoothed log10 test loss after the detected turn), and each run's stored checkpoints
+computed once from them with :func:`tdw.library.transition.fall_window` (the 10%-90% fall of the
+smoothed log10 test loss after the detected transition), and each run's stored checkpoints
 inside it are counted. The 25%-75% window and the window of the fall on a linear scale
 are reported too, so the result does not rest on one definition. docs/adaptive_checkpoints.md
 records a run.
@@ -28,7 +28,7 @@ import numpy as np
 
 from tdw.family.registry import get_family
 from tdw.family.schedule import parse_schedule
-from tdw.library.turn import detect_turn, fall_window
+from tdw.library.transition import detect_transition, fall_window
 from tdw.store.store import Store
 from tdw.training.run import TrainingRun
 
@@ -91,14 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         for column, values_ in (run[2] or {}).items():
             assert np.array_equal(values_, metrics[column], equal_nan=True), (name, column)
     loss = metrics["test_loss"].astype(np.float64)
-    turn = detect_turn(loss)
-    windows = {"10%-90% of the fall in decades (fall_window)": fall_window(loss, turn=turn),
-               "25%-75% of the fall in decades": fall_window(loss, fraction=0.25, turn=turn),
-               "10%-90% of the fall on a linear scale": linear_window(loss, turn.turn_epoch)}
+    found = detect_transition(loss)
+    windows = {"10%-90% of the fall in decades (fall_window)":
+               fall_window(loss, transition=found),
+               "25%-75% of the fall in decades":
+               fall_window(loss, fraction=0.25, transition=found),
+               "10%-90% of the fall on a linear scale":
+               linear_window(loss, found.transition_epoch)}
     seconds = ", ".join(f"{name} {run[3]:.0f} s" for name, run in runs.items() if run[3])
-    print(f"\nturn at epoch {turn.turn_epoch} (steepest {turn.steepest_epoch}, confidence "
-          f"{turn.confidence:.2f}); training {seconds}; the metrics of all trained runs are "
-          "bitwise equal\n")
+    print(f"\ntransition at epoch {found.transition_epoch} (steepest {found.steepest_epoch}, "
+          f"confidence {found.confidence:.2f}); training {seconds}; the metrics of all "
+          "trained runs are bitwise equal\n")
     names = list(runs)
     print("| window | epochs | " + " | ".join(names) + " |\n|" + " --- |" * (len(names) + 2))
     rows = [(label, first, last) for label, (first, last) in windows.items()]

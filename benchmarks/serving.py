@@ -38,7 +38,7 @@ from tdw.serve import (
 AT_ONCE = 5
 SETTLE = 90.0  # seconds to wait for the pool after the last close
 _READ = ("dominant_frequencies", "neuron_activations", "attention_patterns",
-         "parameter_snapshot", "parameter_trajectory", "grokking_turn")
+         "parameter_snapshot", "parameter_trajectory", "grokking_transition")
 
 
 def _start(config: ServeConfig, *, stock: bool, log: Path) -> Server:

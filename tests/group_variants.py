@@ -49,9 +49,9 @@ def group_variant(store, data_seed: int, model_seed: int, turn: int | None, *,
             "maps": maps, "neurons": np.arange(2, dtype=np.int32)}, {"n_neurons_total": 512}))
     smoothed = np.log10(test_loss)
     if turn is not None:
-        store.write_artifact(vid, Artifact(analyzers["grokking_turn"].schema, None, {
+        store.write_artifact(vid, Artifact(analyzers["grokking_transition"].schema, None, {
             "smoothed": smoothed, "derivative": np.gradient(smoothed).astype(np.float32)},
-            {"turn_epoch": turn, "steepest_epoch": turn, "confidence": 0.5, "sigma": 1.0}))
+            {"transition_epoch": turn, "steepest_epoch": turn, "confidence": 0.5, "sigma": 1.0}))
     store.update_variant(vid, state="trained", epochs_done=10, final_train_acc=1.0,
                          final_test_acc=1.0)
     return vid

@@ -124,6 +124,6 @@ FAMILY = Family(
     commands=(COMMAND,),
     # No parameters to shrink: the tiny variant is a tiny random series, imported.
     tiny_variant=tiny_variant,
-    summaries=(("clustering emerges at step", "clustering_emergence", "turn_epoch"),
+    summaries=(("clustering emerges at step", "clustering_emergence", "transition_epoch"),
                ("probe metric (last)", "answer_metric", "mean")),
 )

@@ -330,7 +330,7 @@ def _clustering_emergence(inputs: CrossEpochInputs) -> Output:
              "weights_vs_groups": vs_groups.astype(np.float32),
              "weights_vs_behaviour": vs_behaviour.astype(np.float32),
              "group_gap": gap.astype(np.float32)},
-            {"turn_epoch": None if index is None else int(steps[index]),
+            {"transition_epoch": None if index is None else int(steps[index]),
              "confidence": float(np.clip(rise, 0.0, 1.0)) if index is not None else 0.0,
              "layer": best if index is not None else None,
              "layer_steps": [None if i is None else int(steps[i]) for i, _ in per_layer]})
@@ -338,7 +338,7 @@ def _clustering_emergence(inputs: CrossEpochInputs) -> Output:
 
 clustering_emergence = CrossEpochAnalyzer(
     name="clustering_emergence",
-    version=1,
+    version=2,  # 2: the transition's attribute is transition_epoch (was turn_epoch)
     description="When each layer's head weight clustering emerges (the step after which its "
                 "k-means silhouette stays above the midpoint of its range, if it rises by at "
                 f"least {EMERGENCE_MIN_RISE}), and whether it matches behaviour: the adjusted "
@@ -353,7 +353,8 @@ clustering_emergence = CrossEpochAnalyzer(
                       "adjusted Rand index of weight clusters with the ablation-effect split"),
             ArraySpec("group_gap", "float32", ("checkpoint", "layer"),
                       "patching effect of the first group minus the second")),
-    attrs=(AttrSpec("turn_epoch", "json", "emergence step of the layer that rises most, or null"),
+    attrs=(AttrSpec("transition_epoch", "json",
+                    "emergence step of the layer that rises most, or null"),
            AttrSpec("confidence", "float", "that layer's silhouette rise, clipped to 0..1"),
            AttrSpec("layer", "json", "the layer that rises most, or null"),
            AttrSpec("layer_steps", "json", "emergence step of every layer (null: none)")),

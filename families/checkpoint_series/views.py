@@ -17,7 +17,7 @@ def _metric_data(ctx: ViewContext) -> dict:
     # "epoch" (the step) is the column the Explorer reads when a checkpoint marker is clicked
     return {"curves": {"epoch": list(ctx.epochs), "prompt": [a.attrs["mean"] for a in arts],
                        "source": [a.attrs["source_mean"] for a in arts]},
-            "turn": plot.turn_columns(ctx)}
+            "transition": plot.transition_columns(ctx)}
 
 
 def _build_metric(sources, ctx: ViewContext):
@@ -177,7 +177,7 @@ def _layer_story_data(ctx: ViewContext) -> dict:
         "agreement with ablation behaviour")]
     # the layer's own emergence step takes the place of the family's transition
     return {"lines": plot.line_columns(art["steps"], series, names),
-            "turn": {"x": [] if emerged is None else [emerged]}}
+            "transition": {"x": [] if emerged is None else [emerged]}}
 
 
 def _build_layer_story(sources, ctx: ViewContext):

@@ -19,7 +19,7 @@ from tdw.library.phase import Signal, make_phase_change
 from tdw.library.progress import graduation, neuron_specialisation
 from tdw.library.spectrum import singular_values
 from tdw.library.trajectory import parameter_trajectory
-from tdw.library.turn import grokking_turn
+from tdw.library.transition import grokking_transition
 from tdw.library.weights import effective_dimensionality, make_flatness, parameter_snapshot
 
 from . import data, recipes
@@ -160,10 +160,10 @@ FAMILY = Family(
                effective_dimensionality, singular_values,
                make_flatness(probe_loss), make_llc(answer_logits, data.dataset, LLC_CONFIG)),
     cross_epoch=(parameter_trajectory, block_trajectory,
-                 grokking_turn, graduation, neuron_specialisation,
+                 grokking_transition, graduation, neuron_specialisation,
                  make_phase_change(SIGNALS), *DYNAMICS, *TRAJECTORY, *CLASSES, *VIABILITY, *STORY),
     views=(*VIEWS, *LLC_DIAGNOSTIC_VIEWS),
-    transition="grokking_turn",
+    transition="grokking_transition",
     story="variant_story",
     commands=(INIT_GRADIENTS,),
     pages=PAGES,

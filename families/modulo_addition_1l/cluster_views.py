@@ -117,6 +117,6 @@ NEURON_SPECIALISATION = plot.lines_view(
     "frequency across training: those whose dominant frequency explains at least min_share "
     "of their variance. Key frequencies are those with a specialised neuron at the last "
     "checkpoint.", ("neuron_specialisation", ANALYZER), _specialisation_lines,
-    heading="Neurons specialised per key frequency", y_label="neurons", turn=False,
+    heading="Neurons specialised per key frequency", y_label="neurons", transition=False,
     group="Fourier", controls=(SPECIALISED_SHARE,),
     trace=Trace("neurons specialised in a key frequency", _specialised_total))

@@ -107,7 +107,7 @@ def _map_data(ctx: ViewContext) -> dict:
     art = ctx.load(ANALYZER, ctx.epoch)
     image, span = frequency_image(art["frequency"][neuron_order(art)], art["epochs"])
     return {"grid": {"image": [image], "dw": [span], "dh": [image.shape[0]]},
-            "turn": plot.turn_columns(ctx)}
+            "transition": plot.transition_columns(ctx)}
 
 
 def _final_ticks(art: Artifact) -> dict[float, str]:
@@ -194,7 +194,7 @@ def _frequency_data(ctx: ViewContext) -> dict:
     names = [f"k = {k} (transient)" if k in passing else f"k = {k}" for k in shown]
     lines = plot.line_columns(art["epochs"], [counts[:, k - 1] for k in shown], names)
     lines["color"] = band_colours(len(shown))  # the map's colours
-    return {"lines": lines, "turn": plot.turn_columns(ctx)}
+    return {"lines": lines, "transition": plot.transition_columns(ctx)}
 
 
 def _build_frequency_lines(sources, ctx: ViewContext):

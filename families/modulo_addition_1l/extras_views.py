@@ -132,7 +132,7 @@ def _accuracy_data(ctx: ViewContext) -> dict:
     art = ctx.load(CLASSES, ctx.epoch)
     image, span = epoch_image(art["test_accuracy"].T, art["epochs"])  # (class, column)
     return {"grid": {"image": [image], "dw": [span], "dh": [image.shape[0]]},
-            "turn": plot.turn_columns(ctx)}
+            "transition": plot.transition_columns(ctx)}
 
 
 def _build_accuracy(sources, ctx: ViewContext):
@@ -173,7 +173,7 @@ def _graduation_data(ctx: ViewContext) -> dict:
               "last": epochs(art["last_graduation"]), "q1": quartiles[:, 0],
               "median": quartiles[:, 1], "q3": quartiles[:, 2],
               "never": art["never_graduated"], "n_test": art["n_test"]}
-    return {"spread": spread, "turn": plot.turn_columns(ctx)}
+    return {"spread": spread, "transition": plot.transition_columns(ctx)}
 
 
 def _build_graduation(sources, ctx: ViewContext):

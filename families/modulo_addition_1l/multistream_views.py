@@ -101,7 +101,7 @@ def _columns(ctx: ViewContext) -> Columns:
                                "flat": [len(keys) / (ctx.values["p"] // 2)] * len(ctx.epochs)}
     for i, stream in enumerate(STREAMS):
         columns[f"{stream}_share"], columns[f"{stream}_dim"] = shares[:, i], dims[:, i]
-    return {"streams": columns, "turn": plot.turn_columns(ctx)}
+    return {"streams": columns, "transition": plot.transition_columns(ctx)}
 
 
 def _log_range(values: np.ndarray) -> tuple[float, float]:

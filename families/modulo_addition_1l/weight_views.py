@@ -150,7 +150,7 @@ FREQUENCY_LOCK = plot.lines_view(
     "all profiles read through W_E, so lock starts near 0.55 at initialisation; the "
     "concentration lines, 1 - (effective number of frequencies) / (p // 2), are 0 for a flat "
     "profile and near 1 for a few frequencies.", (ANALYZER,), _lock_lines,
-    y_label="correlation, concentration", turn=True, group=GROUP,
+    y_label="correlation, concentration", transition=True, group=GROUP,
     trace=plot.attribute_trace("frequency lock", ANALYZER, "lock"))
 
 VIEWS = (QK_OV_FREQUENCIES, NEURON_WEIGHT_FREQUENCIES, UNEMBEDDING_FREQUENCIES,

@@ -94,8 +94,8 @@ FAMILY = Family(
                # checkpoint instead of 5000.
                make_flatness(readout_cross_entropy(answer_logits, every=5))),
     cross_epoch=(parameter_trajectory, block_trajectory, *CROSS_EPOCH),
-    # No turn: the held-out loss falls from the first epoch on (no plateau, no grokking), so
-    # grokking_turn finds none; the learning order is in operation_learning instead.
+    # No transition: the held-out loss falls from the first epoch on (no plateau, no grokking), so
+    # grokking_transition finds none; the learning order is in operation_learning instead.
     transition=None,
     views=VIEWS,
     summaries=(("learned first", "operation_learning", "first"),

@@ -173,7 +173,7 @@ ANSWER_ENTROPY = plot.lines_view(
     "answer_entropy", "Attention entropy at ')' across training", "Entropy in bits of each "
     "head's attention from the answer position (uniform over 8 positions: 3 bits); falling "
     "lines are heads that sharpen.", ("attention_entropy",), _answer_entropy_lines,
-    heading="Attention entropy at ')'", y_label="bits", turn=False, group="Attention",
+    heading="Attention entropy at ')'", y_label="bits", transition=False, group="Attention",
     trace=plot.attribute_trace("mean attention entropy at ')' (bits)", "attention_entropy",
                                "answer_entropy"))
 
@@ -188,7 +188,7 @@ def _digit_order_lines(ctx: ViewContext):
 DIGIT_ORDER = plot.lines_view(
     "digit_order", "Digit order along PC1", "Spearman correlation between digit value and the "
     "digits' position on the first principal component of their embeddings (1: in order "
-    "0..9).", ("embedding_geometry",), _digit_order_lines, y_label="Spearman rho", turn=False,
+    "0..9).", ("embedding_geometry",), _digit_order_lines, y_label="Spearman rho", transition=False,
     group="Embeddings", trace=plot.line_trace("digit order (Spearman rho)", _digit_order_lines))
 
 _SELECTIVE = (("operation", "operation"), ("answer", "answer digit"),
@@ -214,7 +214,7 @@ SELECTIVE_NEURONS = plot.lines_view(
     "selective_neurons", "Selective neurons across training", "Neurons per layer, at ')', "
     "with at least half their variance explained by the operation or by the answer digit, "
     "or with |correlation| >= 0.5 with the answer's value.", ("neuron_selectivity",),
-    _selective_lines, heading="Selective neurons", y_label="neurons", turn=False,
+    _selective_lines, heading="Selective neurons", y_label="neurons", transition=False,
     group="Neurons", trace=Trace("operation-selective neurons", _operation_selective))
 
 

@@ -91,7 +91,7 @@ _MY_VIEW_MOVES = """async (name) => {
 TIMELINE = """import sys
 from tdw.ui import Timeline
 
-timeline = Timeline(epochs=[0, 10, 20, 50, 100], turn=20, caption=True)
+timeline = Timeline(epochs=[0, 10, 20, 50, 100], transition=20, caption=True)
 moves = []
 timeline.observe(lambda change: moves.append(change["new"]), names="value")
 print("panel loaded:", "panel" in sys.modules)

@@ -1,4 +1,4 @@
-"""Browser test of the checkpoint Timeline: markers, turn line, click, keys, Python -> page.
+"""Browser test of the checkpoint Timeline: markers, transition line, click, keys, Python -> page.
 
 The timeline is the anywidget :class:`~tdw.ui.timeline.Timeline`, put on a Panel page with
 :meth:`~tdw.ui.timeline_pane.TimelinePane.of` as the dashboards host it: every change made
@@ -35,7 +35,7 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
     port = free_port()
     # One session only: the test holds the objects so it can read and set them from Python.
-    timeline = Timeline(epochs=EPOCHS, value=0, turn=200)
+    timeline = Timeline(epochs=EPOCHS, value=0, transition=200)
     md = pn.pane.Markdown("Selected epoch: 0", css_classes=["tdw-test-readout"])
     timeline.observe(lambda change: setattr(md, "object", f"Selected epoch: {change['new']}"),
                      names="value")
@@ -61,7 +61,7 @@ def test_timeline_in_browser(app: dict[str, Any]) -> None:
         sync_api.expect(markers).to_have_count(len(EPOCHS), timeout=20_000)
         epochs = [int(markers.nth(i).get_attribute("data-epoch")) for i in range(len(EPOCHS))]
         assert epochs == EPOCHS
-        turn = page.locator(".tdw-timeline-turn")
+        turn = page.locator(".tdw-timeline-transition")
         sync_api.expect(turn).to_have_count(1)
         assert turn.get_attribute("data-epoch") == "200"
         current = page.locator(".tdw-timeline-current")
@@ -110,7 +110,7 @@ def test_timeline_in_browser(app: dict[str, Any]) -> None:
         poll(lambda: (current.bounding_box() or {"x": 0})["x"] > centre + 50, timeout=5)
         assert (current.bounding_box() or {"x": 0})["x"] > centre + 50
 
-        # Clearing the turn from Python removes the red line.
-        timeline.turn = None
+        # Clearing the transition from Python removes the red line.
+        timeline.transition = None
         sync_api.expect(turn).to_have_count(0)
         guard.check()

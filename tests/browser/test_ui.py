@@ -150,10 +150,10 @@ def test_compare_aligns_by_epoch_and_by_transition(ui_store, monkeypatch):
             assert pane.epoch == 20
     assert f"epoch 20 · {ids[0].split('/')[-1]} at epoch 20" in cmp.caption
     # plant transitions at 20 and 40: position p shows each variant at transition + p
-    monkeypatch.setattr(a, "turn", lambda: (20, 0.9))
-    monkeypatch.setattr(b, "turn", lambda: (40, 0.9))
+    monkeypatch.setattr(a, "transition", lambda: (20, 0.9))
+    monkeypatch.setattr(b, "transition", lambda: (40, 0.9))
     want = sorted({e - 20 for e in a.epochs} | {e - 40 for e in b.epochs})
-    assert aligned_positions([a, b], "transition") == aligned_positions([a, b], "turn") == want
+    assert aligned_positions([a, b], "turn") == aligned_positions([a, b], "transition") == want
     cmp.align_widget.value = "transition"
     assert cmp.align == "transition" and cmp.timeline.unit == "epochs since transition"
     assert cmp.position == 0  # the first variant still shows epoch 20, its transition
@@ -404,7 +404,7 @@ def test_tdw_variants_id_shows_the_transition_and_how_much_is_analysed(ui_store,
     assert "artifacts (100.0%)" in shown and "views wait" not in shown, shown
     epoch = row["transition epoch"]
     assert (f"transition   epoch {epoch} (confidence" in shown if epoch is not None
-            else "transition   none detected (grokking_turn)" in shown), shown
+            else "transition   none detected (grokking_transition)" in shown), shown
 
 
 def test_the_story_is_told_above_explore_in_the_table_and_by_the_cli(ui_store, capsys):

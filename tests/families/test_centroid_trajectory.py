@@ -330,7 +330,7 @@ def _context(epoch: int = 0, selection=None) -> ViewContext:
     def load(name: str, e: int) -> Artifact:
         return trajectory if name == "centroid_trajectory" else by_epoch[e]
     return ViewContext("v", FAMILY.resolve({"p": P}), epoch, tuple(EVEN.tolist()), load,
-                       lambda: {}, selection=selection or {}, turn=(1200, 0.7))
+                       lambda: {}, selection=selection or {}, transition=(1200, 0.7))
 
 
 @pytest.mark.parametrize("view", VIEWS, ids=lambda v: v.name)
@@ -380,7 +380,7 @@ def test_the_residual_lines_are_the_stored_residuals():
     lines = columns["lines"]
     assert lines["name"] == ["resid_post", "attn_out", "mlp_out"]
     np.testing.assert_allclose(lines["ys"][2], PLANTED[0]["residual"][2], equal_nan=True)
-    assert lines["xs"][0] == EVEN.tolist() and columns["turn"] == {"x": [1200]}
+    assert lines["xs"][0] == EVEN.tolist() and columns["transition"] == {"x": [1200]}
     assert CENTROID_DMD_RESIDUAL.epoch_data(ctx.at(2000)) == {"current": {"x": [2000]}}
     epochs, values = CENTROID_DMD_RESIDUAL.trace.values(ctx)
     np.testing.assert_allclose(values, PLANTED[0]["residual"][0], equal_nan=True)
@@ -413,12 +413,12 @@ def test_the_phase_change_detector_takes_the_residual_as_a_signal():
     detector = make_phase_change((signal,))
     arrays, attrs = detector.run(CrossEpochInputs({}, np.asarray(EVEN, np.int64),
                                                   {"repr_geometry": GEOMETRIES}, {}))
-    assert attrs["turn_epoch"] is not None
-    assert EVEN[SWITCH - 2] <= attrs["turn_epoch"] <= EVEN[SWITCH + 1]
+    assert attrs["transition_epoch"] is not None
+    assert EVEN[SWITCH - 2] <= attrs["transition_epoch"] <= EVEN[SWITCH + 1]
     steady = Signal("steady", "repr_geometry", None, direction=1, min_change=RESIDUAL_JUMP,
                     series=lambda arts, epochs: centroid_residual(arts, epochs, site=0))
     _, attrs = make_phase_change((steady,)).run(CrossEpochInputs(
         {}, np.asarray(EVEN, np.int64), {"repr_geometry": GEOMETRIES}, {}))
-    assert attrs["turn_epoch"] is None
+    assert attrs["transition_epoch"] is None
     with pytest.raises(ValueError, match="value .* or series"):
         Signal("both", "repr_geometry", lambda a: 0.0, 1, 0.5, series=centroid_residual)

@@ -368,7 +368,7 @@ def test_signals_that_jump_together_agree_and_one_elsewhere_does_not():
     curvature_with = 1.0 + 4.0 * _sigmoid(epochs, 39, 1.0)
     curvature_late = 1.0 + 4.0 * _sigmoid(epochs, 70, 1.0)
     arrays, attrs = _phase(_signals(), [induction, icl, curvature_with])
-    assert 34 <= attrs["turn_epoch"] <= 39
+    assert 34 <= attrs["transition_epoch"] <= 39
     assert attrs["agreeing"] == ["induction", "icl", "curvature"]
     assert 38 <= attrs["consensus_epoch"] <= 42
     both = attrs["confidence"]
@@ -384,7 +384,7 @@ def test_no_jump_in_the_primary_signal_means_no_phase_change():
     flat = 0.04 + rng.normal(0, 0.005, epochs.size)
     icl = -0.1 - 2.0 * _sigmoid(epochs, 30, 1.5)
     arrays, attrs = _phase(_signals(), [flat, icl, 1.0 + 0 * flat])
-    assert attrs["turn_epoch"] is None and attrs["confidence"] == 0.0
+    assert attrs["transition_epoch"] is None and attrs["confidence"] == 0.0
     assert attrs["summary"].startswith("no phase change")
     assert arrays["detected"][0] == 0 and not arrays["agrees"].any()
 
@@ -414,7 +414,7 @@ def test_train_and_analyse_through_papermill(cli_env):
     phase = variant.artifact("phase_change").attrs
     assert phase["signals"][0] == "induction score"
     # three epochs of a tiny model form no induction head: the transition says so
-    assert phase["turn_epoch"] is None and variant.turn() is None
+    assert phase["transition_epoch"] is None and variant.transition() is None
     for view in ("loss_curves", "phase_change", "induction_scores", "in_context_learning"):
         variant.at(variant.epochs[-1]).view(view)
 
@@ -428,14 +428,14 @@ def test_the_transition_is_the_familys_phase_change(monkeypatch):
 
     assert FAMILY.transition == "phase_change"
     assert FAMILY.transition in {a.name for a in FAMILY.cross_epoch}
-    variant = Variant.__new__(Variant)  # no store: only turn()'s reading is under test
+    variant = Variant.__new__(Variant)  # no store: only transition()'s reading is under test
     variant.family, variant._analyzers = FAMILY, analyzers_of(FAMILY)
-    found = {"turn_epoch": 9, "confidence": 0.4}
+    found = {"transition_epoch": 9, "confidence": 0.4}
     monkeypatch.setattr(variant, "artifact", lambda name, epoch=None: Artifact(
         ArtifactSchema(name, 2), None, {}, found if name == "phase_change" else {}))
-    assert variant.turn() == (9, 0.4)
-    found["turn_epoch"] = None
-    assert variant.turn() is None
+    assert variant.transition() == (9, 0.4)
+    found["transition_epoch"] = None
+    assert variant.transition() is None
 
 
 def test_tdw_families_calls_the_model_attention_only(capsys):

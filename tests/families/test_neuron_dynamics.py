@@ -244,7 +244,7 @@ def test_the_artifact_is_compact_at_95_checkpoints_and_512_neurons():
 def _context(epoch: int = 300, result=PLANTED) -> ViewContext:
     art = Artifact(ANALYZER.schema, None, *result)
     return ViewContext("v", {"p": 17}, epoch, tuple(int(e) for e in result[0]["epochs"]),
-                       lambda name, e: art, lambda: {}, turn=(250, 0.8))
+                       lambda name, e: art, lambda: {}, transition=(250, 0.8))
 
 
 def _renderer_of(fig, source):
@@ -262,7 +262,7 @@ def test_each_view_builds_and_its_marker_moves_with_the_checkpoint(view):
     assert json_item(fig)["doc"]["roots"]  # a valid Bokeh document
     (current,) = _renderer_of(fig, sources["current"])
     assert isinstance(current.glyph, VSpan) and current.data_source.data["x"] == [300]
-    (turn,) = _renderer_of(fig, sources["turn"])
+    (turn,) = _renderer_of(fig, sources["transition"])
     assert turn.data_source.data["x"] == [250]
     moved = view.epoch_data(ctx.at(600))
     assert moved == {"current": {"x": [600]}}  # the only columns a checkpoint change sends

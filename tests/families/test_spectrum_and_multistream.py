@@ -168,7 +168,7 @@ def context() -> ViewContext:
     weights = {0: _random_weights(1), 40: _keyed_weights(2)}
     arts = {epoch: _artifacts(w, epoch) for epoch, w in weights.items()}
     ctx = ViewContext("v", FAMILY.resolve({"p": P}), 0, (0, 40),
-                      lambda name, epoch: arts[epoch][name], lambda: {}, turn=(20, 0.5))
+                      lambda name, epoch: arts[epoch][name], lambda: {}, transition=(20, 0.5))
     return ctx
 
 
@@ -209,7 +209,7 @@ def test_the_multistream_view_builds_draws_both_axes_and_moves_its_marker(contex
         assert columns[f"{stream}_share"][1] == pytest.approx(1.0, abs=1e-4)
         assert columns[f"{stream}_dim"][1] == pytest.approx(
             stream_dimensions(context.load("effective_dimensionality", 40))[i])
-    assert MULTISTREAM.data(context)["turn"] == {"x": [20]}
+    assert MULTISTREAM.data(context)["transition"] == {"x": [20]}
     assert MULTISTREAM.epoch_data(context) == {"current": {"x": [0]}}
     assert MULTISTREAM.epoch_data(context.at(40)) == {"current": {"x": [40]}}
     epochs, values = MULTISTREAM.trace.values(context)

@@ -358,7 +358,7 @@ def test_the_artifacts_are_small_at_p_113():
 
 def _context(values, epochs, artifacts, epoch=None) -> ViewContext:
     return ViewContext("v", values, epochs[-1] if epoch is None else epoch, tuple(epochs),
-                       lambda name, e: artifacts[name], lambda: {}, turn=(40, 0.9))
+                       lambda name, e: artifacts[name], lambda: {}, transition=(40, 0.9))
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def test_train_through_papermill_records_checkpoints_metrics_and_notebook(cli_en
     listing = tdw(cli_env, "variants").stdout
     assert variant.id in listing and "trained" in listing
     shown = tdw(cli_env, "variants", variant.id).stdout  # trained, not analysed
-    assert "transition   not analysed yet (grokking_turn)" in shown, shown
+    assert "transition   not analysed yet (grokking_transition)" in shown, shown
     expected = len(get_family("modulo_addition_1l").analyzers) * 5 + len(
         get_family("modulo_addition_1l").cross_epoch)
     assert f"analysed     0 of {expected} artifacts (0.0%)" in shown, shown

@@ -38,7 +38,7 @@ def stored(tmp_path_factory) -> tuple[Path, str]:
         schedule="0-10/5", store=root, device="cpu").execute().variant
     AnalysisRun.prepare(variant=variant, workers=1, store=root, analyzers=(
         "dominant_frequencies", "neuron_activations", "attention_patterns",
-        "parameter_snapshot", "parameter_trajectory", "grokking_turn")).execute()
+        "parameter_snapshot", "parameter_trajectory", "grokking_transition")).execute()
     return root, variant
 
 

@@ -14,7 +14,7 @@ from tdw.errors import IntegrityError
 from tdw.explore.variant import Variant
 from tdw.family.registry import get_family
 from tdw.family.schedule import Adaptive, ScheduleRecord, parse_schedule
-from tdw.library.turn import fall_window
+from tdw.library.transition import fall_window
 from tdw.store.store import Store
 from tdw.store.verify import verify
 from tdw.training.adaptive import LOSS_SCALE, AdaptivePolicy, simulate

@@ -275,7 +275,7 @@ def context(shapes) -> ViewContext:
         found = store[name]
         return found[epoch] if isinstance(found, dict) else found
 
-    return ViewContext("v", {}, epochs[0], epochs, load, lambda: {}, turn=(200, 0.9))
+    return ViewContext("v", {}, epochs[0], epochs, load, lambda: {}, transition=(200, 0.9))
 
 
 def test_every_block_view_builds_and_serialises(context) -> None:
@@ -313,7 +313,7 @@ def test_the_speed_view_draws_each_block_beside_the_whole_model(context) -> None
     art = context.load("block_trajectory", 0)
     whole = context.load("parameter_trajectory", 0)
     data = BLOCK_SPEED.data(context)
-    assert data["lines"]["name"] == art.attrs["blocks"] and data["turn"] == {"x": [200]}
+    assert data["lines"]["name"] == art.attrs["blocks"] and data["transition"] == {"x": [200]}
     speeds = np.array(data["lines"]["ys"], dtype=np.float64)  # (block, checkpoint)
     # zero speeds (a block standing still) become gaps on the log axis
     np.testing.assert_array_equal(np.isnan(speeds), ~(art["speed"] > 0))

@@ -255,7 +255,7 @@ def test_a_view_table_is_the_views_own_columns(store, variant):
     ctx = v.context(10)
     drawn = [(None, s, c) for s, c in view.data(ctx).items()] + [
         (10, s, c) for s, c in view.epoch_data(ctx).items()]
-    assert "turn" in [s for _, s, _ in drawn]  # no transition marked: a source, no rows
+    assert "transition" in [s for _, s, _ in drawn]  # no transition marked: a source, no rows
     drawn = [(e, s, c) for e, s, c in drawn if len(next(iter(c.values())))]
     assert [s for _, s, _ in drawn] == list(dict.fromkeys(table["source"]))
     for checkpoint, source, columns in drawn:

@@ -85,10 +85,11 @@ def test_malformed_markers_are_refused(text, message):
 
 
 def test_a_template_renders_and_reads_back_its_values():
-    t = Template("x.md", "t", "at epoch {turn} ({turn_confidence}), {~train_job} as a job; "
-                              "{keys@end} at the end; again {turn}.")
-    assert [s.key for s in t.slots] == ["turn", "turn_confidence", "~train_job", "keys@end"]
-    values = {"turn": "961", "turn_confidence": "0.38", "~train_job": "2 min 36 s",
+    t = Template("x.md", "t", "at epoch {transition} ({transition_confidence}), {~train_job} "
+                              "as a job; {keys@end} at the end; again {transition}.")
+    assert [s.key for s in t.slots] == ["transition", "transition_confidence", "~train_job",
+                                        "keys@end"]
+    values = {"transition": "961", "transition_confidence": "0.38", "~train_job": "2 min 36 s",
               "keys@end": "9, 10 and 11"}
     text = t.render(values)
     assert text == ("at epoch 961 (0.38), 2 min 36 s as a job; 9, 10 and 11 at the end; "
@@ -96,8 +97,8 @@ def test_a_template_renders_and_reads_back_its_values():
     assert t.read(text) == values
     assert t.read(text.replace("as a job", "in a job")) is None  # prose edited
     assert t.read(text.replace("again 961", "again 962")) is None  # one figure, two values
-    with pytest.raises(KeyError, match="turn_confidence"):
-        t.render({"turn": "1"})
+    with pytest.raises(KeyError, match="transition_confidence"):
+        t.render({"transition": "1"})
 
 
 @pytest.mark.parametrize("text, message", [
@@ -139,7 +140,7 @@ def test_a_plain_check_trains_the_quick_preset_alone_and_skips_the_sampler():
     assert set(todo.needs) == {"quick"}
     assert not docs._closure("modulo_addition_1l", todo.needs["quick"]) & set(docs.SAMPLERS)
     checked = {s.key for _, s in todo.slots}
-    assert {"generalised", "turn", "keys@end", "artifacts", "story_label"} <= checked
+    assert {"generalised", "transition", "keys@end", "artifacts", "story_label"} <= checked
     assert not any(key.startswith("~") for key in checked)  # times are never checked
     skipped = {s.key for _, s in todo.skipped}
     assert {"llc@150", "phase_onset", "story_brief@1",

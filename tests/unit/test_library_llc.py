@@ -189,7 +189,7 @@ def test_the_llc_is_a_signal_of_the_grokking_phase_change():
     arrays, attrs = _modulo_phase(test_loss, restricted, together)
     assert attrs["signals"] == ["restricted loss", "test loss", "LLC"]
     assert attrs["agreeing"] == ["restricted loss", "test loss", "LLC"]
-    assert 330 <= attrs["turn_epoch"] <= 400
+    assert 330 <= attrs["transition_epoch"] <= 400
     with_llc = attrs["confidence"]
     early = 40.0 - 25.0 * _sigmoid(x, 10, 2.0)  # falls long before the test loss
     arrays, attrs = _modulo_phase(test_loss, restricted, early)
@@ -198,7 +198,7 @@ def test_the_llc_is_a_signal_of_the_grokking_phase_change():
     assert attrs["confidence"] == pytest.approx(with_llc * 2 / 3, rel=0.05)
     flat = 40.0 + 0.3 * np.sin(x)  # no fall: detected nowhere
     arrays, attrs = _modulo_phase(test_loss, restricted, flat)
-    assert arrays["detected"][2] == 0 and attrs["turn_epoch"] is not None
+    assert arrays["detected"][2] == 0 and attrs["transition_epoch"] is not None
 
 
 def test_the_llc_view_shares_its_epoch_axis_with_the_losses_and_marks_the_checkpoint():
@@ -212,12 +212,13 @@ def test_the_llc_view_shares_its_epoch_axis_with_the_losses_and_marks_the_checkp
                                         "sgld": {"chains": 2}}) for e in epochs}
     losses = np.linspace(4.0, 0.01, 31)
     ctx = ViewContext("v", {}, 20, epochs, lambda name, e: arts[e],
-                      lambda: {"train_loss": losses / 10, "test_loss": losses}, turn=(10, 0.9))
+                      lambda: {"train_loss": losses / 10, "test_loss": losses},
+                      transition=(10, 0.9))
     data = LLC.data(ctx)
     assert list(data["llc"]["epoch"]) == list(epochs)
     np.testing.assert_allclose(data["llc"]["llc"], [5, 15, 25, 35])
     np.testing.assert_allclose(data["llc"]["high"] - data["llc"]["low"], 2.0)
-    assert len(data["losses"]["epoch"]) == 31 and data["turn"]["x"] == [10]
+    assert len(data["losses"]["epoch"]) == 31 and data["transition"]["x"] == [10]
     assert LLC.epoch_data(ctx) == {"current": {"x": [20]}}
     fig = LLC.figure(ctx)
     assert "loss" in fig.extra_y_ranges

@@ -147,7 +147,7 @@ def context(planted) -> ViewContext:
     def load(name: str, epoch: int) -> Artifact:
         assert name == "singular_values"
         return arts[epoch]
-    return ViewContext("v", {}, 0, (0, 10, 20), load, lambda: {}, turn=(10, 0.5))
+    return ViewContext("v", {}, 0, (0, 10, 20), load, lambda: {}, transition=(10, 0.5))
 
 
 def test_the_views_build_under_trajectory(context) -> None:
@@ -189,7 +189,7 @@ def test_the_concentration_lines_hold_the_artifacts(context) -> None:
     assert columns["stable_rank"]["xs"][0] == [0, 10, 20]
     assert columns["stable_rank"]["ys"][0][-1] == pytest.approx(1.4, rel=1e-5)
     assert columns["decile"]["ys"][0][-1] == pytest.approx(34 / 35, rel=1e-5)
-    assert columns["turn"] == {"x": [10]}
+    assert columns["transition"] == {"x": [10]}
     assert view.epoch_data(context) != view.epoch_data(context.at(20))  # the current line
     epochs, mean = view.trace.values(context)
     assert epochs == [0, 10, 20] and mean[-1] == pytest.approx((1.4 + columns[

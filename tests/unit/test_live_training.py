@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tdw.family.registry import get_family
-from tdw.library.turn import detect_turn
+from tdw.library.transition import detect_transition
 from tdw.store import jobs as job_table
 from tdw.store.store import Store
 from tdw.training.run import TrainingRun
@@ -99,7 +99,7 @@ def test_the_transition_appears_once_the_curve_shows_one(store: Store, monkeypat
     assert "no transition yet" in live.status.object
     store.write_metrics(vid, upto(1001))
     live.poll()
-    expected = detect_turn(upto(1001)["test_loss"]).turn_epoch
+    expected = detect_transition(upto(1001)["test_loss"]).transition_epoch
     # where the fall begins, less what smoothing (sigma: 1% of the run) moves it by
     assert expected is not None and 580 <= expected <= 610
     assert all(span.visible and span.location == expected for span in live.transition)

@@ -90,9 +90,9 @@ def test_the_transition_must_be_a_cross_epoch_analyzer_of_the_family():
     from dataclasses import replace
 
     fam = get_family("modulo_addition_1l")
-    assert fam.transition == "grokking_turn"
+    assert fam.transition == "grokking_transition"
     with pytest.raises(ValueError, match=r"transition 'grokking_trun' is not one of its "
-                                         r"cross_epoch analyzers \[.*'grokking_turn'"):
+                                         r"cross_epoch analyzers \[.*'grokking_transition'"):
         replace(fam, transition="grokking_trun")
     # A per-checkpoint analyzer marks no transition either.
     with pytest.raises(ValueError, match="transition=None"):

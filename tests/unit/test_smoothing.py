@@ -186,7 +186,7 @@ def _lines(ctx):
 
 def test_a_lines_view_smooths_each_line_and_keeps_its_fixed_range_on_linear():
     view = plot.lines_view("planted", "Planted", "two lines", (), _lines, y_label="y",
-                           turn=False, y_range=(0, 5))
+                           transition=False, y_range=(0, 5))
     assert [c.name for c in view.controls] == ["smoothing", "log_y"]
     data = view.data(_ctx({"smoothing": 0.5}))["lines"]
     for line, raw in zip(data["ys_smooth"], data["ys"], strict=True):

@@ -10,7 +10,7 @@ import pytest
 
 from tdw.family.analyzer import CrossEpochInputs
 from tdw.library.story import LABELS, PHASES, make_story, story_lines, tell
-from tdw.library.turn import detect_turn
+from tdw.library.transition import detect_transition
 
 N = 1000
 EPOCHS = np.arange(N + 1)
@@ -41,8 +41,8 @@ def test_a_healthy_run_has_four_windows_that_share_their_bounds():
     assert story.memorised_epoch == 100 and story.generalised_epoch == generalised
     first, plateau, cascade, second = (story.windows[p] for p in PHASES)
     assert first == (0, 100)
-    assert plateau[0] == 100 and cascade[0] == plateau[1] == story.turn_epoch
-    assert 280 <= story.turn_epoch <= 310  # turns at 300, smoothed by sigma = 10 epochs
+    assert plateau[0] == 100 and cascade[0] == plateau[1] == story.transition_epoch
+    assert 280 <= story.transition_epoch <= 310  # turns at 300, smoothed by sigma = 10 epochs
     assert cascade[1] == second[0] == generalised
     assert 490 <= second[1] <= N  # the smoothed log loss is lowest once it has fallen
     assert "95.0% at epoch 490" in story.reasons[0]
@@ -75,7 +75,7 @@ def test_a_run_that_never_generalises_says_why_and_whether_it_is_still_rising():
     assert flat.label == "no grokking"
     assert flat.windows["cascade"] is None and flat.windows["second descent"] is None
     assert flat.windows["plateau"] == (100, N)  # never turns: on the plateau to the end
-    assert any("shows no turn" in r for r in flat.reasons)
+    assert any("shows no transition" in r for r in flat.reasons)
     assert not any("may yet generalise" in r for r in flat.reasons)
 
     rising = tell(metrics(ramp(700, 1400, high=0.99), fall=None))  # 43% at the end
@@ -111,13 +111,13 @@ def test_an_unfinished_run_is_told_as_far_as_it_went():
     assert story.last_epoch == 700 and story.label == "healthy"
     assert story.reasons[-1] == f"the run is unfinished: 700 of {N:,} epochs"
     # stopped at 520 of 1,000 just after generalising at 490: not late, and the turn is the
-    # one grokking_turn finds in the whole record
+    # one grokking_transition finds in the whole record
     cut = metrics(ramp(300, 500))
     for name in ("train_acc", "test_acc", "test_loss"):
         cut[name] = np.where(EPOCHS > 520, np.nan, cut[name])
     story = tell(cut, n_epochs=N)
     assert story.label == "healthy" and "49.0% of the run" in story.reasons[0]
-    assert story.turn_epoch == detect_turn(cut["test_loss"]).turn_epoch
+    assert story.transition_epoch == detect_transition(cut["test_loss"]).transition_epoch
     with pytest.raises(ValueError, match="train the variant first"):
         tell({k: np.full(3, np.nan) for k in data})
 

@@ -13,7 +13,7 @@ def test_a_timeline_is_an_anywidget_observed_like_any_ipywidget():
     import anywidget
     import ipywidgets
 
-    timeline = Timeline(epochs=[0, 10, 100], turn=10)
+    timeline = Timeline(epochs=[0, 10, 100], transition=10)
     assert isinstance(timeline, anywidget.AnyWidget) and isinstance(timeline, ipywidgets.Widget)
     assert timeline.value == 0  # the first checkpoint unless told
     seen = []
@@ -23,7 +23,7 @@ def test_a_timeline_is_an_anywidget_observed_like_any_ipywidget():
     assert timeline._esm == ESM.read_text()  # the front end travels with the widget
     state = timeline.get_state()
     assert {name: state[name] for name in TRAITS} == {
-        "epochs": [0, 10, 100], "value": 100, "turn": 10, "scale": "linear",
+        "epochs": [0, 10, 100], "value": 100, "transition": 10, "scale": "linear",
         "caption": False, "unit": "epoch", "notes": []}
 
 
@@ -52,7 +52,7 @@ def test_the_caption_names_the_checkpoint_its_position_and_the_transition():
     assert caption_text([0, 10, 20], 20, None, "epoch", []) == "epoch 20 · checkpoint 3 of 3"
     assert caption_text([-5, 0, 5], 0, None, "epochs since transition", ["a@100", "b@80", ""]) \
         == "epochs since transition 0 · b@80"
-    assert Timeline(epochs=[0, 10], value=10, turn=10, caption=True).caption_text() == \
+    assert Timeline(epochs=[0, 10], value=10, transition=10, caption=True).caption_text() == \
         "epoch 10 · checkpoint 2 of 2 · detected transition at epoch 10"
 
 
@@ -70,16 +70,16 @@ def test_the_panel_host_declares_the_widgets_traits_with_the_same_defaults():
 def test_a_widget_on_a_panel_page_stays_in_step_both_ways():
     from tdw.ui.timeline_pane import TimelinePane
 
-    widget = Timeline(epochs=[0, 10, 100], value=0, turn=10, unit="step")
+    widget = Timeline(epochs=[0, 10, 100], value=0, transition=10, unit="step")
     pane = TimelinePane.of(widget, width=500)
-    assert (pane.epochs, pane.value, pane.turn, pane.unit, pane.width) == \
+    assert (pane.epochs, pane.value, pane.transition, pane.unit, pane.width) == \
         ([0, 10, 100], 0, 10, "step", 500)
     seen = []
     widget.observe(lambda change: seen.append(change["new"]), names="value")
     pane.value = 100  # as the page sets it
     assert (widget.value, seen) == (100, [100])
-    widget.turn = None
+    widget.transition = None
     widget.scale = "log"
-    assert (pane.turn, pane.scale) == (None, "log")
+    assert (pane.transition, pane.scale) == (None, "log")
     pane.value = 100  # no change: no echo
     assert seen == [100]

@@ -96,7 +96,7 @@ def _analysis(store: Store, vid: str, family: str, checkpoints: int) -> dict[str
         return {"analysed": None, "waiting": None, "transition": None}
     variant = Variant(vid, store)
     have, expected = variant.analysed()
-    turn = variant.turn()
+    turn = variant.transition()
     return {"analysed": {"artifacts": have, "expected": expected},
             "waiting": variant.waiting(),
             "transition": None if turn is None else {"epoch": turn[0], "confidence": turn[1]}}
@@ -123,7 +123,7 @@ def _analysis_lines(store: Store, vid: str, family: str, checkpoints: int) -> st
         transition = f"none marked by {fam.name}"
     elif -1 not in store.artifact_epochs(vid).get(fam.transition, set()):
         transition = f"not analysed yet ({fam.transition})"
-    elif (turn := variant.turn()) is None:
+    elif (turn := variant.transition()) is None:
         transition = f"none detected ({fam.transition})"
     else:
         transition = f"epoch {turn[0]} (confidence {turn[1]:.2f}, {fam.transition})"

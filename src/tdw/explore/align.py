@@ -4,7 +4,7 @@ epochs since each one's detected transition.
 Compare (side by side) and groups (mean and band) both show only the views every variant
 has analysed (:func:`shared_views`), and place a variant's checkpoint or curve at
 ``epoch - offset``, where the offset is 0 by epoch and the variant's detected transition
-epoch (:meth:`~tdw.explore.variant.Variant.turn`) by transition.
+epoch (:meth:`~tdw.explore.variant.Variant.transition`) by transition.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ def offset(variant: Variant, align: str) -> int:
     """The epoch ``variant`` puts at position 0 under ``align``: 0 by epoch, its detected
     transition by transition (refused, saying what to do, when it has none)."""
     if alignment(align) == "transition":
-        turn = variant.turn()
-        if turn is None:
+        found = variant.transition()
+        if found is None:
             raise TdwError(f"{variant.id} has no detected transition (analyse it, or align "
                            "by epoch)")
-        return turn[0]
+        return found[0]
     return 0
 
 

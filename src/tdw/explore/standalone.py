@@ -72,7 +72,7 @@ def standalone_html(variant: Variant, *, budget: int = DEFAULT_BUDGET,
                     sizing_mode="stretch_width", name="checkpoint")
     label = Div(text="", name="epoch-label")
     toggle = Toggle(label="▶ play", active=False, width=90)
-    turn = variant.turn()
+    turn = variant.transition()
     label_js = ("label.text = `<b>epoch ${epochs[Math.round(cb_obj.value)]}</b>` + "
                 f"`{f' · detected transition at epoch {turn[0]}' if turn else ''}`;")
     slider.js_on_change("value", CustomJS(

@@ -71,9 +71,9 @@ class Variant:
         policy's signal and thresholds; None for a variant trained before records existed."""
         return self._schedule()
 
-    def turn(self) -> tuple[int, float] | None:
+    def transition(self) -> tuple[int, float] | None:
         """The detected transition ``(epoch, confidence)``, if analysed and found: the
-        ``turn_epoch`` and ``confidence`` of the family's ``transition`` analyzer."""
+        ``transition_epoch`` and ``confidence`` of the family's ``transition`` analyzer."""
         name = self.family.transition
         if name is None or not isinstance(self._analyzers.get(name), CrossEpochAnalyzer):
             return None
@@ -81,9 +81,9 @@ class Variant:
             attrs = self.artifact(name).attrs
         except TdwError:
             return None
-        if attrs.get("turn_epoch") is None:
+        if attrs.get("transition_epoch") is None:
             return None
-        return int(attrs["turn_epoch"]), float(attrs["confidence"])
+        return int(attrs["transition_epoch"]), float(attrs["confidence"])
 
     def story(self) -> dict[str, Any] | None:
         """The attributes of the family's ``story`` analyzer (:mod:`tdw.library.story`:
@@ -113,9 +113,15 @@ class Variant:
         return self._needs(view, self.store.artifact_epochs(self.id))
 
     def analysed(self) -> tuple[int, int]:
-        """(artifacts stored, artifacts the family's analyzers make for these checkpoints)."""
-        have = sum(len(e) for e in self.store.artifact_epochs(self.id).values())
+        """(artifacts stored and current, artifacts the family's analyzers make for these
+        checkpoints). An artifact is current when the family still declares its analyzer,
+        at the version and options that made it: a stale one, or one of an analyzer the
+        family dropped or renamed, is not counted (``tdw analyze`` recomputes the first)."""
         fam = self.family
+        current = {a.name: (a.version, a.options_json) for a in self._analyzers.values()}
+        epochs = {*self.epochs, -1}
+        have = sum(1 for r in self.store.artifacts(self.id) if r.epoch in epochs
+                   and current.get(r.analyzer) == (r.version, r.options))
         return have, len(fam.analyzers) * len(self.epochs) + len(fam.cross_epoch)
 
     def waiting(self) -> dict[str, list[str]]:
@@ -175,7 +181,7 @@ class Variant:
                                    [str(e) for e in self.epochs])
         return ViewContext(self.id, self.params, epoch, self.epochs,
                            lambda a, e: self._load(a, e), self._metrics, dict(selection),
-                           self.turn(), self._schedule, dict(controls or {}))
+                           self.transition(), self._schedule, dict(controls or {}))
 
     @staticmethod
     def controls_of(view: View, controls: Mapping[str, float] | None) -> dict[str, float]:

@@ -224,7 +224,7 @@ class CrossEpochInputs:
 
 @dataclass(frozen=True)
 class CrossEpochAnalyzer(_Declared):
-    """An analyzer over all checkpoints' artifacts (trajectories, turn detection, ...).
+    """An analyzer over all checkpoints' artifacts (trajectories, transition detection, ...).
 
     Attributes:
         inputs: names of the per-checkpoint analyzers whose artifacts it reads (may be

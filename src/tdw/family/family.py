@@ -116,10 +116,11 @@ class Family:
             (:class:`~tdw.family.analyzer.CrossEpochAnalyzer`).
         views: the family's views.
         transition: name of the cross-epoch analyzer whose artifact marks the family's
-            transition (e.g. the grokking turn, or the induction-head phase change) in its
-            attributes ``turn_epoch`` (int, or None when none was found) and ``confidence``
-            (0..1). Every view draws that epoch, and Compare can align variants by it.
-            None: the family marks none. A name not among ``cross_epoch`` is refused.
+            transition (e.g. grokking's fall of the test loss, or the induction-head phase
+            change) in its attributes ``transition_epoch`` (int, or None when none was
+            found) and ``confidence`` (0..1). Every view draws that epoch, and Compare can
+            align variants by it. None: the family marks none. A name not among
+            ``cross_epoch`` is refused.
         story: name of the cross-epoch analyzer that tells a variant's story
             (:func:`tdw.library.story.make_story`: phase windows, a failure-mode label and
             its reasons), shown above Explore and as columns of the Variants table. None:

@@ -46,7 +46,7 @@ class ViewContext:
             analyzers. Cached by the caller.
         metrics: ``() -> per-epoch metric arrays``.
         selection: current selector values, e.g. ``{"neuron": 3}``.
-        turn: ``(turn_epoch, confidence)`` of the detected transition, or None.
+        transition: ``(transition_epoch, confidence)`` of the detected transition, or None.
         schedule: ``() -> ScheduleRecord | None``: the checkpoints the run wrote and why
             (scheduled or adaptive); None for a variant without a record.
         controls: the values of the view's :class:`Control` decimals chosen on the page,
@@ -61,13 +61,13 @@ class ViewContext:
     load: Callable[[str, int], Artifact]
     metrics: Callable[[], Mapping[str, np.ndarray]]
     selection: Mapping[str, int] = field(default_factory=dict)
-    turn: tuple[int, float] | None = None
+    transition: tuple[int, float] | None = None
     schedule: Callable[[], ScheduleRecord | None] = lambda: None
     controls: Mapping[str, float] = field(default_factory=dict)
 
     def at(self, epoch: int) -> ViewContext:
         return ViewContext(self.variant, self.values, epoch, self.epochs, self.load,
-                           self.metrics, self.selection, self.turn, self.schedule,
+                           self.metrics, self.selection, self.transition, self.schedule,
                            self.controls)
 
 

@@ -4,8 +4,8 @@
 sketch, effective dimensionality, loss-landscape flatness), ``hessian`` the curvature
 of a family's probe loss (top Hessian eigenvalues by Lanczos, gradient norm) and ``llc``
 the local learning coefficient of its training loss (SGLD, Lau et al. 2023);
-``trajectory``, ``turn``, ``phase`` and ``progress`` hold cross-epoch analyzers that read
+``trajectory``, ``transition``, ``phase`` and ``progress`` hold cross-epoch analyzers that read
 per-epoch metrics or other analyzers' artifacts across all checkpoints (parameter
-trajectory PCA, the grokking turn, phase changes dated by several signals, when inputs
+trajectory PCA, the grokking transition, phase changes dated by several signals, when inputs
 and neuron clusters settle). Registration with the engine happens elsewhere.
 """

@@ -103,7 +103,7 @@ def _speed_data(ctx: ViewContext) -> Columns:
     whole = ctx.load("parameter_trajectory", ctx.epoch)
     return {"lines": lines,
             "whole": {"epoch": whole["epochs"], "speed": _positive(whole["velocity"])},
-            "turn": plot.turn_columns(ctx)}
+            "transition": plot.transition_columns(ctx)}
 
 
 def _build_speed(sources, ctx: ViewContext):

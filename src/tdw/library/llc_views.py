@@ -118,7 +118,7 @@ def _drift_columns(ctx: ViewContext) -> Columns:
         "flagged": {"epoch": [ctx.epochs[i] for i in bad],
                     "drift": [float(np.nan_to_num(drift[i])) for i in bad],
                     "verdict": [verdicts[i] for i in bad]},
-        "turn": plot.turn_columns(ctx),
+        "transition": plot.transition_columns(ctx),
     }
 
 

@@ -22,7 +22,7 @@ Its confidence is ``sharpness * clarity``: ``sharpness = 1 - span / run`` and
 deviation of the raw checkpoint-to-checkpoint differences, divided by sqrt 2).
 
 :func:`make_phase_change` builds the cross-epoch analyzer: the first signal is primary (it
-defines the transition: ``turn_epoch`` is its onset); another signal *agrees* when its
+defines the transition: ``transition_epoch`` is its onset); another signal *agrees* when its
 steepest epoch lies inside the primary jump widened by ``agreement`` of the run on each
 side. The confidence is the primary's confidence times ``(1 + agreeing) / n_signals``.
 """
@@ -184,7 +184,7 @@ def make_phase_change(signals: tuple[Signal, ...], *, name: str = "phase_change"
                       sigma: float = 1.0, agreement: float = 0.05) -> CrossEpochAnalyzer:
     """A cross-epoch analyzer dating a phase change from ``signals`` (the first is primary).
 
-    Its attributes ``turn_epoch`` (the primary jump's onset, or None) and ``confidence``
+    Its attributes ``transition_epoch`` (the primary jump's onset, or None) and ``confidence``
     make it usable as a family's ``transition``.
 
     Args:
@@ -227,7 +227,7 @@ def make_phase_change(signals: tuple[Signal, ...], *, name: str = "phase_change"
             "change": np.array([j.change for j in jumps], dtype=np.float32),
             "agrees": agrees,
         }
-        attrs = {"turn_epoch": turn, "confidence": float(confidence),
+        attrs = {"transition_epoch": turn, "confidence": float(confidence),
                  "consensus_epoch": consensus, "signals": [s.name for s in signals],
                  "agreeing": [s.name for s, a in zip(signals, agrees, strict=True) if a],
                  "summary": _summary(signals, jumps, agrees, turn)}
@@ -235,7 +235,8 @@ def make_phase_change(signals: tuple[Signal, ...], *, name: str = "phase_change"
 
     return CrossEpochAnalyzer(
         name=name,
-        version=2,  # 2: jumps extend while the slope is >= 20% of the peak (was 10%)
+        version=3,  # 2: jumps extend while the slope is >= 20% of the peak (was 10%);
+        # 3: the transition's attribute is transition_epoch (was turn_epoch)
         description=(
             "Phase change dated by several signals (Olsson et al. 2022): for each, the "
             "main jump (steepest rise or fall of the checkpoint series smoothed over "
@@ -261,7 +262,7 @@ def make_phase_change(signals: tuple[Signal, ...], *, name: str = "phase_change"
                       "1 where the jump is detected and agrees with the primary one"),
         ),
         attrs=(
-            AttrSpec("turn_epoch", "json", "onset of the primary signal's jump, or null"),
+            AttrSpec("transition_epoch", "json", "onset of the primary signal's jump, or null"),
             AttrSpec("confidence", "float", "0..1; 0 when there is no phase change"),
             AttrSpec("consensus_epoch", "json",
                      "median steepest epoch of the agreeing signals, or null"),

@@ -96,7 +96,7 @@ def _concentration_columns(ctx: ViewContext) -> Columns:
     decile = np.stack([a["top_decile_share"] for a in arts])  # (checkpoint, matrix)
     return {"stable_rank": plot.line_columns(ctx.epochs, ranks.T, names),
             "decile": plot.line_columns(ctx.epochs, decile.T, names),
-            "turn": plot.turn_columns(ctx)}
+            "transition": plot.transition_columns(ctx)}
 
 
 def _build_concentration(sources: dict[str, Any], ctx: ViewContext):

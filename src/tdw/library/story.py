@@ -5,10 +5,10 @@ range, read from the per-epoch training metrics:
 
 * **first descent**: epoch 0 until the training set is memorised, the first epoch at which
   the training accuracy reaches :data:`MEMORISED` (99%);
-* **plateau**: from memorisation until the test loss turns down (the turn of
-  :func:`~tdw.library.turn.detect_turn`): the training set is fitted, the test loss is not
-  falling yet;
-* **cascade**: from the turn until the test accuracy first reaches :data:`GENERALISED`
+* **plateau**: from memorisation until the test loss turns down (the transition of
+  :func:`~tdw.library.transition.detect_transition`): the training set is fitted, the test
+  loss is not falling yet;
+* **cascade**: from the transition until the test accuracy first reaches :data:`GENERALISED`
   (95%): the test loss falls and the test accuracy climbs;
 * **second descent**: from there until the smoothed log test loss is at its lowest: the
   loss keeps falling by decades after the accuracy has saturated (Nanda et al.'s clean-up).
@@ -56,7 +56,7 @@ import numpy as np
 from tdw.family.analyzer import CrossEpochAnalyzer, CrossEpochInputs, Output
 from tdw.family.artifacts import ArraySpec, AttrSpec
 
-from .turn import detect_turn
+from .transition import detect_transition
 
 __all__ = ["Story", "tell", "make_story", "story_lines", "windows_text", "first_mover_text",
            "PHASES",
@@ -87,7 +87,7 @@ class Story:
         label: one of :data:`LABELS`.
         reasons: sentences quoting the epochs and accuracies behind ``label``.
         last_epoch: the last epoch with finite metrics.
-        memorised_epoch, turn_epoch, generalised_epoch: None where it never happens.
+        memorised_epoch, transition_epoch, generalised_epoch: None where it never happens.
         final_test_acc: the test accuracy at ``last_epoch``.
     """
 
@@ -96,7 +96,7 @@ class Story:
     reasons: tuple[str, ...]
     last_epoch: int
     memorised_epoch: int | None
-    turn_epoch: int | None
+    transition_epoch: int | None
     generalised_epoch: int | None
     final_test_acc: float
 
@@ -141,11 +141,11 @@ def tell(metrics: Mapping[str, np.ndarray], n_epochs: int | None = None) -> Stor
     memorised = _first(train_acc >= MEMORISED)
     generalised = _first(test_acc >= GENERALISED)
     # the whole record: the smoothing width follows the planned run, not where it stopped
-    turn = detect_turn(np.asarray(metrics["test_loss"], dtype=np.float64))
+    turn = detect_transition(np.asarray(metrics["test_loss"], dtype=np.float64))
     floor = None
     if generalised is not None and np.isfinite(turn.smoothed[generalised:last + 1]).any():
         floor = generalised + int(np.nanargmin(turn.smoothed[generalised:last + 1]))
-    windows = _windows((memorised, turn.turn_epoch, generalised, floor), last)
+    windows = _windows((memorised, turn.transition_epoch, generalised, floor), last)
     length = max(n_epochs if n_epochs is not None else last, 1)
 
     reasons = []
@@ -156,8 +156,8 @@ def tell(metrics: Mapping[str, np.ndarray], n_epochs: int | None = None) -> Stor
         best = int(np.nanargmax(test_acc))
         reasons.append(f"test accuracy never reaches {_percent(GENERALISED)} "
                        f"(best {_percent(test_acc[best])} at epoch {best:,})")
-        if turn.turn_epoch is None:
-            reasons.append("the test loss shows no turn (no fall of a decade or more that "
+        if turn.transition_epoch is None:
+            reasons.append("the test loss shows no transition (no fall of a decade or more that "
                            "starts after the first epoch)")
         tail = int(RISING_TAIL * last)
         if test_acc[-1] - test_acc[tail] >= RISING:
@@ -190,7 +190,7 @@ def tell(metrics: Mapping[str, np.ndarray], n_epochs: int | None = None) -> Stor
     if n_epochs is not None and last < n_epochs:
         reasons.append(f"the run is unfinished: {last:,} of {n_epochs:,} epochs")
     return Story(windows=windows, label=label, reasons=tuple(reasons), last_epoch=last,
-                 memorised_epoch=memorised, turn_epoch=turn.turn_epoch,
+                 memorised_epoch=memorised, transition_epoch=turn.transition_epoch,
                  generalised_epoch=generalised, final_test_acc=float(test_acc[-1]))
 
 
@@ -213,7 +213,8 @@ def make_story(extra: Callable[[CrossEpochInputs], Mapping[str, Any]] | None = N
         bounds = np.array([story.windows[name] or (-1, -1) for name in PHASES], np.int64)
         attrs = {"label": story.label, "reasons": list(story.reasons),
                  "phases": list(PHASES), "last_epoch": story.last_epoch,
-                 "memorised_epoch": story.memorised_epoch, "turn_epoch": story.turn_epoch,
+                 "memorised_epoch": story.memorised_epoch,
+                 "transition_epoch": story.transition_epoch,
                  "generalised_epoch": story.generalised_epoch,
                  "final_test_acc": story.final_test_acc}
         if extra is not None:
@@ -222,7 +223,8 @@ def make_story(extra: Callable[[CrossEpochInputs], Mapping[str, Any]] | None = N
 
     return CrossEpochAnalyzer(
         name="variant_story",
-        version=2,  # 2: windows never overlap; the turn from the whole record
+        version=3,  # 2: windows never overlap; the transition from the whole record;
+        # 3: the transition's attribute is transition_epoch (was turn_epoch)
         description=(
             "The run told in phase windows (first descent: until train accuracy 99%; "
             "plateau: until the test loss turns; cascade: until test accuracy 95%; second "
@@ -238,7 +240,8 @@ def make_story(extra: Callable[[CrossEpochInputs], Mapping[str, Any]] | None = N
             AttrSpec("phases", "json", "the phase names, in the order of the phase axis"),
             AttrSpec("last_epoch", "int", "last epoch with metrics"),
             AttrSpec("memorised_epoch", "json", "first epoch at train accuracy >= 99%, or null"),
-            AttrSpec("turn_epoch", "json", "the test loss's turn (grokking_turn), or null"),
+            AttrSpec("transition_epoch", "json",
+                     "the test loss's transition (grokking_transition), or null"),
             AttrSpec("generalised_epoch", "json", "first epoch at test accuracy >= 95%, or null"),
             AttrSpec("final_test_acc", "float", "test accuracy at the last epoch"),
             *extra_attrs,

@@ -29,7 +29,7 @@ def _story_data(ctx: ViewContext) -> dict:
     metrics = ctx.metrics()
     return {"curves": {"epoch": np.arange(len(metrics["test_loss"])),
                        "train": metrics["train_loss"], "test": metrics["test_loss"]},
-            "phases": phase_columns(ctx), "turn": plot.turn_columns(ctx)}
+            "phases": phase_columns(ctx), "transition": plot.transition_columns(ctx)}
 
 
 def _build_story(sources, ctx: ViewContext):

@@ -27,7 +27,7 @@ def _curves(ctx: ViewContext, train: str, test: str, settings: plot.Curves) -> d
     return {
         "curves": settings.columns(ctx, curves, ("train", "test")),
         "checkpoints": plot.checkpoint_columns(ctx, metrics[test]),
-        "turn": plot.turn_columns(ctx),
+        "transition": plot.transition_columns(ctx),
     }
 
 
@@ -125,7 +125,7 @@ def _velocity_data(ctx: ViewContext) -> dict:
     art = ctx.load("parameter_trajectory", ctx.epoch)
     speed = {"epoch": art["epochs"], "velocity": art["velocity"]}
     return {"speed": VELOCITY_SETTINGS.columns(ctx, speed, ("velocity",)),
-            "turn": plot.turn_columns(ctx)}
+            "transition": plot.transition_columns(ctx)}
 
 
 def _build_velocity(sources, ctx: ViewContext):
@@ -172,7 +172,7 @@ EFFECTIVE_DIMENSIONALITY = plot.lines_view(
     "effective_dimensionality", "Effective dimensionality", "Participation ratio of each "
     "weight matrix's singular values over training: how many directions carry its energy.",
     ("effective_dimensionality",), _dimensionality_lines, y_label="participation ratio",
-    turn=False, line_width=1, group="Trajectory",
+    transition=False, line_width=1, group="Trajectory",
     trace=Trace("mean participation ratio", _mean_dimensionality))
 
 
@@ -214,7 +214,7 @@ def _llc_data(ctx: ViewContext) -> dict:
     std = np.array([a.attrs["llc_std"] for a in arts], dtype=np.float64)
     columns = {"llc": {"epoch": list(ctx.epochs), "llc": mean, "low": mean - std,
                        "high": mean + std},
-               "turn": plot.turn_columns(ctx)}
+               "transition": plot.transition_columns(ctx)}
     metrics = ctx.metrics()
     if "test_loss" in metrics:  # an imported series has no training curves
         epochs = np.arange(len(metrics["test_loss"]))
@@ -277,13 +277,13 @@ def _phase_columns(ctx: ViewContext) -> dict:
              "y": [float(scaled[i, plot.nearest_index(art["epochs"], steep[i])])
                    for i in found],
              "color": [lines["color"][i] for i in found]}
-    return {"lines": lines, "steepest": marks, "turn": plot.turn_columns(ctx)}
+    return {"lines": lines, "steepest": marks, "transition": plot.transition_columns(ctx)}
 
 
 def _phase_title(attrs) -> str:
-    if attrs["turn_epoch"] is None:
+    if attrs["transition_epoch"] is None:
         return f"No phase change ({attrs['signals'][0]} has no jump)"
-    return (f"Phase change from epoch {attrs['turn_epoch']} "
+    return (f"Phase change from epoch {attrs['transition_epoch']} "
             f"({len(attrs['agreeing'])} of {len(attrs['signals'])} signals agree)")
 
 

@@ -77,9 +77,9 @@ def _turn(index: int) -> Callable[[Variant], float]:
         if -1 not in variant.store.artifact_epochs(variant.id).get(name, set()):
             raise Missing("not analysed")
         attrs = _readable(variant, name, None).attrs
-        if attrs.get("turn_epoch") is None:
+        if attrs.get("transition_epoch") is None:
             raise Missing("no transition found")
-        return float(attrs["turn_epoch"] if index == 0 else attrs["confidence"])
+        return float(attrs["transition_epoch"] if index == 0 else attrs["confidence"])
     return read
 
 

@@ -7,7 +7,7 @@ so the policy decides online, once per epoch, from the signal so far:
 1. The signal ``x`` is the declared per-epoch metric (the test loss by default): for a
    loss ``log10(loss)``, so that a change is relative and a fall from 1e-3 to 1e-4 counts
    as much as one from 1 to 0.1 (the grokking drop spans many decades, as in
-   :mod:`tdw.library.turn`); for an accuracy, the accuracy itself. A loss that is not
+   :mod:`tdw.library.transition`); for an accuracy, the accuracy itself. A loss that is not
    positive and finite is skipped.
 2. It is smoothed causally, ``m_e = m_(e-1) + (x_e - m_(e-1)) / tau`` with
    ``tau = max(1, SMOOTHING * window length)`` epochs, so one noisy epoch does not buy a

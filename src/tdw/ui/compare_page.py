@@ -175,7 +175,7 @@ class ComparePage(FollowsVariants, pn.viewable.Viewer):
         self._fell_back = []
         align = self.align
         if align == "transition":
-            lacking = [v.id for v in variants if v.turn() is None]
+            lacking = [v.id for v in variants if v.transition() is None]
             if lacking:
                 align = "epoch"
                 self._fell_back = [problem(

@@ -89,9 +89,9 @@ class Explorer(pn.viewable.Viewer):
             if view.name not in self.waiting:
                 self.panes.append(ViewPane(self.variant, view, epochs[start],
                                            client_budget=client_budget))
-        turn = self.variant.turn()
+        turn = self.variant.transition()
         self.timeline = TimelinePane(epochs=list(epochs), value=epochs[start],
-                                     turn=turn[0] if turn else None, caption=True,
+                                     transition=turn[0] if turn else None, caption=True,
                                      scale=scale_for(epochs))
         self._client_budget = client_budget
         self.player = self._make_player()

@@ -9,7 +9,7 @@ every checkpoint and every couple of seconds between them
   the browser receives the new points only, never the whole run again);
 * marks every checkpoint written so far on the test loss, scheduled and adaptive ones
   apart, as the explorer does;
-* draws the transition (:func:`tdw.library.turn.detect_turn` on the test loss so far) as
+* draws the transition (:func:`tdw.library.transition.detect_transition` on the test loss so far) as
   soon as the curve shows one, with its confidence.
 
 A run that starts over (``--force``) or another job picked in the menu redraws from
@@ -28,7 +28,7 @@ import panel as pn
 from tdw.errors import TdwError
 from tdw.family import plot as _plot
 from tdw.jobs import jobs as jobs_mod
-from tdw.library.turn import detect_turn
+from tdw.library.transition import detect_transition
 from tdw.store.jobs import JobRecord
 from tdw.store.sealed import METRICS
 from tdw.store.store import Store
@@ -200,12 +200,12 @@ class LiveTraining(pn.viewable.Viewer):
         self._checkpoints = epochs
 
     def _draw_transition(self, test_loss: np.ndarray) -> None:
-        turn = detect_turn(test_loss)
-        self._turn = turn if turn.turn_epoch is not None else None
+        turn = detect_transition(test_loss)
+        self._turn = turn if turn.transition_epoch is not None else None
         for span in self.transition:
             span.visible = self._turn is not None
             if self._turn is not None:
-                span.location = self._turn.turn_epoch
+                span.location = self._turn.transition_epoch
 
     def _describe(self, record: JobRecord, length: int | None) -> str:
         parts = [f"<b>job {record.id}</b>", html.escape(record.variant),
@@ -217,7 +217,7 @@ class LiveTraining(pn.viewable.Viewer):
             parts.append(f"epoch {max(0, length - 1):,} of {max(0, total):,}")
             parts.append(f"{len(self._checkpoints)} checkpoints")
             turn = self._turn
-            parts.append(f"transition at epoch {turn.turn_epoch:,} (confidence "
+            parts.append(f"transition at epoch {turn.transition_epoch:,} (confidence "
                          f"{turn.confidence:.2f})" if turn else "no transition yet")
         return " · ".join(parts)
 

@@ -1,17 +1,17 @@
 // Checkpoint timeline: an anywidget front end (plain ES module, no imports, nothing fetched).
 //
-// Draws every checkpoint epoch as a tick on a horizontal strip, the detected "turn" epoch as a
+// Draws every checkpoint epoch as a tick on a horizontal strip, the detected "transition" epoch as a
 // red line, and the current checkpoint as a blue handle. Click or drag to pick the nearest
 // checkpoint; Left/Right/Home/End step through checkpoints when the strip has focus.
 //
-// Traits (see timeline.py): epochs (increasing ints), value (int), turn (int|null),
+// Traits (see timeline.py): epochs (increasing ints), value (int), transition (int|null),
 // scale ("linear"|"log"; log means log10(1 + epoch)), caption (bool: a line above the strip
 // naming the current checkpoint, rewritten in place on every move), unit (what a value is
 // called: "epoch" unless e.g. "epochs since transition"), notes (strings, one per epoch,
 // that the caption gives instead of "checkpoint i of n" when present).
 //
 // Stable hooks for tests: .tdw-timeline-marker[data-epoch], .tdw-timeline-current[data-epoch],
-// .tdw-timeline-turn[data-epoch], .tdw-timeline-tooltip.
+// .tdw-timeline-transition[data-epoch], .tdw-timeline-tooltip.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const PAD_X = 18; // room for the handle and for axis labels at the ends
@@ -33,8 +33,8 @@ const CSS = `
 .tdw-timeline-marker { fill: #374151; }
 .tdw-timeline-axis-tick { stroke: #d1d5db; stroke-width: 1; }
 .tdw-timeline-axis-label { fill: #6b7280; font-size: 10px; }
-.tdw-timeline-turn line { stroke: #dc2626; stroke-width: 1.5; }
-.tdw-timeline-turn text { fill: #dc2626; font-size: 10px; font-weight: 600; }
+.tdw-timeline-transition line { stroke: #dc2626; stroke-width: 1.5; }
+.tdw-timeline-transition text { fill: #dc2626; font-size: 10px; font-weight: 600; }
 .tdw-timeline-hover { fill: none; stroke: #2563eb; stroke-opacity: 0.45; stroke-width: 1.5; }
 .tdw-timeline-current { fill: #2563eb; stroke: #ffffff; stroke-width: 2;
   filter: drop-shadow(0 1px 1px rgba(0, 0, 0, 0.25)); }
@@ -150,7 +150,7 @@ function render({ model, el }) {
   function draw() {
     const eps = epochs();
     const value = model.get("value");
-    const turn = model.get("turn");
+    const turn = model.get("transition");
     const kind = model.get("scale") === "log" ? "log" : "linear";
     const top = model.get("caption") ? CAPTION_H : Math.max(0, (height - CONTENT_H) / 2);
     const trackY = top + 30;
@@ -218,11 +218,11 @@ function render({ model, el }) {
     }
     svg.append(markers);
 
-    // Turn epoch: red line with a small label, kept inside the strip.
+    // Transition epoch: red line with a small label, kept inside the strip.
     if (turn !== null && turn !== undefined && Number.isFinite(turn) && turn >= lo
         && turn <= hi) {
       const px = x(turn);
-      const g = svgEl("g", { class: "tdw-timeline-turn", "data-epoch": turn });
+      const g = svgEl("g", { class: "tdw-timeline-transition", "data-epoch": turn });
       g.append(svgEl("line", { x1: px, x2: px, y1: top + 13, y2: trackY + 9 }));
       const text = `transition ${shortLabel(turn)}`;
       const halfW = text.length * 3;
@@ -275,7 +275,7 @@ function render({ model, el }) {
       return;
     }
     const eps = epochs();
-    const turn = model.get("turn");
+    const turn = model.get("transition");
     const bold = document.createElement("b");
     bold.textContent = `${unit()} ${value}`;
     const notes = model.get("notes") || [];
@@ -391,7 +391,7 @@ function render({ model, el }) {
 
   const onChange = () => draw();
   const onValue = () => (hoverEpoch === null || dragging ? place() : draw());
-  const traits = ["epochs", "turn", "scale", "caption", "unit", "notes"];
+  const traits = ["epochs", "transition", "scale", "caption", "unit", "notes"];
   for (const name of traits) model.on(`change:${name}`, onChange);
   model.on("change:value", onValue);
 

@@ -10,7 +10,7 @@ in any Jupyter front end (JupyterLab, Notebook, VS Code, Voila) without Panel::
 
     from tdw.ui import Timeline
 
-    timeline = Timeline(epochs=[0, 10, 100, 1000], value=0, turn=100, scale="log")
+    timeline = Timeline(epochs=[0, 10, 100, 1000], value=0, transition=100, scale="log")
     timeline.observe(lambda change: print(change["new"]), names="value")
     timeline                       # displays it; a click on the strip prints the epoch
 
@@ -36,7 +36,7 @@ __all__ = ["ESM", "TRAITS", "Timeline", "caption_text", "scale_for"]
 ESM = Path(__file__).with_name("timeline.js")
 """The timeline's front end, shared by :class:`Timeline` and the dashboards' pane."""
 
-TRAITS = ("epochs", "value", "turn", "scale", "caption", "unit", "notes")
+TRAITS = ("epochs", "value", "transition", "scale", "caption", "unit", "notes")
 """The state the front end reads, identical in both hosts."""
 
 
@@ -47,7 +47,7 @@ def scale_for(epochs: Sequence[int]) -> str:
     return "log" if positive and max(positive) / min(positive) >= 100 else "linear"
 
 
-def caption_text(epochs: Sequence[int], value: int, turn: int | None, unit: str,
+def caption_text(epochs: Sequence[int], value: int, transition: int | None, unit: str,
                  notes: Sequence[str]) -> str:
     """The caption a timeline writes above its strip.
 
@@ -59,8 +59,8 @@ def caption_text(epochs: Sequence[int], value: int, turn: int | None, unit: str,
         position = f" · {notes[at]}" if at is not None and notes[at] else ""
     else:
         position = f" · checkpoint {at + 1} of {len(epochs)}" if at is not None else ""
-    transition = f" · detected transition at epoch {turn}" if turn is not None else ""
-    return f"{unit} {value}{position}{transition}"
+    marked = f" · detected transition at epoch {transition}" if transition is not None else ""
+    return f"{unit} {value}{position}{marked}"
 
 
 class Timeline(anywidget.AnyWidget):
@@ -74,7 +74,7 @@ class Timeline(anywidget.AnyWidget):
     Traits:
         epochs: checkpoint epochs, strictly increasing.
         value: the current checkpoint's epoch.
-        turn: the detected transition's epoch (a red line), or None for none.
+        transition: the detected transition's epoch (a red line), or None for none.
         scale: "linear" in epochs, or "log" in log10(1 + epoch), which suits log-spaced
             checkpoints (see :func:`scale_for`).
         caption: show a line above the strip naming the current checkpoint.
@@ -87,7 +87,7 @@ class Timeline(anywidget.AnyWidget):
 
     epochs = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
     value = traitlets.Int(0).tag(sync=True)
-    turn = traitlets.Int(None, allow_none=True).tag(sync=True)
+    transition = traitlets.Int(None, allow_none=True).tag(sync=True)
     scale = traitlets.Enum(["linear", "log"], default_value="linear").tag(sync=True)
     caption = traitlets.Bool(False).tag(sync=True)
     unit = traitlets.Unicode("epoch").tag(sync=True)
@@ -128,4 +128,4 @@ class Timeline(anywidget.AnyWidget):
 
     def caption_text(self) -> str:
         """The caption's text, as the page writes it."""
-        return caption_text(self.epochs, self.value, self.turn, self.unit, self.notes)
+        return caption_text(self.epochs, self.value, self.transition, self.unit, self.notes)

@@ -28,7 +28,7 @@ class TimelinePane(AnyWidgetComponent):
 
     Example::
 
-        pane = TimelinePane(epochs=[0, 10, 100, 1000], value=0, turn=100, scale="log")
+        pane = TimelinePane(epochs=[0, 10, 100, 1000], value=0, transition=100, scale="log")
         pane.param.watch(lambda event: print(event.new), "value")
     """
 
@@ -42,7 +42,7 @@ class TimelinePane(AnyWidgetComponent):
     value = param.Integer(default=0, doc="""
         The current checkpoint's epoch; the page only ever sets it to a member of epochs.""")
 
-    turn = param.Integer(default=None, allow_None=True, doc="""
+    transition = param.Integer(default=None, allow_None=True, doc="""
         The detected transition's epoch (drawn as a red line), or None to draw none.""")
 
     scale = param.Selector(default="linear", objects=["linear", "log"], doc="""
@@ -62,7 +62,7 @@ class TimelinePane(AnyWidgetComponent):
 
     def caption_text(self) -> str:
         """The caption's text, as the page writes it."""
-        return caption_text(self.epochs, self.value, self.turn, self.unit, self.notes)
+        return caption_text(self.epochs, self.value, self.transition, self.unit, self.notes)
 
     @classmethod
     def of(cls, widget: Timeline, **params: Any) -> TimelinePane:

@@ -75,7 +75,7 @@ def _analysis(store: Store, record: VariantRecord, checkpoints: int) -> Row:
         return row
     try:
         variant = Variant(record.id, store)
-        if turn := variant.turn():
+        if turn := variant.transition():
             row["transition epoch"], row["transition confidence"] = turn[0], round(turn[1], 2)
         have, expected = variant.analysed()
         row["analysed %"] = _percent(min(have / expected, 1.0) if expected else 1.0)

@@ -7,8 +7,8 @@ figures from the pieces here, so every view looks alike and none repeats the oth
 
 * style (:mod:`.style`): :data:`PALETTE`, :func:`colors`, :func:`figure`,
   :func:`legend_outside`;
-* the marks of a view across training (:mod:`.marks`): :func:`turn_band` (the detected
-  transition, from :func:`turn_columns`), :func:`current_epoch_band` (the current
+* the marks of a view across training (:mod:`.marks`): :func:`transition_band` (the detected
+  transition, from :func:`transition_columns`), :func:`current_epoch_band` (the current
   checkpoint, from :func:`current_columns`), :func:`checkpoint_markers` (from
   :func:`checkpoint_columns`), and :func:`finish`, which adds the first two where a view
   has their sources and then moves the legend outside;
@@ -67,8 +67,8 @@ from tdw.family.plot.marks import (
     current_columns,
     current_epoch_band,
     finish,
-    turn_band,
-    turn_columns,
+    transition_band,
+    transition_columns,
 )
 from tdw.family.plot.smoothing import ema, smooth_column
 from tdw.family.plot.style import (
@@ -84,7 +84,7 @@ from tdw.family.plot.style import (
 __all__ = [
     "PALETTE", "CURRENT", "TURN", "CHECKPOINT_KINDS", "Lines",
     "colors", "figure", "legend_outside", "finish",
-    "turn_band", "turn_columns", "current_epoch_band", "current_columns",
+    "transition_band", "transition_columns", "current_epoch_band", "current_columns",
     "checkpoint_columns", "checkpoint_markers",
     "image_columns", "image", "heatmap_figure", "heatmap_view", "tap_rows",
     "cell_columns", "cells", "cells_figure",

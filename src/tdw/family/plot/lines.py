@@ -9,7 +9,7 @@ import numpy as np
 
 from tdw.family.controls import Control
 from tdw.family.plot.curves import RAW_ALPHA, Curves, finish_curves, mark_smoothed, smoothed_name
-from tdw.family.plot.marks import current_columns, finish, turn_columns
+from tdw.family.plot.marks import current_columns, finish, transition_columns
 from tdw.family.plot.smoothing import smooth_column
 from tdw.family.plot.style import colors, figure
 from tdw.family.views import Columns, Labels, Trace, View, ViewContext
@@ -77,13 +77,14 @@ def lines_figure(title: str, source, *, x_label: str = "epoch", y_label: str = "
 
 def lines_view(name: str, title: str, description: str, reads: Sequence[str], lines: Lines,
                *, y_label: str, x_label: str = "epoch", heading: str | None = None,
-               turn: bool = True, log: bool = False, line_width: float = 1.5,
+               transition: bool = True, log: bool = False, line_width: float = 1.5,
                legend: str = "right", group: str = "Analyses", trace: Trace | None = None,
                selectors: Mapping[str, tuple[str, str, int]] | None = None,
                controls: Sequence[Control] = (), labels: Mapping[str, Labels] | None = None,
                curves: bool = True, **figure_kwargs: Any) -> View:
-    """A summary view of lines across training (source ``lines``), the detected turn
-    (source ``turn``, with ``turn``) and the current checkpoint (source ``current``).
+    """A summary view of lines across training (source ``lines``), the detected
+    transition (source ``transition``, with ``transition``) and the current checkpoint
+    (source ``current``).
 
     Args:
         name: the view's registry key.
@@ -94,7 +95,7 @@ def lines_view(name: str, title: str, description: str, reads: Sequence[str], li
         y_label: the y axis' label.
         x_label: the x axis' label.
         heading: the figure's title, when it differs from ``title``.
-        turn: draw the family's detected transition.
+        transition: draw the family's detected transition.
         log: a log y axis (to begin with, when ``curves``).
         line_width: the lines' width in pixels.
         legend: where the legend goes, as :func:`legend_outside`.
@@ -113,8 +114,8 @@ def lines_view(name: str, title: str, description: str, reads: Sequence[str], li
     def data(ctx: ViewContext) -> Columns:
         weight = None if settings is None else settings.weight(ctx)
         columns: Columns = {"lines": line_columns(*lines(ctx), smoothing=weight)}
-        if turn:
-            columns["turn"] = turn_columns(ctx)
+        if transition:
+            columns["transition"] = transition_columns(ctx)
         return columns
 
     def build(sources, ctx: ViewContext):

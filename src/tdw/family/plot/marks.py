@@ -15,28 +15,28 @@ from tdw.family.views import Columns, ViewContext
 def finish(fig, sources: Mapping[str, Any], *, legend: str = "right"):
     """The last touches of a view's figure; returns ``fig``.
 
-    Draws the detected turn if ``sources`` has a ``turn`` source (:func:`turn_columns`),
-    then the current checkpoint if it has a ``current`` one (:func:`current_columns`: a
-    vertical line, so not for a view whose ``current`` source is a point), and moves the
-    legend outside, to ``legend`` (:func:`legend_outside`).
+    Draws the detected transition if ``sources`` has a ``transition`` source
+    (:func:`transition_columns`), then the current checkpoint if it has a ``current`` one
+    (:func:`current_columns`: a vertical line, so not for a view whose ``current`` source
+    is a point), and moves the legend outside, to ``legend`` (:func:`legend_outside`).
     """
-    if "turn" in sources:
-        turn_band(fig, sources["turn"])
+    if "transition" in sources:
+        transition_band(fig, sources["transition"])
     if "current" in sources:
         current_epoch_band(fig, sources["current"])
     legend_outside(fig, legend)
     return fig
 
 
-def turn_band(fig, source) -> None:
+def transition_band(fig, source) -> None:
     """The detected transition: a red vertical line at each ``x`` of ``source``."""
     fig.vspan(x="x", source=source, line_color=TURN, line_width=2,
               legend_label="detected transition")
 
 
-def turn_columns(ctx: ViewContext) -> dict[str, list]:
-    """The detected turn as a (possibly empty) ``x`` column for :func:`turn_band`."""
-    return {"x": [ctx.turn[0]] if ctx.turn else []}
+def transition_columns(ctx: ViewContext) -> dict[str, list]:
+    """The detected transition as a (possibly empty) ``x`` column for :func:`transition_band`."""
+    return {"x": [ctx.transition[0]] if ctx.transition else []}
 
 
 def current_epoch_band(fig, source) -> None:
