@@ -60,6 +60,12 @@ def _phase_span(run: RunData, arg: str | None) -> str:
     return span(int(_phase(run, "onset_epoch", arg)), int(_phase(run, "end_epoch", arg)))
 
 
+@figure("phase_bulk", needs=("phase_change",))
+def _phase_bulk(run: RunData, arg: str | None) -> str:
+    first, last = (int(e) for e in _phase(run, "bulk_epochs", arg))
+    return span(first, last)
+
+
 attr_figure("llc", "llc", "llc_mean", num)
 peak_figures("llc_peak", "llc", "llc_mean")
 

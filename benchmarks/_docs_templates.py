@@ -140,10 +140,11 @@ happening underneath:"""),
   b, {neuron0_frequency} periods across the 59 residues ({neuron0_share} of its variance is in frequency {neuron0_frequency}):"""),
     Template(GUIDE, "guide_detectors", """\
 Its title says "from epoch {phase_onset}": the onset of the restricted loss's jump, steepest at
-{phase_steepest@restricted_loss}. The red line is the family's transition ({transition}, from `grokking_transition`). Only the
-restricted loss agrees. The LLC's steepest fall is at epoch {phase_steepest@LLC}, during memorisation. The
-test loss counts as "no jump": it falls by {phase_decades@test_loss} decades over epochs {phase_span@test_loss}, but that
-span is more than half the run, which this detector treats as a drift."""),
+{phase_steepest@restricted_loss}. The red line is the family's transition ({transition}, from `grokking_transition`),
+and the line under the plot says which date is which. The test loss agrees: its steepest fall in
+decades comes late, at epoch {phase_steepest@test_loss}, in clean-up, but the bulk of its {phase_decades@test_loss}-decade fall
+(80% of it, epochs {phase_bulk@test_loss}) overlaps the restricted loss's jump. The LLC's steepest fall is at
+epoch {phase_steepest@LLC}, during memorisation, and does not agree."""),
     # ------------------------------------------------ families/modulo_addition_1l/README.md
     Template(MODULO, "modulo_presets", """\
 | preset | parameters | measured on a {~cores}-core CPU |
@@ -156,11 +157,14 @@ for the checkpoint itself."""),
     Template(MODULO, "modulo_transition", """\
 On the quick preset: epoch {transition}, steepest descent at {steepest}, confidence {transition_confidence}."""),
     Template(MODULO, "modulo_phase_change", """\
-On the quick preset it reports "{phase_summary}", confidence {phase_confidence}. The test loss does fall, by {test_loss_decades}
-decades over the run, but its jump spans epochs {phase_span@test_loss}, more than half of the 2,500
-epochs, so this rule counts it as a drift; that is why the family's transition comes from
-`grokking_transition`, which reads every epoch of the test loss. The `phase_change` view's title
-gives the phase-change epoch ({phase_onset}); its red line is the family's transition ({transition})."""),
+On the quick preset it reports "{phase_summary}", confidence {phase_confidence}. The test loss's jump
+runs over epochs {phase_span@test_loss}, more than half of the 2,500 epochs, because a fall on a log
+scale drags a long tail; its bulk, 80% of its {phase_decades@test_loss} decades, falls over epochs {phase_bulk@test_loss}, and that
+is what the rule measures. The two markers answer different questions: `grokking_transition`
+({transition}) dates the onset of the test loss's fall from every epoch, `phase_change` ({phase_onset}) the
+onset of the restricted loss's jump over the checkpoints. The `phase_change` view's title gives
+the phase-change epoch; its red line is the family's transition, and the line under the plot
+says which is which."""),
     Template(MODULO, "modulo_stories", """\
 On the quick preset's four seeds (p = 59, 2,500 epochs): seed 999 is {story_label}, first descent
 {window@first_descent}, plateau {window@plateau}, cascade {window@cascade}, second descent {window@second_descent}, first mover

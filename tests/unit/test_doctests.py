@@ -10,7 +10,7 @@ import pytest
 MODULES = ["tdw", "tdw.family.schedule", "tdw.family.params", "tdw.family.artifacts",
            "tdw.family.registry", "tdw.family.family", "tdw.families.modulo_addition_1l.fourier",
            "tdw.sweeps.sweep", "tdw.jobs.executors", "tdw.training.adaptive",
-           "tdw.library.transition",
+           "tdw.library.transition", "tdw.library.views",
            "tdw.library.story", "tdw.family.analyzer", "tdw.library.llc", "tdw.sweeps.outcomes",
            "tdw.ui.links"]
 

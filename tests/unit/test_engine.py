@@ -173,6 +173,21 @@ def test_a_version_bump_recomputes_only_that_analyzer(trained, store, monkeypatc
     assert len(plan.items) == 8
 
 
+def test_force_recomputes_the_named_analyzers_not_the_inputs_they_bring_in(trained, store):
+    _, vid = trained
+    execute(store, make_plan(store, _config(vid)), workers=1)
+    plan = make_plan(store, _config(vid, analyzers=("norm_trajectory",), force=True))
+    assert [(i.analyzer, i.epoch, i.reason) for i in plan.items] == \
+        [("norm_trajectory", -1, "forced")]
+    assert plan.up_to_date == 7  # its input, embed_norm, is read as it is
+    both = make_plan(store, _config(vid, analyzers=("embed_norm", "norm_trajectory"),
+                                    force=True))
+    assert {i.analyzer for i in both.items} == {"embed_norm", "norm_trajectory"}
+    assert len(both.items) == 8
+    everything = make_plan(store, _config(vid, force=True))
+    assert len(everything.items) == 22 and everything.up_to_date == 0
+
+
 def test_a_changed_checkpoint_makes_only_its_artifacts_stale(trained, store):
     _, vid = trained
     execute(store, make_plan(store, _config(vid)), workers=1)

@@ -62,7 +62,9 @@ class AnalysisRunConfig:
             analyzer brings in the per-checkpoint analyzers it reads.
         checkpoints: a schedule-style spec of epochs (``"0-5000/500,end"``); empty for all
             stored checkpoints. Naming an epoch without a checkpoint is an error.
-        force: recompute even up-to-date artifacts.
+        force: recompute even up-to-date artifacts: those of the named analyzers (of
+            every one when none is named), not the inputs a named cross-epoch analyzer
+            brings in, which are recomputed only when missing or stale.
         workers: worker processes; 0 for one per CPU core, or one per GPU on CUDA.
         device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` (every GPU),
             ``cuda:N`` or ``mps`` (:mod:`tdw.analysis.device`); checked on creation.
@@ -194,12 +196,14 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
                                    [str(e) for e in epochs])
         epochs = list(wanted)
     stored = {(a.analyzer, a.epoch): a for a in store.artifacts(variant.id)}
+    forced = {a.name for a in (*per, *cross)
+              if config.force and (not config.analyzers or a.name in config.analyzers)}
     items: list[WorkItem] = []
     fresh = 0
     for analyzer in per:
         for epoch in epochs:
             reason = _staleness(stored.get((analyzer.name, epoch)), analyzer, probe_sha,
-                                checkpoints[epoch], config.force)
+                                checkpoints[epoch], analyzer.name in forced)
             if reason:
                 items.append(WorkItem(analyzer.name, epoch, reason))
             else:
@@ -208,7 +212,7 @@ def make_plan(store: Store, config: AnalysisRunConfig) -> Plan:
     for analyzer in cross:
         digest = _cross_digest(store, variant.id, analyzer, stored)
         reason = _staleness(stored.get((analyzer.name, -1)), analyzer, probe_sha, digest,
-                            config.force)
+                            analyzer.name in forced)
         if not reason and planned & set(analyzer.inputs):
             reason = "stale: its inputs are being recomputed"
         if reason:

@@ -110,7 +110,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("variant", help="variant id or a unique prefix (see tdw variants)")
     p.add_argument("--analyzers", help="comma-separated analyzer names (default: all)")
     p.add_argument("--checkpoints", help="epochs to analyse, schedule syntax (default: all)")
-    p.add_argument("--force", action="store_true", help="recompute up-to-date artifacts too")
+    p.add_argument("--force", action="store_true",
+                   help="recompute up-to-date artifacts too: those of the analyzers "
+                        "--analyzers names (not the inputs a cross-epoch one reads), or of "
+                        "every analyzer")
     p.add_argument("--workers", type=int, default=0,
                    help="worker processes (default: one per core, or one per GPU on CUDA)")
     p.add_argument("--device", default="auto",

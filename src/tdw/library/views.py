@@ -287,11 +287,36 @@ def _phase_title(attrs) -> str:
             f"({len(attrs['agreeing'])} of {len(attrs['signals'])} signals agree)")
 
 
+def phase_relation(attrs, transition: tuple[int, float] | None) -> str:
+    """How the red line (the family's transition) relates to this analyzer's phase change,
+    written under the plot.
+
+    >>> phase_relation({"transition_epoch": 900, "signals": ["test loss"]}, (900, 0.4))
+    "Red line: the family's transition, epoch 900: the onset of the jump of the test loss."
+    """
+    primary = attrs["signals"][0]
+    onset = attrs["transition_epoch"]
+    if transition is None:
+        return "The family has no detected transition to draw."
+    if onset == transition[0]:
+        return (f"Red line: the family's transition, epoch {transition[0]}: the onset of the "
+                f"jump of the {primary}.")
+    dated = ("finds no jump of the " + primary if onset is None
+             else f"dates the phase change by the jump of the {primary}, from epoch {onset}")
+    return (f"Red line: the family's transition, epoch {transition[0]}, dated by the "
+            f"family's transition marker; this view {dated}.")
+
+
 def _build_phase(sources, ctx: ViewContext):
-    fig = plot.lines_figure(_phase_title(ctx.load("phase_change", ctx.epoch).attrs),
-                            sources["lines"], y_label="smoothed, scaled to 0..1", width=680)
+    from bokeh.models import Title
+
+    attrs = ctx.load("phase_change", ctx.epoch).attrs
+    fig = plot.lines_figure(_phase_title(attrs), sources["lines"],
+                            y_label="smoothed, scaled to 0..1", width=680)
     fig.scatter("x", "y", source=sources["steepest"], color="color", size=9,
                 marker="diamond", legend_label="steepest change")
+    fig.add_layout(Title(text=phase_relation(attrs, ctx.transition), text_font_size="11px",
+                         text_font_style="normal"), "below")
     return plot.finish(fig, sources)
 
 
