@@ -14,14 +14,14 @@ Epoch arguments name checkpoints for artifacts and any epoch for per-epoch metri
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from benchmarks._docs_runs import RunData
 from tdw.library.story import tell
 
 __all__ = ["Figure", "FIGURES", "FigureError", "NotMeasured", "ALL", "figure",
-           "attr_figure", "peak_figures"]
+           "figure_per_run", "attr_figure", "peak_figures", "two"]
 
 ALL = "*"
 """In ``needs``: every analyzer of the run's family (a figure about the whole analysis)."""
@@ -49,6 +49,17 @@ class Figure:
 FIGURES: dict[str, Figure] = {}
 
 
+def figure_per_run(prefixes: Mapping[str, str], name: str, *,
+                   needs: tuple[str, ...] = ()) -> Callable:
+    """Register the decorated ``fn(run, arg) -> str`` once per run: as ``{prefix}{name}``,
+    reading run ``prefixes[prefix]``, for each prefix (a family's runs share its figures)."""
+    def register(fn: Callable[[RunData, str | None], str]) -> Callable:
+        for prefix, run in prefixes.items():
+            figure(prefix + name, needs=needs, run=run)(fn)
+        return fn
+    return register
+
+
 def figure(name: str, *, needs: tuple[str, ...] = (), run: str | Callable = "quick",
            measured: bool = False) -> Callable:
     """Register the decorated ``fn(run, arg) -> str`` as figure ``name``."""
@@ -66,6 +77,11 @@ def figure(name: str, *, needs: tuple[str, ...] = (), run: str | Callable = "qui
 def count(n: int | None) -> str:
     """``1,588``; ``never`` for None."""
     return "never" if n is None else f"{int(n):,}"
+
+
+def two(x: float) -> str:
+    """Two decimals (a score, a share, nats): ``0.13``, ``-2.85``."""
+    return f"{float(x):.2f}"
 
 
 def pct(x: float, digits: int = 0) -> str:

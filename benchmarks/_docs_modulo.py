@@ -108,7 +108,8 @@ def _perfect(run: RunData, arg: str | None) -> str:
     return count(0 if not below.size else None if below[-1] >= last else below[-1] + 1)
 
 
-def _metric(name: str, fmt):
+def metric_figure(name: str, fmt):
+    """A figure: per-epoch metric ``name`` at the argument's epoch, formatted by ``fmt``."""
     def compute(run: RunData, arg: str | None) -> str:
         values = run.variant.metrics()[name]
         e = epoch(run, arg)
@@ -119,7 +120,7 @@ def _metric(name: str, fmt):
 
 
 for _name, _fmt in (("test_acc", pct), ("train_loss", num), ("test_loss", num)):
-    figure(_name)(_metric(_name, _fmt))
+    figure(_name)(metric_figure(_name, _fmt))
 
 
 @figure("test_loss_peak")

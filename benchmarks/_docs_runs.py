@@ -29,7 +29,7 @@ from tdw.jobs.jobs import jobs, log_tail
 from tdw.store.store import Store
 
 __all__ = ["RunSpec", "RunData", "Timed", "LoadWatch", "RUNS", "prepare", "RunFailed",
-           "with_preset", "TRAINED", "ANALYSED"]
+           "with_preset", "analysis_timings", "TRAINED", "ANALYSED"]
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,15 @@ class RunSpec:
 
     Attributes:
         family: registered family name.
-        preset: the family's preset it trains (``quick``).
+        preset: the family's preset it trains (``quick``); "" for the family's defaults.
         params: parameters set on top of the preset, as (name, value) pairs.
         schedule: checkpoint schedule; "" for the family's default.
         folder: store subfolder. A run on another schedule has the preset's variant id, so
             it needs a store of its own.
         timed: the quickstart's run: analysed in full, and its training and analysis times
             are figures. Other runs are analysed only as far as their figures need.
+        make: for a run that is not trained (an imported series): makes it instead of
+            :func:`prepare`, with the same arguments, returning its :class:`RunData`.
     """
 
     family: str
@@ -53,6 +55,7 @@ class RunSpec:
     schedule: str = ""
     folder: str = ""
     timed: bool = False
+    make: Callable[..., RunData] | None = None
 
 
 RUNS: dict[str, RunSpec] = {
@@ -61,6 +64,10 @@ RUNS: dict[str, RunSpec] = {
        for seed in (1, 2, 3)},
     "quick_adaptive": RunSpec("modulo_addition_1l", "quick",
                               schedule="0-2500/250,adaptive:0-2500/84", folder="adaptive"),
+    "ih_quick": RunSpec("induction_heads", "quick", timed=True),
+    "ih_control": RunSpec("induction_heads", "quick", (("repeat_fraction", 0.0),), timed=True),
+    "toy": RunSpec("toy_operations", "", timed=True),
+    "toy_quick": RunSpec("toy_operations", "quick", timed=True),
 }
 """Every run a figure may name (see :mod:`benchmarks._docs_figures`)."""
 
@@ -157,10 +164,12 @@ def prepare(name: str, spec: RunSpec, root: Path, needs: Sequence[str], *, full:
             say: Callable[[str], None] = print) -> RunData:
     """Train ``spec`` into the store at ``root`` unless it holds it, and analyse what its
     figures read: every analyzer if ``full``, else ``needs`` (nothing if empty)."""
+    if spec.make is not None:
+        return spec.make(name, spec, root, needs, full=full, say=say)
     folder = root / spec.folder if spec.folder else root
     store = Store(folder)
     fam = get_family(spec.family)
-    values = fam.resolve(dict(spec.params), preset=spec.preset)
+    values = fam.resolve(dict(spec.params), preset=spec.preset or None)
     vid = variant_id(fam, values)
     timings: dict[str, Any] = {}
     known = {v.id: v for v in store.variants(fam.name)}
@@ -169,8 +178,9 @@ def prepare(name: str, spec: RunSpec, root: Path, needs: Sequence[str], *, full:
         sets = [a for k, v in spec.params for a in ("--set", f"{k}={v}")]
         schedule = ["--schedule", spec.schedule] if spec.schedule else []
         with LoadWatch() as watch:
-            _tdw(folder, "train", spec.family, "--preset", spec.preset, "--device", "cpu",
-                 *sets, *schedule, say=say)
+            preset = ["--preset", spec.preset] if spec.preset else []
+            _tdw(folder, "train", spec.family, *preset, "--device", "cpu", *sets, *schedule,
+                 say=say)
         if fresh and spec.timed:
             record, match = _summary(store, vid, "train", TRAINED)
             timings["train"] = watch.timed(record.finished - record.started)
@@ -186,11 +196,11 @@ def prepare(name: str, spec: RunSpec, root: Path, needs: Sequence[str], *, full:
             with LoadWatch() as watch:
                 _tdw(folder, "analyze", vid, *picked, say=say)
             if full and spec.timed and plan.up_to_date == 0:
-                timings.update(_analysis_timings(store, vid, watch))
+                timings.update(analysis_timings(store, vid, watch))
     return RunData(name, spec, Variant(vid, store), timings)
 
 
-def _analysis_timings(store: Store, vid: str, watch: LoadWatch) -> dict[str, Any]:
+def analysis_timings(store: Store, vid: str, watch: LoadWatch) -> dict[str, Any]:
     record, match = _summary(store, vid, "analyze", ANALYSED)
     slowest = {}
     for part in match.group(3).split(", "):

@@ -14,23 +14,27 @@ from benchmarks._docs_runs import RunData
 from tdw.cli.format import duration
 
 
-def _timed(name: str, key: str, render):
-    figure(name, measured=True)(lambda run, arg: render(timing(run, key)))
+def timing_figures(run: str = "quick", prefix: str = "") -> None:
+    """Register the training and analysis times of timed run ``run`` (a name in
+    :data:`benchmarks._docs_runs.RUNS`) as figures ``{prefix}train_job``,
+    ``{prefix}analysis_job``, ... (``prefix`` "" for the quickstart's run)."""
+    for name, key, render in (
+            ("train_job", "train", lambda t: minutes(t.seconds)),
+            ("train_job_short", "train", lambda t: duration(t.seconds)),
+            ("train_load", "train", lambda t: t.load_text()),
+            ("train_seconds", "train_epochs", lambda s: f"{s:.1f}"),
+            ("ms_per_epoch", "ms_per_epoch", lambda s: f"{s:.1f}"),
+            ("analysis_job", "analysis", lambda t: minutes(t.seconds)),
+            ("analysis_job_short", "analysis", lambda t: duration(t.seconds)),
+            ("analysis_load", "analysis", lambda t: t.load_text()),
+            ("analysis_seconds", "analysis_seconds", lambda s: f"{s:.0f}"),
+            ("worker_per_checkpoint", "worker_per_checkpoint", lambda s: f"{s:.2f}"),
+            ("workers", "workers", str)):
+        figure(prefix + name, run=run, measured=True)(
+            lambda data, arg, key=key, render=render: render(timing(data, key)))
 
 
-for _name, _key, _render in (
-        ("train_job", "train", lambda t: minutes(t.seconds)),
-        ("train_job_short", "train", lambda t: duration(t.seconds)),
-        ("train_load", "train", lambda t: t.load_text()),
-        ("train_seconds", "train_epochs", lambda s: f"{s:.1f}"),
-        ("ms_per_epoch", "ms_per_epoch", lambda s: f"{s:.1f}"),
-        ("analysis_job", "analysis", lambda t: minutes(t.seconds)),
-        ("analysis_job_short", "analysis", lambda t: duration(t.seconds)),
-        ("analysis_load", "analysis", lambda t: t.load_text()),
-        ("analysis_seconds", "analysis_seconds", lambda s: f"{s:.0f}"),
-        ("worker_per_checkpoint", "worker_per_checkpoint", lambda s: f"{s:.2f}"),
-        ("workers", "workers", str)):
-    _timed(_name, _key, _render)
+timing_figures()
 
 
 @figure("cores", measured=True)

@@ -1,23 +1,28 @@
 """``python -m benchmarks.docs``: the docs' measured figures, regenerated rather than remembered.
 
-The figures of the docs that describe a run's result or a time (so far those of Modulo
-Addition's quick preset, in README.md, docs/getting_started.md and the family's README)
-sit in marked blocks (``<!-- figures: NAME -->`` ... ``<!-- /figures -->``) whose text a
-template in :mod:`benchmarks._docs_templates` owns.
+The figures of the docs that describe a run's result or a time (in README.md,
+docs/getting_started.md and every family's README) sit in marked blocks
+(``<!-- figures: NAME -->`` ... ``<!-- /figures -->``) whose text a template owns: those of
+Modulo Addition's runs in :mod:`benchmarks._docs_templates`, each other family's in its
+module (:mod:`benchmarks._docs_induction`, :mod:`benchmarks._docs_toy`,
+:mod:`benchmarks._docs_series`), beside its figures.
 
 ``python -m benchmarks.docs`` trains the runs the figures come from (Modulo Addition's quick
-preset, its seeds 1-3, and an adaptive schedule) as ``tdw`` jobs into a temporary store, or
+preset, its seeds 1-3 and an adaptive schedule; the quick and control runs of Induction
+Heads; Toy Operations' default and quick runs; and imports two local checkpoint series)
+as ``tdw`` jobs into a temporary store, or
 into ``--store DIR``, reusing what that store already holds; analyses them; computes every
 figure; and rewrites each block in place, each file atomically, printing every change and
 every time with the load average beside it. A time is rewritten only when this process
 measured it (a reused run keeps the time its block already states).
 
 ``--check`` computes only the deterministic figures (accuracies, epochs, key frequencies,
-counts, the story), the cheapest honest way: it trains the quick preset, which is bitwise
-deterministic, analyses only the analyzers those figures read, and counts artifacts from
-the family's analyzers and the checkpoints, without analysing. Figures that need the LLC
-sampler or another run are checked with ``--full``. It exits 1, naming the file, the
-block, the stale figure and the fix, when a block disagrees. Times are never checked.
+counts, the story), the cheapest honest way: it trains the runs of :data:`CHECKED_RUNS`,
+which are bitwise deterministic, analyses only the analyzers those figures read, and
+counts artifacts from the family's analyzers and the checkpoints, without analysing.
+Figures that need the LLC sampler or another run are checked with ``--full``. It exits 1,
+naming the file, the block, the stale figure and the fix, when a block disagrees. Times
+are never checked.
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ from pathlib import Path
 import benchmarks._docs_llc  # noqa: F401  (each registers its figures)
 import benchmarks._docs_modulo  # noqa: F401
 import benchmarks._docs_times  # noqa: F401
+from benchmarks import _docs_induction, _docs_series, _docs_toy
 from benchmarks._docs_blocks import Slot, Template, blocks, replace_blocks, write_atomic
 from benchmarks._docs_figures import ALL, FIGURES, FigureError, NotMeasured
 from benchmarks._docs_runs import RUNS, RunData, prepare, with_preset
-from benchmarks._docs_templates import TEMPLATES
+from benchmarks._docs_templates import TEMPLATES as _QUICKSTART_TEMPLATES
 from tdw.family.analyzer import CrossEpochAnalyzer
 from tdw.family.family import analyzers_of
 from tdw.family.registry import get_family
@@ -45,10 +51,16 @@ __all__ = ["main", "check", "rewrite", "Finding", "DOCS", "REGENERATE"]
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("README.md", "docs/getting_started.md", "families/*/README.md")
 """The files whose blocks the templates own (every block in them must have one)."""
+TEMPLATES = (_QUICKSTART_TEMPLATES + _docs_induction.TEMPLATES + _docs_toy.TEMPLATES
+             + _docs_series.TEMPLATES)
+"""Every block's template: those of Modulo Addition's runs, then each other family's."""
 REGENERATE = "python -m benchmarks.docs"
-CHECKED_RUNS = ("quick",)
-"""The runs a plain ``--check`` trains: the quick preset alone, about 2.5 minutes on two
-cores, so the whole check stays under 5. The seeds and the adaptive run need ``--full``."""
+CHECKED_RUNS = ("quick", "ih_quick", "toy_quick", "series_tiny")
+"""The runs a plain ``--check`` makes: the quick presets of Modulo Addition (about 4
+minutes on two cores with the analyzers its figures read), Induction Heads (about 2) and
+Toy Operations (under 1), and the tiny imported series (under half a minute), so the whole
+check stays under 8. The seeds, the adaptive run, the control and default runs and the
+Pythia-160M-shaped series need ``--full``."""
 SAMPLERS = ("llc",)
 """Analyzers a plain ``--check`` does not run: the LLC's SGLD sampler is most of the
 analysis time (4-5 s a checkpoint). Figures reading it, or anything built on it
@@ -87,7 +99,8 @@ def unmatched(root: Path, templates: Sequence[Template] = TEMPLATES) -> list[str
     owned = {(t.file, t.name) for t in templates}
     found = {(str(p.relative_to(root)), b.name) for p in doc_files(root)
              for b in blocks(p.read_text(), str(p))}
-    return ([f"{f}: block '{n}' has no template in benchmarks/_docs_templates.py"
+    return ([f"{f}: block '{n}' has no template (benchmarks/_docs_templates.py, or the "
+             "family's benchmarks/_docs_*.py)"
              for f, n in sorted(found - owned)] +
             [f"{f}: no block '{n}' for its template (add the markers around its text)"
              for f, n in sorted(owned - found)])
@@ -253,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=REGENERATE, description="Train the runs the docs' figures come from, and "
         "rewrite every figures block (with --check: compare the deterministic figures, "
-        "write nothing). The blocks' templates are in benchmarks/_docs_templates.py.")
+        "write nothing). The blocks' templates are in benchmarks/_docs_templates.py and "
+        "each family's benchmarks/_docs_*.py.")
     parser.add_argument("--check", action="store_true",
                         help="compare the deterministic figures with a fresh run; write nothing")
     parser.add_argument("--full", action="store_true",
