@@ -5,19 +5,15 @@ every revision (exists, causal LM, one architecture) and the probe's tokenizatio
 :func:`run_import` then writes the variant into a staging store inside the store (the
 probe, the architecture in ``model/``, one checkpoint per revision, each loaded by
 ``TransformerBridge.boot_transformers`` and hashed like a trained checkpoint) and adopts
-it in one catalog transaction (:meth:`tdw.store.store.Store.adopt_variant`). A failure at any
+it in one catalog transaction (:mod:`tdw.store.staging`). A failure at any
 point removes the staging store: the store is left exactly as it was. A staging store left
 by a killed import (no live process holds its lock) is removed by the next import.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tdw.errors import TdwError
 from tdw.family.family import variant_id
 from tdw.family.registry import get_family
+from tdw.store.staging import STAGING, staging_store
 from tdw.store.store import Store, probe_sha256
 
 from .probe import ProbeSpec, probe_tensors, read_probe_file
@@ -46,8 +43,6 @@ __all__ = ["ImportRequest", "ImportPlan", "ImportResult", "AlreadyImported", "pl
            "run_import", "STAGING"]
 
 FAMILY = "checkpoint_series"
-STAGING = ".staging"
-"""Folder of the store where an import is assembled before it is adopted."""
 MODEL_FOLDER = "model"
 """Subfolder of the variant holding the series' config.json and tokenizer."""
 
@@ -148,36 +143,12 @@ def plan_import(store: Store, request: ImportRequest) -> ImportPlan:
     return ImportPlan(vid, values, revisions, spec, probe, config, tokenizer)
 
 
-def _sweep(staging: Path) -> None:
-    """Remove staging stores left by killed imports: ones no live import holds locked
-    (the kernel drops a dead process's ``flock``)."""
-    for folder in staging.glob("*") if staging.is_dir() else ():
-        try:
-            fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # another import is writing it
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
-        finally:
-            os.close(fd)
-
-
 def run_import(store: Store, plan: ImportPlan,
                progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Write the planned variant into the store, all or nothing (see the module docstring)."""
     began = time.perf_counter()
     family = get_family(FAMILY)
-    _sweep(store.path(STAGING))
-    root = store.path(STAGING) / uuid.uuid4().hex
-    root.mkdir(parents=True)
-    held = os.open(root, os.O_RDONLY)
-    fcntl.flock(held, fcntl.LOCK_EX)  # marks this staging store live until we close it
-    try:
-        staging = Store(root)
+    with staging_store(store) as staging:
         steps = [r.step for r in plan.revisions]
         staging.ensure_variant(family, plan.values, ",".join(map(str, steps)), steps[-1])
         staging.ensure_probe(plan.variant, plan.probe)
@@ -199,12 +170,4 @@ def run_import(store: Store, plan: ImportPlan,
                 progress(i + 1, len(plan.revisions))
         staging.update_variant(plan.variant, state="trained", epochs_done=steps[-1])
         store.adopt_variant(staging, plan.variant)
-        staging.catalog.close()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        os.close(held)
-        try:
-            root.parent.rmdir()  # the staging folder itself, when no other import uses it
-        except OSError:
-            pass
     return ImportResult(plan.variant, len(plan.revisions), time.perf_counter() - began)

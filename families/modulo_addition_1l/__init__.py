@@ -26,6 +26,7 @@ from . import data, recipes
 from .grid import D_HEAD, D_MLP, D_MODEL, N_HEADS
 from .grid_forward import grid_activations, grid_logits, is_grid
 from .init_sweep import COMMAND as INIT_GRADIENTS
+from .miscope_import import COMMAND as IMPORT_MISCOPE
 from .pages import PAGES
 from .readout import answer_logits
 
@@ -165,7 +166,7 @@ FAMILY = Family(
     views=(*VIEWS, *LLC_DIAGNOSTIC_VIEWS),
     transition="grokking_transition",
     story="variant_story",
-    commands=(INIT_GRADIENTS,),
+    commands=(INIT_GRADIENTS, IMPORT_MISCOPE),
     pages=PAGES,
     summaries=(("key frequencies", "dominant_frequencies", "key_frequencies"),),
     presets={
