@@ -123,7 +123,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
         compute=_prediction_trace, hooks=(LOGITS,),
     ),
     Analyzer(
-        name="progress_measures", version=1,
+        name="progress_measures", version=2,  # 2: key frequencies above the largest drop
         description=f"Restricted loss (logits kept to the final checkpoint's key-frequency "
                     f"(k, k) terms over (a, b)) and excluded loss (those terms removed, train "
                     f"pairs), with full, train and test loss; {CITE} §5.1.",

@@ -9,7 +9,7 @@ on one axis of epochs, under "Fourier":
 
 * key-frequency share (solid, left axis, 0..1), from ``weight_fourier``. The key
   frequencies K are fixed for the run: those of the last checkpoint's embedding, as
-  ``dominant_frequencies`` finds them (squared norm over 4x the median); a run with none
+  ``dominant_frequencies`` finds them (above the largest drop of the spectrum); a run with none
   (not yet learned) uses the last checkpoint's single largest embedding frequency. Per
   stream (:func:`stream_shares`):
 

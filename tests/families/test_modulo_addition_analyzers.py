@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tdw.families.modulo_addition_1l import fourier, geometry
 from tdw.families.modulo_addition_1l.analyzers import ANALYZERS
+from tdw.families.modulo_addition_1l.embedding import key_frequencies
 from tdw.families.modulo_addition_1l.grid import LOGITS, MLP_POST, PATTERN
 from tdw.families.modulo_addition_1l.neurons import answer_mlp_post, low_cutoff
 
@@ -149,6 +150,58 @@ def test_a_random_embedding_has_no_key_frequencies():
                                             dtype=torch.float32)}
     _, attrs = BY_NAME["dominant_frequencies"].run(_inputs(p, weights=weights))
     assert attrs["key_frequencies"] == [] and attrs["key_share"] == 0.0
+
+
+def _spectrum(p: int, shares: dict[int, float], floor: float, seed: int = 0) -> np.ndarray:
+    """``(p // 2,)`` embedding norms whose squared values hold ``shares`` of the power at
+    those frequencies and a noisy ``floor`` share each everywhere else."""
+    rng = np.random.default_rng(seed)
+    power = floor * rng.uniform(0.5, 1.5, p // 2)  # (freq,)
+    for k, share in shares.items():
+        power[k - 1] = share
+    return np.sqrt(power / power.sum())
+
+
+def _median_rule(norms: np.ndarray) -> list[int]:
+    """The earlier rule (4x the median squared norm), for the comparison."""
+    power = norms ** 2
+    return [int(k) + 1 for k in np.flatnonzero(power > 4 * np.median(power))]
+
+
+@pytest.mark.parametrize("stage, p, shares, floor, keys", [
+    # p = 113 after clean-up (the canonical run): three frequencies hold 97.5%, the next
+    # 0.6%, k = 1 0.2%, the rest almost nothing
+    ("canonical, cleaned up", 113, {38: 0.40, 21: 0.33, 47: 0.245, 5: 0.006, 1: 0.002,
+                                    28: 0.001, 39: 0.001}, 3e-5, [21, 38, 47]),
+    # p = 113 during circuit formation: five frequencies at 5-12x a still-high floor
+    ("canonical, forming", 113, {14: 0.12, 35: 0.10, 41: 0.09, 42: 0.07, 52: 0.05}, 0.011,
+     [14, 35, 41, 42, 52]),
+    # p = 59 at the quick preset's end: 3 frequencies hold 80%, four more 2-3% each
+    ("quick, end", 59, {21: 0.29, 13: 0.26, 11: 0.25, 26: 0.032, 9: 0.029, 10: 0.02,
+                        22: 0.019}, 0.004, [11, 13, 21]),
+    # p = 59 early in circuit formation: one frequency at 6x the floor
+    ("quick, early", 59, {11: 0.10}, 0.016, [11]),
+])
+def test_key_frequencies_hold_up_at_every_scale(stage, p, shares, floor, keys):
+    norms = _spectrum(p, shares, floor)
+    assert key_frequencies(norms) == keys, stage
+
+
+def test_the_median_rule_listed_faint_frequencies_after_clean_up():
+    norms = _spectrum(113, {38: 0.40, 21: 0.33, 47: 0.245, 5: 0.006, 1: 0.002, 28: 0.001,
+                            39: 0.001}, 3e-5)
+    assert len(_median_rule(norms)) >= 6 and 1 in _median_rule(norms)  # the issue's failure
+    assert key_frequencies(norms) == [21, 38, 47]
+
+
+@pytest.mark.parametrize("p", [23, 59, 113])
+def test_random_embeddings_have_no_key_frequencies_at_any_modulus(p):
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        weights = {"embed.weight": torch.tensor(0.07 * rng.standard_normal((p + 1, D_MODEL)),
+                                                dtype=torch.float32)}
+        _, attrs = BY_NAME["dominant_frequencies"].run(_inputs(p, weights=weights))
+        assert attrs["key_frequencies"] == [], (p, seed)
 
 
 # --- neuron_freq_clusters and coarseness ----------------------------------------------
@@ -418,7 +471,8 @@ def test_every_analyzer_validates_its_schema_on_a_real_forward(real_model):
         "attention_patterns", "prediction_trace", "progress_measures", "weight_fourier",
         "weight_groups", "repr_geometry", "gradient_sites"]
     for analyzer in ANALYZERS:
-        assert analyzer.version == (2 if analyzer.name == "repr_geometry" else 1)
+        bumped = ("repr_geometry", "dominant_frequencies", "progress_measures")
+        assert analyzer.version == (2 if analyzer.name in bumped else 1)
         assert analyzer.description
         given = {hook: activations[hook] for hook in analyzer.hooks}  # only what it declared
         inputs = _inputs(p, activations=given, weights=weights)

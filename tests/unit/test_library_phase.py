@@ -102,10 +102,11 @@ def test_a_signal_agrees_when_the_bulk_of_its_jump_overlaps_the_primary_jump():
 
 def test_the_phase_view_says_how_the_red_line_relates_to_its_own_date():
     attrs = {"transition_epoch": 900, "signals": ["restricted loss"]}
-    other = phase_relation(attrs, (961, 0.38))
-    assert "epoch 961" in other and "transition marker" in other
-    assert "restricted loss, from epoch 900" in other
-    assert "onset of the jump of the restricted loss" in phase_relation(attrs, (900, 0.4))
-    none = phase_relation({"transition_epoch": None, "signals": ["test loss"]}, (961, 0.4))
+    red, own = phase_relation(attrs, (961, 0.38))
+    assert "epoch 961" in red and "transition marker" in red
+    assert "restricted loss's jump, from epoch 900" in own
+    (same,) = phase_relation(attrs, (900, 0.4))
+    assert "onset of the restricted loss's jump" in same
+    _, none = phase_relation({"transition_epoch": None, "signals": ["test loss"]}, (961, 0.4))
     assert "finds no jump of the test loss" in none
-    assert "no detected transition" in phase_relation(attrs, None)
+    assert "no detected transition" in phase_relation(attrs, None)[0]

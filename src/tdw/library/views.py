@@ -287,24 +287,24 @@ def _phase_title(attrs) -> str:
             f"({len(attrs['agreeing'])} of {len(attrs['signals'])} signals agree)")
 
 
-def phase_relation(attrs, transition: tuple[int, float] | None) -> str:
-    """How the red line (the family's transition) relates to this analyzer's phase change,
-    written under the plot.
+def phase_relation(attrs, transition: tuple[int, float] | None) -> tuple[str, ...]:
+    """How the red line (the family's transition) relates to this analyzer's phase change:
+    the lines written under the plot.
 
     >>> phase_relation({"transition_epoch": 900, "signals": ["test loss"]}, (900, 0.4))
-    "Red line: the family's transition, epoch 900: the onset of the jump of the test loss."
+    ("Red line: the family's transition, epoch 900: the onset of the test loss's jump.",)
     """
     primary = attrs["signals"][0]
     onset = attrs["transition_epoch"]
     if transition is None:
-        return "The family has no detected transition to draw."
+        return ("The family has no detected transition to draw.",)
     if onset == transition[0]:
         return (f"Red line: the family's transition, epoch {transition[0]}: the onset of the "
-                f"jump of the {primary}.")
-    dated = ("finds no jump of the " + primary if onset is None
-             else f"dates the phase change by the jump of the {primary}, from epoch {onset}")
-    return (f"Red line: the family's transition, epoch {transition[0]}, dated by the "
-            f"family's transition marker; this view {dated}.")
+                f"{primary}'s jump.",)
+    dated = (f"This view finds no jump of the {primary}." if onset is None else
+             f"This view dates the phase change by the {primary}'s jump, from epoch {onset}.")
+    return (f"Red line: the family's transition, epoch {transition[0]}, from the family's "
+            "transition marker.", dated)
 
 
 def _build_phase(sources, ctx: ViewContext):
@@ -315,8 +315,9 @@ def _build_phase(sources, ctx: ViewContext):
                             y_label="smoothed, scaled to 0..1", width=680)
     fig.scatter("x", "y", source=sources["steepest"], color="color", size=9,
                 marker="diamond", legend_label="steepest change")
-    fig.add_layout(Title(text=phase_relation(attrs, ctx.transition), text_font_size="11px",
-                         text_font_style="normal"), "below")
+    for line in phase_relation(attrs, ctx.transition):
+        fig.add_layout(Title(text=line, text_font_size="11px", text_font_style="normal"),
+                       "below")
     return plot.finish(fig, sources)
 
 
