@@ -25,6 +25,10 @@ __all__ = ["ANALYZERS", "embedding_frequency_norms", "key_frequencies"]
 
 KEY_FACTOR = 4.0
 """A key frequency's squared embedding norm exceeds this multiple of the median (the floor)."""
+DROP_FLOOR = 0.01
+"""Squared norms below this share of the strongest one count as equal when looking for the
+largest drop: a frequency that faint is never key, and the ratios among such frequencies
+(which weight decay presses towards 0) would otherwise outgrow the real drop."""
 
 
 def embedding_frequency_norms(weights: Mapping[str, torch.Tensor], p: int) -> np.ndarray:
@@ -40,9 +44,10 @@ def key_frequencies(norms: np.ndarray) -> list[int]:
     ``KEY_FACTOR`` (4) times above its floor, sorted.
 
     Sort the squared norms in decreasing order; among the strongest half, the *drop* after
-    the n-th is the ratio of the n-th to the (n + 1)-th. The candidates are the frequencies
-    before the largest drop (the first, on a tie), and a candidate is key when its squared
-    norm also exceeds 4 times the median squared norm of all p // 2 frequencies.
+    the n-th is the ratio of the n-th to the (n + 1)-th, each raised to at least
+    ``DROP_FLOOR`` (1%) of the strongest. The candidates are the frequencies before the
+    largest drop (the first, on a tie), and a candidate is key when its squared norm also
+    exceeds 4 times the median squared norm of all p // 2 frequencies.
 
     The largest drop makes the rule hold at every scale. A median rule alone (the key
     frequencies are the ones above 4x the median) fails after clean-up, when weight decay
@@ -68,8 +73,11 @@ def key_frequencies(norms: np.ndarray) -> list[int]:
     n = 1
     if power.size > 1:
         half = max(1, power.size // 2)
+        # below DROP_FLOOR of the strongest, drops are between faint frequencies (weight
+        # decay presses them to nearly 0 and their ratios grow without meaning): clamp
+        level = np.maximum(ranked[:half + 1], DROP_FLOOR * ranked[0])  # (n + 1,)
         with np.errstate(divide="ignore", invalid="ignore"):
-            drops = ranked[:half] / ranked[1:half + 1]  # (n,) drop after the n-th strongest
+            drops = level[:-1] / level[1:]  # (n,) drop after the n-th strongest
         n = int(np.argmax(np.where(np.isnan(drops), 1.0, drops))) + 1
     floor = KEY_FACTOR * np.median(power)
     return sorted(int(k) + 1 for k in order[:n] if power[k] > floor)

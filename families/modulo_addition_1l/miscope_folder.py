@@ -135,6 +135,9 @@ def _values(config: Mapping[str, Any], metadata: Mapping[str, Any], folder: Path
                        "forward pass), which no Modulo Addition variant reproduces; import "
                        "its parent run, the folder above interventions/")
     p = _field(config, cpath, "prime", "p")
+    if isinstance(p, bool) or not isinstance(p, int):
+        raise TdwError(f"{cpath}: 'prime' is {p!r}, not a whole number; write the modulus "
+                       "the run used, e.g. 113")
     _check_architecture(config, cpath, p)
     train = _field(metadata, mpath, "train_losses")
     given = {

@@ -283,9 +283,7 @@ BAD = {
 @pytest.mark.parametrize("case", list(BAD))
 def test_a_bad_folder_is_refused_and_the_store_is_unchanged(imported, folder, tmp_path, case,
                                                             capsys):
-    """Every refusal names the problem; the store (holding another variant, and the same
-    run's parameters were the import to succeed) keeps every byte, with no staging left."""
-    store, _ = imported
+    """Every refusal names the problem; the store keeps every byte, with no staging left."""
     edit, words = BAD[case]
     bad = tmp_path / "run"
     shutil.copytree(folder, bad)

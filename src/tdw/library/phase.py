@@ -13,14 +13,15 @@ signal can jump for other reasons; several jumping at the same epochs is the evi
 2. The steepest interval is the largest slope per epoch between consecutive checkpoints;
    the jump is the unbroken run of intervals around it whose slope is at least
    ``DESCENT_FRACTION`` (20%) of that peak: ``onset`` is its first epoch, ``end`` its last.
-3. Its *bulk* runs from the first epoch at which the smoothed signal has made
-   ``BULK_FRACTION`` (10%) of the jump's change to the first at which it has made 90%.
+3. Its *bulk* runs from the epoch at which the smoothed signal has made ``BULK_FRACTION``
+   (10%) of the jump's change to the one at which it has made 90% (interpolated between
+   checkpoints).
 4. It counts when the smoothed signal changes by at least ``min_change`` over the jump and
    its bulk spans at most ``MAX_SPAN`` (half) of the run: a drift over the whole run, or a
    wiggle smaller than the threshold, is no phase change. The bulk, not the whole jump, is
    measured because a fall on a log scale keeps a long tail: the quick grokking run's
    test loss falls 6.5 decades from epoch 1,170 to 2,450 (51% of the run), 80% of them
-   between 1,450 and 2,250 (32%), and that is a jump.
+   between about 1,435 and 2,250 (32%), and that is a jump.
 
 Its confidence is ``sharpness * clarity``: ``sharpness = 1 - bulk / run`` and
 ``clarity = z / (z + 5)`` with ``z`` the change over the noise (the robust standard
@@ -28,10 +29,11 @@ deviation of the raw checkpoint-to-checkpoint differences, divided by sqrt 2).
 
 :func:`make_phase_change` builds the cross-epoch analyzer: the first signal is primary (it
 defines the transition: ``transition_epoch`` is its onset); another signal *agrees* when its
-jump's bulk overlaps the primary jump widened by ``agreement`` of the run on each side:
-the two move at the same time (on the quick grokking run the test loss, whose steepest fall
-in decades comes in clean-up at epoch 1,850, agrees with the restricted loss's jump over
-900-1,700 because most of its fall, 1,450-2,250, overlaps it). The confidence is the
+jump's bulk overlaps the primary jump's bulk widened by ``agreement`` of the run on each
+side: the two move at the same time (on the quick grokking run the test loss, whose
+steepest fall in decades comes in clean-up at epoch 1,850, agrees with the restricted loss,
+whose bulk spans about 1,000-1,600, because most of its own fall, from about 1,450,
+overlaps it). The confidence is the
 primary's confidence times ``(1 + agreeing) / n_signals``.
 """
 
@@ -178,10 +180,14 @@ def detect_jump(values: np.ndarray, epochs: np.ndarray, *, direction: int = 1,
     last = steepest + int(after[0]) - 1 if after.size else len(slope) - 1
     onset, end = int(x[first]), int(x[last + 1])
     change = float(smoothed[last + 1] - smoothed[first])
+    # inside the jump every slope is positive, so the change made so far rises strictly and
+    # the epochs at which it crosses 10% and 90% interpolate between checkpoints (a jump
+    # over one interval keeps 80% of that interval as its bulk, not 0)
     made = smoothed[first:last + 2] - smoothed[first]  # (jump checkpoint,), 0 .. change
-    bulk = (int(x[first + int(np.argmax(made >= BULK_FRACTION * change))]),
-            int(x[first + int(np.argmax(made >= (1 - BULK_FRACTION) * change))]))
-    span = (bulk[1] - bulk[0]) / (x[-1] - x[0])
+    crossed = np.interp([BULK_FRACTION * change, (1 - BULK_FRACTION) * change], made,
+                        x[first:last + 2])  # (2,) epochs
+    bulk = (int(round(crossed[0])), int(round(crossed[1])))
+    span = float(crossed[1] - crossed[0]) / (x[-1] - x[0])
     detected = change >= min_change and span <= MAX_SPAN
     confidence = 0.0
     if detected:
@@ -208,8 +214,8 @@ def make_phase_change(signals: tuple[Signal, ...], *, name: str = "phase_change"
         signals: the series to read; ``signals[0]`` defines the transition.
         name: the analyzer's name.
         sigma: Gaussian smoothing over checkpoints.
-        agreement: how far (share of the run) outside the primary jump another signal's
-            bulk may lie and still agree.
+        agreement: how far (share of the run) outside the primary jump's bulk another
+            signal's bulk may lie and still agree.
     """
     if not signals:
         raise ValueError("a phase-change analyzer needs at least one signal")
@@ -226,8 +232,8 @@ def make_phase_change(signals: tuple[Signal, ...], *, name: str = "phase_change"
         found, confidence, consensus = None, 0.0, None
         if primary.detected:
             widen = agreement * float(epochs[-1] - epochs[0])
-            agrees = np.array([j.detected and j.bulk[0] <= primary.end + widen
-                               and j.bulk[1] >= primary.onset - widen for j in jumps],
+            agrees = np.array([j.detected and j.bulk[0] <= primary.bulk[1] + widen
+                               and j.bulk[1] >= primary.bulk[0] - widen for j in jumps],
                               dtype=np.uint8)
             found = primary.onset
             confidence = primary.confidence * float(agrees.sum()) / len(signals)
@@ -265,7 +271,7 @@ def make_phase_change(signals: tuple[Signal, ...], *, name: str = "phase_change"
             "counts when it changes the signal by at least a threshold and makes 10% to 90% "
             "of that change within half the run). The transition is the onset of the first "
             f"signal's jump ({signals[0].name}); the others agree when the bulk of their "
-            f"jump overlaps it (widened by {agreement:.0%} of the run)."
+            f"jump overlaps its bulk (widened by {agreement:.0%} of the run)."
         ),
         arrays=(
             ArraySpec("epochs", "int64", ("checkpoint",), "checkpoint epochs"),
