@@ -25,12 +25,23 @@ STAGING = ".staging"
 """The store's folder where imports are assembled."""
 
 
-def sweep_staging(store: Store) -> list[Path]:
-    """Remove the staging stores of killed imports (those no live process holds locked);
-    return what was removed."""
+@contextlib.contextmanager
+def _holding(folder: Path) -> Iterator[None]:
+    """The staging folder's own lock: sweeping, creating (and locking) a staging store and
+    removing the emptied folder happen under it, so no import sees another's fresh staging
+    store before it is locked, nor removes the folder another is creating in."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _sweep(folder: Path) -> list[Path]:
     removed = []
-    folder = store.path(STAGING)
-    for child in sorted(folder.glob("*")) if folder.is_dir() else ():
+    for child in sorted(folder.glob("*")):
         try:
             fd = os.open(child, os.O_RDONLY)
         except OSError:
@@ -47,16 +58,28 @@ def sweep_staging(store: Store) -> list[Path]:
     return removed
 
 
+def sweep_staging(store: Store) -> list[Path]:
+    """Remove the staging stores of killed imports (those no live process holds locked);
+    return what was removed."""
+    folder = store.path(STAGING)
+    if not folder.is_dir():
+        return []
+    with _holding(folder):
+        return _sweep(folder)
+
+
 @contextlib.contextmanager
 def staging_store(store: Store) -> Iterator[Store]:
     """A fresh staging store inside ``store``, locked while it lives and removed on the way
     out, whatever happens; killed imports' leftovers are swept first. Adopt the variant
     built in it with ``store.adopt_variant(staging, variant)`` before leaving."""
-    sweep_staging(store)
-    root = store.path(STAGING) / uuid.uuid4().hex
-    root.mkdir(parents=True)
-    held = os.open(root, os.O_RDONLY)
-    fcntl.flock(held, fcntl.LOCK_EX)
+    folder = store.path(STAGING)
+    with _holding(folder):
+        _sweep(folder)
+        root = folder / uuid.uuid4().hex
+        root.mkdir()
+        held = os.open(root, os.O_RDONLY)
+        fcntl.flock(held, fcntl.LOCK_EX)
     try:
         staging = Store(root)
         try:
@@ -66,5 +89,5 @@ def staging_store(store: Store) -> Iterator[Store]:
     finally:
         shutil.rmtree(root, ignore_errors=True)
         os.close(held)
-        with contextlib.suppress(OSError):
-            root.parent.rmdir()  # the staging folder itself, when no other import uses it
+        with _holding(folder), contextlib.suppress(OSError):
+            folder.rmdir()  # when no other import uses it
