@@ -69,8 +69,11 @@ def test_the_train_page_draws_a_running_training_as_it_grows(tmp_path):
         assert drop is None, (lengths[drop - 3: drop + 3], statuses[drop - 2: drop + 2])
         assert marks[-1] == EPOCHS // 500 + 1
         assert any(0 < m < marks[-1] for m in marks)  # checkpoints appeared while it ran
-        text = page.evaluate("tdwProbe.text()")
-        assert f"succeeded · epoch {EPOCHS:,} of {EPOCHS:,} · {marks[-1]} checkpoints" in text
+        # the jobs table (its state cell said "succeeded") and the live view's status line
+        # poll the store separately: wait for the status line rather than read it at once
+        expected = f"succeeded · epoch {EPOCHS:,} of {EPOCHS:,} · {marks[-1]} checkpoints"
+        assert poll(lambda: expected in page.evaluate("tdwProbe.text()"), timeout=30), \
+            page.evaluate("tdwProbe.text()")[-600:]
         page.get_by_text("Training, live").scroll_into_view_if_needed()
         page.evaluate("window.scrollBy(0, 0)")
         page.screenshot(path=str(screenshot(page, "train-live").with_name("train-live-view.png")))
