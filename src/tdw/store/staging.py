@@ -10,13 +10,13 @@ a dead process's lock, so the next import removes a staging store a killed one l
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from tdw.store.locks import exclusive, held_elsewhere, holding
 from tdw.store.store import Store
 
 __all__ = ["STAGING", "staging_store", "sweep_staging"]
@@ -25,36 +25,12 @@ STAGING = ".staging"
 """The store's folder where imports are assembled."""
 
 
-@contextlib.contextmanager
-def _holding(folder: Path) -> Iterator[None]:
-    """The staging folder's own lock: sweeping, creating (and locking) a staging store and
-    removing the emptied folder happen under it, so no import sees another's fresh staging
-    store before it is locked, nor removes the folder another is creating in."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _sweep(folder: Path) -> list[Path]:
-    removed = []
-    for child in sorted(folder.glob("*")):
-        try:
-            fd = os.open(child, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a live import is writing it
-        else:
-            shutil.rmtree(child, ignore_errors=True)
-            removed.append(child)
-        finally:
-            os.close(fd)
+    """Remove the children of ``folder`` no live import holds locked (call under the
+    folder's own lock, so no import can be creating one meanwhile)."""
+    removed = [child for child in sorted(folder.glob("*")) if not held_elsewhere(child)]
+    for child in removed:
+        shutil.rmtree(child, ignore_errors=True)
     return removed
 
 
@@ -64,7 +40,7 @@ def sweep_staging(store: Store) -> list[Path]:
     folder = store.path(STAGING)
     if not folder.is_dir():
         return []
-    with _holding(folder):
+    with exclusive(folder):
         return _sweep(folder)
 
 
@@ -74,12 +50,15 @@ def staging_store(store: Store) -> Iterator[Store]:
     out, whatever happens; killed imports' leftovers are swept first. Adopt the variant
     built in it with ``store.adopt_variant(staging, variant)`` before leaving."""
     folder = store.path(STAGING)
-    with _holding(folder):
+    # sweeping, creating and locking a staging store, and removing the emptied folder
+    # happen under the folder's own lock: no import sees another's fresh staging store
+    # before it is locked, nor removes the folder another is creating in
+    with exclusive(folder):
         _sweep(folder)
         root = folder / uuid.uuid4().hex
         root.mkdir()
         held = os.open(root, os.O_RDONLY)
-        fcntl.flock(held, fcntl.LOCK_EX)
+        holding(held)
     try:
         staging = Store(root)
         try:
@@ -89,5 +68,5 @@ def staging_store(store: Store) -> Iterator[Store]:
     finally:
         shutil.rmtree(root, ignore_errors=True)
         os.close(held)
-        with _holding(folder), contextlib.suppress(OSError):
+        with exclusive(folder), contextlib.suppress(OSError):
             folder.rmdir()  # when no other import uses it
