@@ -110,24 +110,17 @@ class RssWatch:
 
 
 def _descendants_memory(root: int) -> list[tuple[int, int]]:
-    """(VmHWM, VmRSS) in bytes of every live descendant of process ``root``."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    mine, grew = {root}, True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in mine} - mine
-        mine |= more
-        grew = bool(more)
+    """(VmHWM, VmRSS) in bytes of every live descendant of process ``root`` (psutil finds
+    them; the high-water mark, which psutil does not give, is read from ``/proc``)."""
+    import psutil
+    try:
+        children = psutil.Process(root).children(recursive=True)
+    except psutil.Error:
+        return []
     found = []
-    for pid in mine - {root}:
+    for child in children:
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
+            status = Path(f"/proc/{child.pid}/status").read_text()
         except OSError:
             continue
         kb = dict(re.findall(r"^(VmHWM|VmRSS):\s+(\d+) kB", status, re.M))
