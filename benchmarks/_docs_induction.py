@@ -27,6 +27,8 @@ from benchmarks._docs_figures import (
     listing,
     minutes,
     num,
+    peak,
+    series,
     span,
     timing,
     two,
@@ -160,8 +162,7 @@ def _hessian(run: RunData, arg: str | None) -> str:
 
 
 def _hessian_series(run: RunData) -> dict[int, float]:
-    return {e: float(run.variant.artifact("hessian_spectrum", e).attrs["top_eigenvalue"])
-            for e in run.variant.epochs}
+    return series(run, "hessian_spectrum", "top_eigenvalue", None)
 
 
 @both("hessian_peak", needs=("hessian_spectrum",))
@@ -171,8 +172,7 @@ def _hessian_peak(run: RunData, arg: str | None) -> str:
 
 @both("hessian_peak_epoch", needs=("hessian_spectrum",))
 def _hessian_peak_epoch(run: RunData, arg: str | None) -> str:
-    values = _hessian_series(run)
-    return count(max(values, key=values.get))
+    return count(peak(_hessian_series(run)))
 
 
 def _metric(name: str) -> Compute:
