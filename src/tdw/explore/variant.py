@@ -22,6 +22,7 @@ from tdw.family.family import analyzers_of
 from tdw.family.registry import get_family
 from tdw.family.schedule import ScheduleRecord
 from tdw.family.views import View, ViewContext
+from tdw.store.listing import artifact_versions
 from tdw.store.store import Store
 
 __all__ = ["Variant", "Checkpoint"]
@@ -120,8 +121,9 @@ class Variant:
         fam = self.family
         current = {a.name: (a.version, a.options_json) for a in self._analyzers.values()}
         epochs = {*self.epochs, -1}
-        have = sum(1 for r in self.store.artifacts(self.id) if r.epoch in epochs
-                   and current.get(r.analyzer) == (r.version, r.options))
+        rows = artifact_versions(self.store.catalog, self.id)
+        have = sum(1 for name, epoch, version, options in rows
+                   if epoch in epochs and current.get(name) == (version, options))
         return have, len(fam.analyzers) * len(self.epochs) + len(fam.cross_epoch)
 
     def waiting(self) -> dict[str, list[str]]:

@@ -1,4 +1,4 @@
-"""Store-wide queries for listing every variant at once (the workbench's Variants table).
+"""Queries for listing variants (the workbench's Variants table, ``tdw variants``).
 
 A table of every variant is rebuilt when something changes, and polls to learn whether
 anything did. :func:`variant_stamps` answers for all variants in a few grouped queries,
@@ -10,7 +10,7 @@ from __future__ import annotations
 from tdw.store.catalog import Catalog
 from tdw.store.placement import INDEXED_TABLES
 
-__all__ = ["variant_stamps"]
+__all__ = ["variant_stamps", "artifact_versions"]
 
 
 def variant_stamps(catalog: Catalog) -> dict[str, tuple]:
@@ -27,3 +27,12 @@ def variant_stamps(catalog: Catalog) -> dict[str, tuple]:
         for vid, parts in stamps.items():
             parts.append(counts.get(vid, (0, None)))
     return {vid: tuple(parts) for vid, parts in stamps.items()}
+
+
+def artifact_versions(catalog: Catalog, vid: str) -> list[tuple[str, int, int, str | None]]:
+    """``(analyzer, epoch, version, options)`` of every artifact of ``vid`` (-1 for a
+    cross-epoch one): what counting its current artifacts needs, without the rest of each
+    row (a fifth of the time of reading whole records)."""
+    return [(r["analyzer"], int(r["epoch"]), int(r["version"]), r["options"])
+            for r in catalog.query("SELECT analyzer, epoch, version, options FROM artifacts "
+                                   "WHERE variant = ?", (vid,))]
