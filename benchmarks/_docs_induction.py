@@ -37,7 +37,7 @@ from benchmarks._docs_modulo import metric_figure as metric
 from benchmarks._docs_runs import RunData
 from benchmarks._docs_times import timing_figures
 
-__all__ = ["TEMPLATES", "RUNS", "PREVIOUS_TOKEN", "both", "at_epoch", "two"]
+__all__ = ["TEMPLATES", "RUNS", "PREVIOUS_TOKEN", "both", "at_epoch", "two", "signal_jump"]
 
 RUNS = {"ih": "ih_quick", "ihc": "ih_control"}
 """Figure-name prefix -> the run its figures read."""
@@ -69,7 +69,7 @@ def _signal_index(run: RunData, signal: str) -> int:
     return names.index(signal)
 
 
-def _jump(run: RunData, signal: str = INDUCTION) -> tuple[int, int, int] | None:
+def signal_jump(run: RunData, signal: str = INDUCTION) -> tuple[int, int, int] | None:
     """(onset, steepest, end) epochs of ``signal``'s jump, or None without one."""
     art, i = _phase(run), _signal_index(run, signal)
     if not art["detected"][i]:
@@ -82,7 +82,7 @@ def _resolve(run: RunData, arg: str | None) -> str | None:
     """``arg`` with ``onset`` and ``top`` replaced by the epochs they name."""
     if arg not in ("onset", "top"):
         return arg
-    jump = _jump(run)
+    jump = signal_jump(run)
     if jump is None:
         raise FigureError(f"{run.variant.id} has no induction-score jump")
     return str(jump[0] if arg == "onset" else jump[2])
@@ -104,7 +104,7 @@ def _attr(run: RunData, analyzer: str, name: str, arg: str | None):
 @both("onset", needs=("phase_change",))
 def _onset(run: RunData, arg: str | None) -> str:
     """The family's transition: the onset of the induction-score jump, or ``none``."""
-    jump = _jump(run)
+    jump = signal_jump(run)
     return "none" if jump is None else count(jump[0])
 
 
@@ -126,14 +126,14 @@ def _agreeing(run: RunData, arg: str | None) -> str:
 @both("steepest", needs=("phase_change",))
 def _steepest(run: RunData, arg: str | None) -> str:
     """The steepest epoch of signal ``arg`` (``induction_score``, ...)."""
-    jump = _jump(run, (arg or INDUCTION).replace("_", " "))
+    jump = signal_jump(run, (arg or INDUCTION).replace("_", " "))
     return "none" if jump is None else count(jump[1])
 
 
 @both("jump", needs=("phase_change",))
 def _jump_span(run: RunData, arg: str | None) -> str:
     """The epochs of signal ``arg``'s jump, ``9-17``, or ``none``."""
-    jump = _jump(run, (arg or INDUCTION).replace("_", " "))
+    jump = signal_jump(run, (arg or INDUCTION).replace("_", " "))
     return "none" if jump is None else span(jump[0], jump[2])
 
 

@@ -230,7 +230,7 @@ def _d_mlp(run: RunData, arg: str | None) -> str:
 
 
 @figure("specialised_by_frequency", needs=("neuron_freq_clusters",))
-def _specialised_by_frequency(run: RunData, arg: str | None) -> str:
+def specialised_by_frequency(run: RunData, arg: str | None) -> str:
     """``79 in frequency 11, 84 in 13 and 94 in 21`` (frequencies are 1-based)."""
     counts = _clusters(run)["specialised_count"]
     parts = [f"{int(n)} in {k + 1}" for k, n in enumerate(counts) if n]

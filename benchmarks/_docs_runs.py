@@ -68,6 +68,8 @@ RUNS: dict[str, RunSpec] = {
     "ih_control": RunSpec("induction_heads", "quick", (("repeat_fraction", 0.0),), timed=True),
     "toy": RunSpec("toy_operations", "", timed=True),
     "toy_quick": RunSpec("toy_operations", "quick", timed=True),
+    "canonical": RunSpec("modulo_addition_1l", "", (("recipe", "miscope"),)),
+    "canonical_tdw": RunSpec("modulo_addition_1l", ""),
 }
 """Every run a figure may name (see :mod:`benchmarks._docs_figures`)."""
 

@@ -46,7 +46,7 @@ from tdw.family.analyzer import CrossEpochAnalyzer
 from tdw.family.family import analyzers_of
 from tdw.family.registry import get_family
 
-__all__ = ["main", "check", "rewrite", "Finding", "DOCS", "REGENERATE"]
+__all__ = ["main", "check", "rewrite", "select", "Finding", "DOCS", "REGENERATE"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("README.md", "docs/getting_started.md", "families/*/README.md")
@@ -94,16 +94,30 @@ def doc_files(root: Path) -> list[Path]:
     return sorted({p for pattern in DOCS for p in root.glob(pattern)})
 
 
-def unmatched(root: Path, templates: Sequence[Template] = TEMPLATES) -> list[str]:
-    """Blocks without a template and templates without a block, as messages."""
+def unmatched(root: Path, templates: Sequence[Template] = TEMPLATES,
+              files: Sequence[Path] | None = None) -> list[str]:
+    """Blocks without a template and templates without a block, as messages (in ``files``,
+    by default the :data:`DOCS`)."""
     owned = {(t.file, t.name) for t in templates}
-    found = {(str(p.relative_to(root)), b.name) for p in doc_files(root)
+    found = {(str(p.relative_to(root)), b.name) for p in (doc_files(root) if files is None
+                                                          else files)
              for b in blocks(p.read_text(), str(p))}
     return ([f"{f}: block '{n}' has no template (benchmarks/_docs_templates.py, or the "
              "family's benchmarks/_docs_*.py)"
              for f, n in sorted(found - owned)] +
             [f"{f}: no block '{n}' for its template (add the markers around its text)"
              for f, n in sorted(owned - found)])
+
+
+def select(root: Path, templates: Sequence[Template], names: Sequence[str] | None,
+           files: Sequence[Path] | None = None) -> tuple[list[Template], list[str]]:
+    """The templates of the blocks ``names`` (every one if None), and what is wrong: a
+    block without a template or the reverse (:func:`unmatched`), an unknown name."""
+    problems = unmatched(root, templates, files)
+    chosen = [t for t in templates if not names or t.name in names]
+    if names and len(chosen) != len(set(names)):
+        problems.append(f"unknown block among {list(names)}")
+    return chosen, problems
 
 
 def _closure(family: str, names: Iterable[str]) -> set[str]:
@@ -288,10 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.preset and not args.check and args.root.resolve() == ROOT:
         parser.error("--preset would write another preset's figures into this repository's "
                      "docs: use it with --check, or with --root on a copy")
-    problems = unmatched(args.root)
-    templates = [t for t in TEMPLATES if not args.block or t.name in args.block]
-    if args.block and len(templates) != len(set(args.block)):
-        problems.append(f"unknown block among {args.block}")
+    templates, problems = select(args.root, TEMPLATES, args.block)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1

@@ -33,6 +33,9 @@ class FakeVariant:
         self.record = SimpleNamespace(n_epochs=self.epochs[-1], **record)
 
     def artifact(self, analyzer: str, epoch: int | None = None) -> FakeArtifact:
+        if epoch is not None and type(epoch) is not int:
+            # the catalog matches no numpy integer: a real store would not find it
+            raise TypeError(f"epoch {epoch!r} is a {type(epoch).__name__}, not an int")
         return self._artifacts[(analyzer, epoch)]
 
     def metrics(self) -> dict[str, np.ndarray]:
