@@ -127,6 +127,22 @@ def _phase_epoch(run: RunData, arg: str | None) -> int:
     return getattr(_phases(run), arg)
 
 
+def _loss(run: RunData, loss: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, values) of the ``restricted`` loss (its checkpoints) or the ``test`` loss
+    (every epoch)."""
+    if loss == "test":
+        values = np.asarray(run.variant.metrics()["test_loss"], dtype=np.float64)
+        return np.arange(len(values)), values
+    m = _measures(run)
+    return m["epochs"], m["restricted_loss"]
+
+
+def _loss_at(run: RunData, loss: str, epoch: int) -> float:
+    """The ``restricted`` or ``test`` loss at ``epoch``: its last sample by then."""
+    epochs, values = _loss(run, loss)
+    return float(values[np.searchsorted(epochs, epoch, side="right") - 1])
+
+
 MEASURES = ("progress_measures",)
 
 
@@ -211,12 +227,7 @@ def _fall(run: RunData, arg: str | None) -> str:
     if loss not in ("restricted", "test") or share not in SHARES:
         raise FigureError(f"fall takes restricted|test and 10|90, e.g. test.90, not {arg!r}")
     found = _phases(run)
-    if loss == "test":
-        values = run.variant.metrics()["test_loss"]
-        epochs = np.arange(len(values))
-    else:
-        m = _measures(run)
-        epochs, values = m["epochs"], m["restricted_loss"]
+    epochs, values = _loss(run, loss)
     try:
         (epoch,) = fall_points(epochs, values, found.memorisation, found.cleanup,
                                (SHARES[share],))
@@ -228,8 +239,7 @@ def _fall(run: RunData, arg: str | None) -> str:
 @per_run("restricted_at", needs=MEASURES)
 def _restricted_at(run: RunData, arg: str | None) -> str:
     """The restricted loss at a phase's end (its last checkpoint by then)."""
-    e = _at_or_before(run, _phase_epoch(run, arg))
-    return num(run.variant.artifact("progress_measures", e).attrs["restricted_loss"])
+    return num(_loss_at(run, "restricted", _phase_epoch(run, arg)))
 
 
 @per_run("decades", needs=MEASURES)
@@ -240,15 +250,8 @@ def _decades(run: RunData, arg: str | None) -> str:
     loss, _, phase = (arg or "").partition(".")
     if loss not in ("restricted", "test"):
         raise FigureError(f"decades takes restricted|test and a phase, not {arg!r}")
-    found = _phases(run)
-    if loss == "test":
-        values = run.variant.metrics()["test_loss"]
-        first, last = values[found.memorisation], values[_phase_epoch(run, phase)]
-    else:
-        at = {e: a for e, a in zip(*(_measures(run)[k] for k in ("epochs", "restricted_loss")),
-                                   strict=True)}
-        first, last = at[found.memorisation], at[_at_or_before(run, _phase_epoch(run, phase))]
-    return f"{np.log10(first / last):.1f}"
+    first = _loss_at(run, loss, _phases(run).memorisation)
+    return f"{np.log10(first / _loss_at(run, loss, _phase_epoch(run, phase))):.1f}"
 
 
 @per_run("test_acc_at", needs=MEASURES)
@@ -260,7 +263,7 @@ def _test_acc_at(run: RunData, arg: str | None) -> str:
 @per_run("test_loss_at", needs=MEASURES)
 def _test_loss_at(run: RunData, arg: str | None) -> str:
     """The test loss at a phase's end (per-epoch metric)."""
-    return num(run.variant.metrics()["test_loss"][_phase_epoch(run, arg)])
+    return num(_loss_at(run, "test", _phase_epoch(run, arg)))
 
 
 @per_run("sq_weights", needs=MEASURES + ("parameter_snapshot",))
